@@ -1,0 +1,193 @@
+"""The model card: every fact about one pretrained model, in one place.
+
+Generic code (adapter, weights, estimators) asks a card; it never branches
+on a model's name. Cards hold data and small per-model functions only; they
+import neither torch nor braindecode at import time, so listing models is
+cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
+
+from ..channels import ChannelScheme
+from ..scaling import Scaling
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """Window lengths (in samples at the card's rate) a backbone accepts.
+
+    Parameters
+    ----------
+    multiple : int
+        Usable lengths are multiples of this (e.g. LaBraM's 200-sample patch).
+    min_samples : int
+        Shortest usable window.
+    max_samples : int or None
+        Longest usable window (e.g. bounded by a learned temporal embedding).
+    """
+
+    multiple: int = 1
+    min_samples: int = 1
+    max_samples: int | None = None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One known pretrained checkpoint and the contract it was trained with.
+
+    Parameters
+    ----------
+    name : str
+        Registry name users pass as ``weights=`` (e.g. ``"labram-base"``).
+    source : str
+        ``"hub"`` (a braindecode-layout Hugging Face repo) or ``"original"``
+        (the authors' release, converted on load).
+    repo_id : str or None
+        Hugging Face repository holding the file(s).
+    filenames : tuple of str
+        File name(s) inside the repository or release.
+    sha256 : mapping or None
+        Expected SHA-256 per file name, where known.
+    fmt : str
+        Name of the on-disk key layout (see :mod:`eegfm_sklearn.weights`).
+    card_overrides : mapping
+        Card fields this checkpoint changes (channel scheme, build kwargs,
+        window...), so the adapter applies the checkpoint's own contract.
+    url : str or None
+        Where the original release can be obtained by hand.
+    notes : str
+        Anything a user should know (training data, window length).
+    """
+
+    name: str
+    source: str
+    repo_id: str | None = None
+    filenames: tuple[str, ...] = ()
+    sha256: Mapping[str, str] | None = None
+    fmt: str = "braindecode"
+    card_overrides: Mapping[str, Any] = field(default_factory=dict)
+    url: str | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Facts about one foundation model and how to build its backbone.
+
+    Parameters
+    ----------
+    name : str
+        Registry name, lower case (``"labram"``).
+    module_path : str
+        Dotted path of the braindecode class, imported lazily.
+    sfreq : float
+        Sampling rate (Hz) the backbone expects.
+    channels : ChannelScheme
+        Fixed ordered list, bipolar pairs, or a name vocabulary.
+    scaling : Scaling
+        Units conversion and per-window normalisation, applied to µV input.
+    window : WindowSpec
+        Accepted window lengths, in samples at ``sfreq``.
+    embedding_size : int
+        Size of the pooled embedding with ``build_kwargs``.
+    build_kwargs : mapping
+        Constructor kwargs of the full-size architecture (besides
+        ``n_chans``, ``n_times``, ``n_outputs``, ``sfreq``).
+    tiny_kwargs : mapping
+        Overrides giving a tiny architecture for fast tests.
+    features : callable
+        ``features(output_dict) -> Tensor (n, n_features)``: pooling of the
+        dict returned by ``module(x, return_features=True)``.
+    passes_ch_names : bool
+        Whether ``forward`` needs ``ch_names=`` (channel-indexed embeddings).
+    head_prefixes : tuple of str
+        State-dict prefixes of the task head (re-initialised per task).
+    checkpoints : tuple of Checkpoint
+        Known pretrained checkpoints.
+    weight_formats : tuple of str
+        On-disk layouts this model's checkpoints come in.
+    notes : str
+        Free-text facts worth showing users.
+    """
+
+    name: str
+    module_path: str
+    sfreq: float
+    channels: ChannelScheme
+    scaling: Scaling
+    window: WindowSpec
+    embedding_size: int
+    build_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    tiny_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    features: Callable[[Mapping[str, Any]], Any] | None = None
+    passes_ch_names: bool = False
+    head_prefixes: tuple[str, ...] = ("final_layer.",)
+    checkpoints: tuple[Checkpoint, ...] = ()
+    weight_formats: tuple[str, ...] = ("braindecode",)
+    notes: str = ""
+
+    @property
+    def module_class(self):
+        """The braindecode class (imported on first use)."""
+        module_name, _, cls_name = self.module_path.rpartition(".")
+        return getattr(importlib.import_module(module_name), cls_name)
+
+    def get_checkpoint(self, name: str) -> Checkpoint:
+        """Return the checkpoint registered under ``name``."""
+        for ckpt in self.checkpoints:
+            if ckpt.name == name:
+                return ckpt
+        known = [c.name for c in self.checkpoints]
+        raise KeyError(f"{self.name!r} has no checkpoint {name!r}; known: {known}")
+
+    def for_checkpoint(self, ckpt: Checkpoint) -> "ModelCard":
+        """The card with a checkpoint's own contract applied."""
+        overrides = dict(ckpt.card_overrides)
+        if "build_kwargs" in overrides:
+            overrides["build_kwargs"] = {**self.build_kwargs, **overrides["build_kwargs"]}
+        return replace(self, **overrides)
+
+    def build_module(self, n_chans, n_times, n_outputs, model_kwargs=None):
+        """Build the braindecode module for the given input/output sizes.
+
+        Parameters
+        ----------
+        n_chans : int
+            Number of input channels (after the adapter).
+        n_times : int
+            Number of samples per window (after the adapter).
+        n_outputs : int
+            Size of the head's output.
+        model_kwargs : dict or None
+            Overrides of ``build_kwargs`` (e.g. ``tiny_kwargs``).
+
+        Returns
+        -------
+        module : torch.nn.Module
+            The braindecode model, randomly initialised.
+        """
+        kwargs = {**self.build_kwargs, **(model_kwargs or {})}
+        return self.module_class(
+            n_chans=n_chans,
+            n_times=n_times,
+            n_outputs=n_outputs,
+            sfreq=self.sfreq,
+            **kwargs,
+        )
+
+    def summary(self) -> dict:
+        """Plain-dict summary of the card (for tables and docs)."""
+        return {
+            "name": self.name,
+            "module": self.module_path,
+            "sfreq": self.sfreq,
+            "channels": self.channels.describe(),
+            "scaling": self.scaling.describe(),
+            "window": self.window,
+            "embedding_size": self.embedding_size,
+            "checkpoints": [c.name for c in self.checkpoints],
+        }
