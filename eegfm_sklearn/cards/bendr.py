@@ -1,0 +1,45 @@
+"""BENDR (Kostas et al., 2021): conv encoder + transformer contextualizer."""
+
+from ..channels import FixedChannels
+from ..scaling import MinMaxWithScaleChannel
+from .base import Checkpoint, ModelCard, WindowSpec
+
+# The 19 electrodes of the release, in order (old names T5/T6 for P7/P8);
+# a 20th SCALE channel is appended by the scaling step.
+BENDR_CHANNELS = (
+    "FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ",
+    "C4", "T8", "T5", "P3", "PZ", "P4", "T6", "O1", "O2",
+)
+
+
+def _start_token(out):
+    # braindecode returns the start-token output context[:, :, 0].
+    return out["features"]
+
+
+CHECKPOINTS = ()
+
+CARD = ModelCard(
+    name="bendr",
+    module_path="braindecode.models.BENDR",
+    sfreq=256.0,
+    channels=FixedChannels(BENDR_CHANNELS),
+    scaling=MinMaxWithScaleChannel(),
+    # The encoder downsamples x96; keep at least a few encoded steps.
+    window=WindowSpec(multiple=96, min_samples=384, max_samples=None),
+    embedding_size=512,
+    tiny_kwargs={
+        "encoder_h": 32,
+        "contextualizer_hidden": 64,
+        "transformer_layers": 1,
+        "transformer_heads": 2,
+    },
+    features=_start_token,
+    head_prefixes=("final_layer.",),
+    checkpoints=CHECKPOINTS,
+    weight_formats=("braindecode", "bendr-original"),
+    notes=(
+        "Features are the start token (braindecode); the authors' classifier "
+        "read the last token. Pretraining windows were 60 s (15360 samples)."
+    ),
+)

@@ -1,0 +1,47 @@
+"""LaBraM (Jiang et al., ICLR 2024): patch transformer over any 10-20 subset."""
+
+from ..channels import ChannelVocabulary
+from ..scaling import DivideBy
+from .base import Checkpoint, ModelCard, WindowSpec
+
+# braindecode's LABRAM_CHANNEL_ORDER (position = embedding row - 1); a test
+# checks this copy against braindecode so the two cannot drift apart.
+LABRAM_CHANNELS = tuple(
+    """FP1 FPZ FP2 AF9 AF7 AF5 AF3 AF1 AFZ AF2 AF4 AF6 AF8 AF10 F9 F7 F5 F3 F1 FZ F2
+    F4 F6 F8 F10 FT9 FT7 FC5 FC3 FC1 FCZ FC2 FC4 FC6 FT8 FT10 T9 T7 C5 C3 C1 CZ C2 C4
+    C6 T8 T10 TP9 TP7 CP5 CP3 CP1 CPZ CP2 CP4 CP6 TP8 TP10 P9 P7 P5 P3 P1 PZ P2 P4 P6
+    P8 P10 PO9 PO7 PO5 PO3 PO1 POZ PO2 PO4 PO6 PO8 PO10 O1 OZ O2 O9 CB1 CB2 IZ O10 T3
+    T5 T4 T6 M1 M2 A1 A2 CFC1 CFC2 CFC3 CFC4 CFC5 CFC6 CFC7 CFC8 CCP1 CCP2 CCP3 CCP4
+    CCP5 CCP6 CCP7 CCP8 T1 T2 FTT9h TTP7h TPP9h FTT10h TPP8h TPP10h FP1-F7 F7-T7
+    T7-P7 P7-O1 FP2-F8 F8-T8 T8-P8 P8-O2""".split()
+)
+
+
+def _cls_token(out):
+    # braindecode's Labram head (use_mean_pooling=False) reads the CLS token.
+    return out["cls_token"]
+
+
+CHECKPOINTS = ()
+
+CARD = ModelCard(
+    name="labram",
+    module_path="braindecode.models.Labram",
+    sfreq=200.0,
+    channels=ChannelVocabulary(LABRAM_CHANNELS),
+    scaling=DivideBy(100.0),
+    # 200-sample patches; the pretrained temporal embedding has 16 rows
+    # (n_times // 200 + 1 <= 16), so at most 15 patches = 3000 samples.
+    window=WindowSpec(multiple=200, min_samples=200, max_samples=3000),
+    embedding_size=200,
+    tiny_kwargs={"embed_dim": 40, "num_layers": 1, "num_heads": 2},
+    features=_cls_token,
+    passes_ch_names=True,
+    head_prefixes=("final_layer.",),
+    checkpoints=CHECKPOINTS,
+    weight_formats=("braindecode", "labram-original"),
+    notes=(
+        "Pretrained with band-pass 0.1-75 Hz and a 50 Hz notch at 200 Hz; "
+        "the adapter resamples and rescales but does not filter."
+    ),
+)

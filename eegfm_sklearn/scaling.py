@@ -1,0 +1,108 @@
+"""Per-window unit scaling and normalisation a card can declare.
+
+Numpy only. Each ``Scaling`` takes windows in µV, shape
+(n_trials, n_chans, n_times), and returns what the backbone was trained on.
+``fit`` learns dataset-level statistics where a scheme needs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+UNIT_TO_UV = {"V": 1e6, "mV": 1e3, "uV": 1.0, "µV": 1.0, "μV": 1.0, "nV": 1e-3}
+
+
+def to_microvolts(X, units):
+    """Convert an array from ``units`` to µV.
+
+    Parameters
+    ----------
+    X : ndarray
+        Any shape.
+    units : str
+        One of ``"V"``, ``"mV"``, ``"uV"`` (``"µV"``), ``"nV"``.
+    """
+    if units not in UNIT_TO_UV:
+        raise ValueError(f"units={units!r} is not known; use one of {sorted(UNIT_TO_UV)}.")
+    factor = UNIT_TO_UV[units]
+    return X if factor == 1.0 else X * factor
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Base class: identity on µV."""
+
+    n_extra_channels = 0
+
+    def fit(self, X) -> dict:
+        """Dataset-level statistics (a dict of floats) learned from ``X``."""
+        return {}
+
+    def apply(self, X, stats):
+        """Scale ``X`` (n_trials, n_chans, n_times) µV; returns float32."""
+        return X.astype(np.float32, copy=False)
+
+    def describe(self) -> str:
+        return "µV, unscaled"
+
+
+@dataclass(frozen=True)
+class DivideBy(Scaling):
+    """µV divided by a constant (LaBraM: 100, i.e. units of 0.1 mV)."""
+
+    divisor: float = 100.0
+
+    def apply(self, X, stats):
+        return (X / self.divisor).astype(np.float32)
+
+    def describe(self):
+        return f"µV / {self.divisor:g}"
+
+
+@dataclass(frozen=True)
+class PercentileNormalize(Scaling):
+    """Per window and channel, divide by the q-th percentile of |x| (BIOT)."""
+
+    q: float = 95.0
+    eps: float = 1e-8
+
+    def apply(self, X, stats):
+        scale = np.quantile(np.abs(X), self.q / 100.0, axis=-1, keepdims=True)
+        return (X / (scale + self.eps)).astype(np.float32)
+
+    def describe(self):
+        return f"per channel / {self.q:g}th percentile of |x|"
+
+
+@dataclass(frozen=True)
+class MinMaxWithScaleChannel(Scaling):
+    """Per window, one min-max over all channels to [-1, 1], plus a SCALE row.
+
+    BENDR's extra channel is the constant
+    ``2 * (min(ptp(x) / (data_max - data_min), 1) - 0.5)``, where the
+    dataset limits are learned in ``fit`` (over the training windows). With
+    no limits (an empty fit), the row is 0.
+    """
+
+    n_extra_channels = 1
+
+    def fit(self, X):
+        return {"data_min": float(np.min(X)), "data_max": float(np.max(X))}
+
+    def apply(self, X, stats):
+        lo = X.min(axis=(1, 2), keepdims=True)
+        hi = X.max(axis=(1, 2), keepdims=True)
+        ptp = hi - lo
+        out = 2.0 * (X - lo) / np.where(ptp > 0, ptp, 1.0) - 1.0
+        span = stats.get("data_max", 0.0) - stats.get("data_min", 0.0)
+        if span > 0:
+            scale = 2.0 * (np.minimum(ptp / span, 1.0) - 0.5)
+        else:
+            scale = np.zeros_like(ptp)
+        scale_row = np.broadcast_to(scale, (X.shape[0], 1, X.shape[2]))
+        return np.concatenate([out, scale_row], axis=1).astype(np.float32)
+
+    def describe(self):
+        return "per window min-max to [-1, 1] over all channels + SCALE channel"
