@@ -1,0 +1,18 @@
+"""EEG foundation models as scikit-learn estimators."""
+
+from .adapter import ChannelReport, ChannelWarning
+from .cards import get_model_card, list_models, register_card
+from .estimators import FoundationClassifier, FoundationRegressor, FoundationTransformer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ChannelReport",
+    "ChannelWarning",
+    "FoundationClassifier",
+    "FoundationRegressor",
+    "FoundationTransformer",
+    "get_model_card",
+    "list_models",
+    "register_card",
+]

@@ -25,8 +25,8 @@ CARD = ModelCard(
     sfreq=256.0,
     channels=FixedChannels(BENDR_CHANNELS),
     scaling=MinMaxWithScaleChannel(),
-    # The encoder downsamples x96; keep at least a few encoded steps.
-    window=WindowSpec(multiple=96, min_samples=384, max_samples=None),
+    # The encoder downsamples x96 (any length works); keep a few encoded steps.
+    window=WindowSpec(multiple=1, min_samples=384, max_samples=None),
     embedding_size=512,
     tiny_kwargs={
         "encoder_h": 32,

@@ -29,8 +29,8 @@ CARD = ModelCard(
     sfreq=200.0,
     channels=BipolarChannels(BIOT_16_PAIRS),
     scaling=PercentileNormalize(95.0),
-    # STFT n_fft 200, hop 100; positional encoding holds 1000 tokens.
-    window=WindowSpec(multiple=100, min_samples=200, max_samples=100_000),
+    # STFT n_fft 200, hop 100 (any length >= one FFT); 1000 positional tokens.
+    window=WindowSpec(multiple=1, min_samples=200, max_samples=100_000),
     embedding_size=256,
     build_kwargs={"embed_dim": 256, "num_heads": 8, "num_layers": 4},
     tiny_kwargs={"embed_dim": 32, "num_heads": 2, "num_layers": 1},

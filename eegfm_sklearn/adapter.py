@@ -1,0 +1,328 @@
+"""The input adapter: the user's montage, rate and units -> a card's contract.
+
+Numpy and mne only (no torch). ``InputAdapter.fit`` plans every step once
+(which slot comes from which channel, the resampling ratio, the window
+length, dataset-level scaling statistics); ``transform`` applies the plan:
+
+    channels (one linear map: match / derive / interpolate / zero)
+    -> units to µV -> resample -> crop or pad -> the card's scaling
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import mne
+import numpy as np
+
+from .channels import find_channel, index_user_channels, normalize_name
+from .scaling import to_microvolts
+
+MISSING_POLICIES = ("interpolate", "zero")
+WINDOW_POLICIES = ("crop", "pad")
+
+
+class ChannelWarning(UserWarning):
+    """A slot was zero-filled or a user channel goes unused."""
+
+
+@dataclass(frozen=True)
+class ChannelReport:
+    """What the adapter did for each slot of the backbone.
+
+    Attributes
+    ----------
+    slots : tuple of str, length n_slots
+        Slot names in the backbone's order.
+    status : tuple of str, length n_slots
+        ``"matched"``, ``"derived"``, ``"interpolated"`` or ``"zero"``.
+    sources : tuple of str, length n_slots
+        The user channel(s) each slot was computed from.
+    unused : tuple of str
+        User channels that feed no slot.
+    """
+
+    slots: tuple[str, ...]
+    status: tuple[str, ...]
+    sources: tuple[str, ...]
+    unused: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, str]:
+        """Slot name -> status."""
+        return dict(zip(self.slots, self.status))
+
+    def count(self, status: str) -> int:
+        """Number of slots with a given status."""
+        return sum(s == status for s in self.status)
+
+    def __str__(self):
+        width = max((len(s) for s in self.slots), default=4)
+        rows = [f"{slot:<{width}}  {st:<12}  {src}" for slot, st, src in zip(self.slots, self.status, self.sources)]
+        if self.unused:
+            rows.append(f"unused input channels: {', '.join(self.unused)}")
+        return "\n".join(rows)
+
+
+@dataclass
+class _ChannelPlan:
+    matrix: np.ndarray  # (n_slots, n_in)
+    report: ChannelReport
+    extra: dict = field(default_factory=dict)
+
+
+def _interpolation_weights(user_names, source_pos, targets, montage):
+    """Rows of spherical-spline weights (n_targets, n_in) computed by mne.
+
+    Runs mne's ``interpolate_bads`` on an identity signal: because the
+    interpolation is linear, the bad channels' rows are the weights.
+    """
+    src_idx = [i for i, _ in source_pos]
+    src_names = [name for _, name in source_pos]
+    info = mne.create_info(src_names + list(targets), sfreq=1000.0, ch_types="eeg")
+    data = np.zeros((len(src_names) + len(targets), len(src_names)))
+    data[: len(src_names)] = np.eye(len(src_names))
+    raw = mne.io.RawArray(data, info, verbose=False)
+    raw.set_montage(montage, match_case=False, on_missing="raise", verbose=False)
+    raw.info["bads"] = list(targets)
+    raw.interpolate_bads(reset_bads=True, origin="auto", verbose=False)
+    out = np.zeros((len(targets), len(user_names)))
+    out[:, src_idx] = raw.get_data()[len(src_names):]
+    return out
+
+
+def plan_channels(scheme, user_names, missing="interpolate", montage="standard_1005"):
+    """Plan the linear map from the user's channels to a scheme's slots.
+
+    Parameters
+    ----------
+    scheme : ChannelScheme
+        The card's channel scheme.
+    user_names : list of str, length n_in
+        Channel names of the input.
+    missing : {"interpolate", "zero"}
+        What to do with slots whose electrodes the data lacks.
+    montage : str or DigMontage
+        Electrode positions used for spherical-spline interpolation.
+
+    Returns
+    -------
+    plan : _ChannelPlan
+        ``matrix`` of shape (n_slots, n_in) and its ``ChannelReport``.
+    """
+    if missing not in MISSING_POLICIES:
+        raise ValueError(f"missing_channels={missing!r}; use one of {MISSING_POLICIES}.")
+    index = index_user_channels(user_names)
+    slots = scheme.slots(user_names)
+    rows, status, sources, to_interp = [], [], [], {}
+    used = set()
+    for slot in slots:
+        row = np.zeros(len(user_names))
+        direct = find_channel(slot, index)
+        if direct is not None:
+            row[direct] = 1.0
+            used.add(direct)
+            rows.append(row), status.append("matched"), sources.append(user_names[direct])
+            continue
+        electrodes = scheme.electrodes(slot)
+        found = [find_channel(e, index) for e in electrodes]
+        weights = scheme.combine(slot)
+        if all(i is not None for i in found):
+            for i, w in zip(found, weights):
+                row[i] += w
+            used.update(found)
+            kind = "derived" if len(found) > 1 else "matched"
+            src = " - ".join(user_names[i] for i in found)
+            rows.append(row), status.append(kind), sources.append(src)
+            continue
+        if missing == "zero":
+            rows.append(row), status.append("zero"), sources.append("")
+            continue
+        for i, (e, w) in enumerate(zip(electrodes, weights)):
+            if found[i] is None:
+                to_interp.setdefault(e, []).append((len(rows), w))
+            else:
+                row[found[i]] += w
+                used.add(found[i])
+        src = " - ".join(user_names[i] if i is not None else f"~{e}" for e, i in zip(electrodes, found))
+        rows.append(row), status.append("interpolated"), sources.append(src)
+
+    if not slots or all(s in ("zero", "interpolated") for s in status) and not used:
+        raise ValueError(
+            f"None of the channels {list(user_names)} maps onto this model's channels "
+            f"({scheme.describe()}). Rename your channels to 10-20 names "
+            "(e.g. 'Fp1', 'C3', 'T7'; 'EEG Fp1' and 'Fp1-REF' are understood too)."
+        )
+    matrix = np.array(rows).reshape(len(slots), len(user_names))
+    if to_interp:
+        montage = mne.channels.make_standard_montage(montage) if isinstance(montage, str) else montage
+        known = {n.upper() for n in montage.ch_names}
+        source_pos = [(i, normalize_name(n)) for i, n in enumerate(user_names) if normalize_name(n) in known]
+        unknown = [e for e in to_interp if e.upper() not in known]
+        if len(source_pos) < 3 or unknown:
+            raise ValueError(
+                f"Cannot interpolate {sorted(to_interp)}: need positions for them and for at least "
+                f"3 input channels (found {len(source_pos)} with positions in the montage). "
+                "Pass missing_channels='zero' or a montage with these electrodes."
+            )
+        targets = list(to_interp)
+        weights = _interpolation_weights(user_names, source_pos, targets, montage)
+        for t, wrow in zip(targets, weights):
+            for slot_row, w in to_interp[t]:
+                matrix[slot_row] += w * wrow
+        used.update(i for i, _ in source_pos)
+    unused = tuple(n for i, n in enumerate(user_names) if i not in used)
+    report = ChannelReport(tuple(slots), tuple(status), tuple(sources), unused)
+    return _ChannelPlan(matrix=matrix, report=report)
+
+
+def _ratio(sfreq_in, sfreq_out):
+    frac = Fraction(sfreq_out / sfreq_in).limit_denominator(10_000)
+    return frac.numerator, frac.denominator
+
+
+class InputAdapter:
+    """Map windows in the user's montage, rate and units onto a card's contract.
+
+    Parameters
+    ----------
+    card : ModelCard
+        The model's card.
+    sfreq : float
+        Sampling rate of the input (Hz).
+    ch_names : list of str, length n_chans
+        Channel names of the input.
+    units : str
+        Units of the input (``"uV"``, ``"V"``, ``"mV"``).
+    missing : {"interpolate", "zero"}
+        Policy for slots the data lacks.
+    window_policy : {"crop", "pad"}
+        Shorten windows to the last accepted length, or zero-pad up to the
+        next accepted one.
+    montage : str or DigMontage
+        Positions for interpolation.
+
+    Attributes
+    ----------
+    report_ : ChannelReport
+    matrix_ : ndarray, shape (n_slots, n_chans)
+        Channel map, in µV per input unit.
+    n_times_out_ : int
+        Samples per window the backbone receives.
+    stats_ : dict
+        Dataset-level statistics of the card's scaling.
+    steps_ : list of str
+        Human-readable log of what the adapter does.
+    """
+
+    def __init__(self, card, sfreq, ch_names, units="uV", missing="interpolate",
+                 window_policy="crop", montage="standard_1005"):
+        self.card = card
+        self.sfreq = float(sfreq)
+        self.ch_names = list(ch_names)
+        self.units = units
+        self.missing = missing
+        self.window_policy = window_policy
+        self.montage = montage
+
+    # -- planning ---------------------------------------------------------
+    def fit(self, X):
+        """Plan the adaptation for windows like ``X``.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_chans, n_times)
+            Training windows in ``units``.
+        """
+        if self.window_policy not in WINDOW_POLICIES:
+            raise ValueError(f"window_policy={self.window_policy!r}; use one of {WINDOW_POLICIES}.")
+        plan = plan_channels(self.card.channels, self.ch_names, self.missing, self.montage)
+        self.report_ = plan.report
+        self.matrix_ = to_microvolts(plan.matrix, self.units)
+        self.up_, self.down_ = _ratio(self.sfreq, self.card.sfreq)
+        self.n_times_in_ = X.shape[-1]
+        self.n_times_resampled_ = int(np.ceil(self.n_times_in_ * self.up_ / self.down_))
+        self.n_times_out_ = self._accepted_length(self.n_times_resampled_)
+        self.stats_ = {}
+        self.stats_ = self.card.scaling.fit(self._before_scaling(X))
+        self.steps_ = self._describe()
+        zeros = [s for s, st in zip(self.report_.slots, self.report_.status) if st == "zero"]
+        if zeros:
+            warnings.warn(f"Zero-filled {len(zeros)} slot(s) of {self.card.name}: {zeros}. "
+                          "Pass missing_channels='interpolate' to estimate them instead.",
+                          ChannelWarning, stacklevel=3)
+        if self.report_.unused:
+            warnings.warn(f"{self.card.name} does not use input channel(s) {list(self.report_.unused)}.",
+                          ChannelWarning, stacklevel=3)
+        return self
+
+    def _accepted_length(self, n):
+        w = self.card.window
+        seconds = n / self.card.sfreq
+        if n < w.min_samples:
+            raise ValueError(
+                f"Windows are too short for {self.card.name}: {self.n_times_in_} samples at "
+                f"{self.sfreq:g} Hz ({seconds:.2f} s); it needs at least {w.min_samples} samples "
+                f"at {self.card.sfreq:g} Hz ({w.min_samples / self.card.sfreq:.2f} s). Cut longer windows."
+            )
+        if self.window_policy == "pad":
+            out = -(-n // w.multiple) * w.multiple
+        else:
+            out = n // w.multiple * w.multiple
+        if w.max_samples is not None and out > w.max_samples:
+            raise ValueError(
+                f"Windows are too long for {self.card.name}: {seconds:.2f} s at {self.card.sfreq:g} Hz "
+                f"gives {out} samples, above its maximum of {w.max_samples} "
+                f"({w.max_samples / self.card.sfreq:.2f} s). Cut shorter windows."
+            )
+        return out
+
+    def _describe(self):
+        rep = self.report_
+        steps = [
+            f"channels: {len(rep.slots)} slots ({rep.count('matched')} matched, {rep.count('derived')} derived, "
+            f"{rep.count('interpolated')} interpolated, {rep.count('zero')} zero-filled)"
+            + (f"; unused inputs: {', '.join(rep.unused)}" if rep.unused else ""),
+        ]
+        if to_microvolts(1.0, self.units) != 1.0:
+            steps.append(f"units: {self.units} -> µV")
+        if (self.up_, self.down_) != (1, 1):
+            steps.append(f"resample: {self.sfreq:g} Hz -> {self.card.sfreq:g} Hz (polyphase, x{self.up_}/{self.down_})")
+        if self.n_times_out_ != self.n_times_resampled_:
+            verb = "pad" if self.n_times_out_ > self.n_times_resampled_ else "crop"
+            steps.append(f"{verb}: {self.n_times_resampled_} -> {self.n_times_out_} samples "
+                         f"(multiple of {self.card.window.multiple})")
+        steps.append(f"scaling: {self.card.scaling.describe()}")
+        return steps
+
+    # -- applying ---------------------------------------------------------
+    def _before_scaling(self, X):
+        X = np.einsum("sc,nct->nst", self.matrix_, X, optimize=True)
+        if (self.up_, self.down_) != (1, 1):
+            X = mne.filter.resample(X, up=self.up_, down=self.down_, method="polyphase", axis=-1, verbose=False)
+        return X[..., : min(self.n_times_out_, X.shape[-1])]
+
+    def transform(self, X):
+        """Adapt windows.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_trials, n_chans, n_times)
+            Windows in ``units``, with the channels and length seen in ``fit``.
+
+        Returns
+        -------
+        Xt : ndarray of float32, shape (n_trials, n_slots + extra, n_times_out_)
+            What the backbone reads.
+        """
+        if X.shape[-1] != self.n_times_in_:
+            raise ValueError(
+                f"Windows have {X.shape[-1]} samples but the estimator was fitted on "
+                f"{self.n_times_in_}; cut windows of the same length (or refit)."
+            )
+        Xt = self.card.scaling.apply(self._before_scaling(X), self.stats_)
+        if Xt.shape[-1] < self.n_times_out_:
+            pad = self.n_times_out_ - Xt.shape[-1]
+            Xt = np.pad(Xt, ((0, 0), (0, 0), (0, pad)))
+        return np.ascontiguousarray(Xt, dtype=np.float32)

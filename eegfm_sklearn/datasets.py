@@ -1,0 +1,157 @@
+"""Recording fetchers: look in the data folder first, else download.
+
+Downloads go through pooch, the fetcher mne's own datasets use, with
+SHA-256 checks where the hash is known.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import mne
+import numpy as np
+
+from ._data_dir import get_data_dir
+
+EEGMAT_URL = "https://physionet.org/files/eegmat/1.0.0/"
+EEGMAT_URL_ENV = "EEGFM_EEGMAT_URL"
+# SHA-256 of the PhysioNet files for subjects 00-09; others are fetched unchecked.
+EEGMAT_SHA256 = {
+    "Subject00_1.edf": "ac46d8c9905d6750c8f07235f2e0d96771882cad8af06a8e32d88cfd16c376ed",
+    "Subject00_2.edf": "19476db6d5f2bcd40e417a7e1f2f9b276af05cf2c93a52a2be4d7524b4e9885c",
+    "Subject01_1.edf": "e8c8bd03146127f6084e36282b20bf9236cd5e5459e8a9129b05963bdbbb461a",
+    "Subject01_2.edf": "da7ad48824d5c92a5a12b90495f4ceca98dbc91fca1d3e85f009dbc640b32ca7",
+    "Subject02_1.edf": "02da547be13c67b310a020d48be83be6a1faad72b26519e8084038aea1aa30f8",
+    "Subject02_2.edf": "2ff3c97cbc6be7c4b3e43df85f42621d2837bd860463747557a6c3a558d802ee",
+    "Subject03_1.edf": "8f22c7eb40e2d2b2f61dadd874172f395fed9ca83c843e9d92b492ec2b3d4f41",
+    "Subject03_2.edf": "d4792fe50ad51d7ad607caeaf3c24f2d19087cb96311c4c2cbdfdd6418f56cf0",
+    "Subject04_1.edf": "0c96ec8a36767673772d35c1c8e8328c6a51f18e83b806f5776d02f388c65a73",
+    "Subject04_2.edf": "4455d8e910ac8f5a18a5c050e2b544d147b092458cd135c04e3030f2ee63f90f",
+    "Subject05_1.edf": "844f7c4c0868f64003f50d02ecd9db3a7e60cd51df66f9ad2a460e279001eaf8",
+    "Subject05_2.edf": "651a9f1cbe3e85605ef6a8e3c13c8d8d130e1c41bb8ac23ac3c2fa9ab63665f7",
+    "Subject06_1.edf": "cd5697ace53d4a824b7a89846a0a2e2ca40ec7ee661488551d44d6f2a301b5c1",
+    "Subject06_2.edf": "206452b3d030ba9f04b43f2747bcd24ecd0466e7abe27676ad054428286cf24d",
+    "Subject07_1.edf": "3991d7b4667065de53f80e5b40b69cee5c819f62c7352dca3b06ca5333fd1308",
+    "Subject07_2.edf": "f8381e8f22a118f772e316bfb4c87f2a41581d9590a7c58f3b8c95c62a1789f1",
+    "Subject08_1.edf": "02acf02d25d333fd9bc38b9b513b9f72072d5bd36b6ffa5a9a5be6f54fd9b853",
+    "Subject08_2.edf": "461c2f9c95b5d1128e32bd1272e44b3d5366493f57d88092278b440a7b30d0df",
+    "Subject09_1.edf": "68f2c002f30831ead8fc9418a24fe044419f430686beec62ddb46ab2c731036a",
+    "Subject09_2.edf": "05d4449075a6e62d61737a939cf142b27f84b60a9bdad788fd87a9fc9737b3b9",
+}
+EEGMAT_LABELS = {1: "rest", 2: "arithmetic"}
+
+
+def fetch_eegmat(subjects=range(10), data_dir=None, download=True):
+    """Paths of the EEGMAT EDF files, downloading those not on disk.
+
+    Parameters
+    ----------
+    subjects : iterable of int
+        Subject numbers, 0-35.
+    data_dir : str or Path or None
+        Folder holding an ``eegmat/`` subfolder (see :func:`get_data_dir`).
+    download : bool
+        Fetch missing files from PhysioNet (or ``$EEGFM_EEGMAT_URL``).
+
+    Returns
+    -------
+    paths : dict
+        ``(subject, run) -> Path``; run 1 is rest, run 2 arithmetic.
+    """
+    folder = get_data_dir(data_dir) / "eegmat"
+    base_url = os.environ.get(EEGMAT_URL_ENV, EEGMAT_URL)
+    paths = {}
+    for subject in subjects:
+        if not 0 <= int(subject) <= 35:
+            raise ValueError(f"EEGMAT has subjects 0-35; got {subject}.")
+        for run in (1, 2):
+            fname = f"Subject{int(subject):02d}_{run}.edf"
+            path = folder / fname
+            if not path.exists():
+                if not download:
+                    raise FileNotFoundError(f"{path} is missing; set EEGFM_DATA_DIR or pass download=True.")
+                path = _download(base_url, fname, folder)
+            paths[(int(subject), run)] = Path(path)
+    return paths
+
+
+def _download(base_url, fname, folder):
+    import pooch
+
+    sha = EEGMAT_SHA256.get(fname)
+    return pooch.retrieve(
+        url=base_url.rstrip("/") + "/" + fname,
+        known_hash=f"sha256:{sha}" if sha else None,
+        fname=fname,
+        path=folder,
+        progressbar=False,
+    )
+
+
+@dataclass
+class WindowedRecordings:
+    """Windows cut from recordings, ready for an estimator.
+
+    Attributes
+    ----------
+    X : ndarray, shape (n_windows, n_chans, n_times)
+        Signal in ``units``.
+    y : ndarray of str, shape (n_windows,)
+    groups : ndarray of int, shape (n_windows,)
+        Subject of each window (for leave-subjects-out CV).
+    sfreq : float
+    ch_names : list of str
+    units : str
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    groups: np.ndarray
+    sfreq: float
+    ch_names: list
+    units: str = "uV"
+
+
+def load_eegmat(subjects=range(10), window_seconds=4.0, last_seconds=60.0, data_dir=None, download=True):
+    """Non-overlapping windows of EEGMAT: rest vs mental arithmetic.
+
+    The windows come from the last ``last_seconds`` of each file (the usual
+    protocol); the 19 scalp channels are kept, the A2-A1 and ECG channels
+    left out.
+
+    Parameters
+    ----------
+    subjects : iterable of int
+    window_seconds : float
+    last_seconds : float or None
+        Use only the end of each file; None for the whole file.
+    data_dir : str or Path or None
+    download : bool
+
+    Returns
+    -------
+    data : WindowedRecordings
+        ``X`` in µV, shape (n_windows, 19, window_seconds * 500); labels
+        ``"rest"`` / ``"arithmetic"``; ``groups`` = subject number.
+    """
+    paths = fetch_eegmat(subjects, data_dir, download)
+    Xs, ys, gs, ch_names, sfreq = [], [], [], None, None
+    for (subject, run), path in sorted(paths.items()):
+        raw = mne.io.read_raw_edf(path, preload=True, verbose=False)
+        raw.pick([n for n in raw.ch_names if n.startswith("EEG") and "-" not in n])
+        sfreq = raw.info["sfreq"]
+        ch_names = ch_names or raw.ch_names
+        if raw.ch_names != ch_names:
+            raise ValueError(f"{path.name} has channels {raw.ch_names}, unlike the other files.")
+        data = raw.get_data(units="uV")
+        if last_seconds is not None:
+            data = data[:, -int(round(last_seconds * sfreq)):]
+        n = int(round(window_seconds * sfreq))
+        n_windows = data.shape[1] // n
+        windows = data[:, : n_windows * n].reshape(data.shape[0], n_windows, n).transpose(1, 0, 2)
+        Xs.append(windows)
+        ys += [EEGMAT_LABELS[run]] * n_windows
+        gs += [subject] * n_windows
+    return WindowedRecordings(np.concatenate(Xs), np.array(ys), np.array(gs), float(sfreq), list(ch_names))

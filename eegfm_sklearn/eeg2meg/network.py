@@ -1,0 +1,287 @@
+"""A Crossformer-derived encoder-decoder that maps EEG windows to MEG windows.
+
+Every channel's series is cut into segments of ``seg_len`` samples and each
+segment becomes one token (dimension-segment-wise embedding), so a window is a
+grid of tokens ``(channel, segment)``. Two-stage attention layers mix that
+grid: first along time (per channel), then across channels through a few
+learned router vectors, which keeps the cost linear in the channel count.
+The decoder holds one token per (MEG channel, segment); it runs the same
+two-stage self-attention and then cross-attends, segment by segment, to all
+EEG tokens of the time-aligned encoder segment. All blocks are Pre-LN.
+
+Channel identities are learned embeddings (their numbers are fixed by the
+config); time positions are sinusoidal, so any window length works.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+from torch import nn
+
+WEIGHTS_NAME = "model.safetensors"
+
+
+def sinusoidal_positions(n: int, d: int, device=None, dtype=None) -> torch.Tensor:
+    """Fixed sine/cosine code of positions ``0..n-1``, shape ``(n, d)``."""
+    pos = torch.arange(n, device=device, dtype=torch.float32)[:, None]
+    freq = torch.exp(
+        torch.arange(0, d, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / d)
+    )
+    out = torch.zeros(n, d, device=device, dtype=torch.float32)
+    out[:, 0::2] = torch.sin(pos * freq)
+    out[:, 1::2] = torch.cos(pos * freq)[:, : d // 2]
+    return out.to(dtype) if dtype is not None else out
+
+
+class Attention(nn.Module):
+    """Multi-head attention of ``query (N, Lq, d)`` over ``context (N, Lk, d)``."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float):
+        super().__init__()
+        if d_model % n_heads:
+            raise ValueError(f"d_model={d_model} must be a multiple of n_heads={n_heads}.")
+        self.n_heads = n_heads
+        self.q = nn.Linear(d_model, d_model)
+        self.kv = nn.Linear(d_model, 2 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.dropout = dropout
+
+    def forward(self, query: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        n, lq, d = query.shape
+        h = self.n_heads
+        q = self.q(query).view(n, lq, h, d // h).transpose(1, 2)
+        k, v = self.kv(context).view(n, context.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
+        drop = self.dropout if self.training else 0.0
+        o = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)
+        return self.out(o.transpose(1, 2).reshape(n, lq, d))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d_model: int, d_ff: int, dropout: float):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model)
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class PreLNBlock(nn.Module):
+    """``x + attn(LN(x), LN(ctx))`` then ``x + ffn(LN(x))``; ctx=None is self-attention."""
+
+    def __init__(self, d_model, n_heads, d_ff, dropout, cross=False):
+        super().__init__()
+        self.norm_q = nn.LayerNorm(d_model)
+        self.norm_kv = nn.LayerNorm(d_model) if cross else None
+        self.attn = Attention(d_model, n_heads, dropout)
+        self.norm_ff = nn.LayerNorm(d_model)
+        self.ff = FeedForward(d_model, d_ff, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, ctx=None):
+        q = self.norm_q(x)
+        kv = q if ctx is None else self.norm_kv(ctx)
+        x = x + self.drop(self.attn(q, kv))
+        return x + self.drop(self.ff(self.norm_ff(x)))
+
+
+class RouterBlock(nn.Module):
+    """Channel stage: routers gather from all channels, channels read the routers back.
+
+    ``R`` routers make the channel mixing cost ``O(C R)`` instead of ``O(C^2)``.
+    """
+
+    def __init__(self, d_model, n_heads, d_ff, dropout, n_routers):
+        super().__init__()
+        self.routers = nn.Parameter(torch.randn(n_routers, d_model) * 0.02)
+        self.norm_x = nn.LayerNorm(d_model)
+        self.send = Attention(d_model, n_heads, dropout)
+        self.norm_buf = nn.LayerNorm(d_model)
+        self.receive = Attention(d_model, n_heads, dropout)
+        self.norm_ff = nn.LayerNorm(d_model)
+        self.ff = FeedForward(d_model, d_ff, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):  # x: (N, C, d)
+        h = self.norm_x(x)
+        routers = self.routers.unsqueeze(0).expand(x.shape[0], -1, -1)
+        buffer = routers + self.send(routers, h)
+        x = x + self.drop(self.receive(h, self.norm_buf(buffer)))
+        return x + self.drop(self.ff(self.norm_ff(x)))
+
+
+class TwoStageAttention(nn.Module):
+    """Time-wise self-attention per channel, then router channel-wise attention per segment."""
+
+    def __init__(self, d_model, n_heads, d_ff, dropout, n_routers):
+        super().__init__()
+        self.time = PreLNBlock(d_model, n_heads, d_ff, dropout)
+        self.channel = RouterBlock(d_model, n_heads, d_ff, dropout, n_routers)
+
+    def forward(self, x):  # x: (B, C, S, d)
+        b, c, s, d = x.shape
+        x = self.time(x.reshape(b * c, s, d)).view(b, c, s, d)
+        x = x.transpose(1, 2).reshape(b * s, c, d)
+        x = self.channel(x).view(b, s, c, d).transpose(1, 2)
+        return x.contiguous()
+
+
+class DecoderLayer(nn.Module):
+    """Two-stage self-attention over MEG tokens, then cross-attention to EEG tokens."""
+
+    def __init__(self, d_model, n_heads, d_ff, dropout, n_routers):
+        super().__init__()
+        self.self_attn = TwoStageAttention(d_model, n_heads, d_ff, dropout, n_routers)
+        self.cross = PreLNBlock(d_model, n_heads, d_ff, dropout, cross=True)
+
+    def forward(self, y, memory):
+        # y: (B, C_out, S_out, d); memory: (B, C_in, S_out, d), already time-aligned.
+        y = self.self_attn(y)
+        b, c_out, s, d = y.shape
+        q = y.transpose(1, 2).reshape(b * s, c_out, d)
+        kv = memory.transpose(1, 2).reshape(b * s, memory.shape[1], d)
+        return self.cross(q, kv).view(b, s, c_out, d).transpose(1, 2).contiguous()
+
+
+class EEGToMEGTransformer(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="eegfm_sklearn",
+    tags=["eeg", "meg", "eeg-to-meg", "crossformer"],
+):
+    """Sequence-to-sequence transformer from EEG windows to MEG windows.
+
+    The forward pass works on per-channel standardised data; the buffers
+    ``x_mean``, ``x_scale``, ``y_mean``, ``y_scale`` hold the statistics that
+    :meth:`predict_si` uses to go from and back to SI units (V, T, T/m), and
+    they are saved with the weights.
+
+    Parameters
+    ----------
+    n_chans_in : int
+        Number of EEG channels.
+    n_chans_out : int
+        Number of MEG channels.
+    seg_len : int
+        Samples per segment token (dimension-segment-wise embedding).
+    d_model : int
+        Token width.
+    n_heads : int
+        Attention heads (must divide ``d_model``).
+    n_encoder_layers, n_decoder_layers : int
+        Depth of the EEG encoder and of the MEG decoder.
+    n_routers : int
+        Learned router vectors of the channel-wise attention stage.
+    d_ff : int or None
+        Hidden width of the feed-forward blocks; None means ``2 * d_model``.
+    dropout : float
+        Dropout in attention and feed-forward blocks.
+    time_ratio : float
+        ``n_times_out / n_times_in``: the MEG window spans the same time as
+        the EEG window, possibly with another number of samples.
+    """
+
+    def __init__(
+        self,
+        n_chans_in: int,
+        n_chans_out: int,
+        seg_len: int = 10,
+        d_model: int = 64,
+        n_heads: int = 4,
+        n_encoder_layers: int = 2,
+        n_decoder_layers: int = 1,
+        n_routers: int = 4,
+        d_ff: int | None = None,
+        dropout: float = 0.0,
+        time_ratio: float = 1.0,
+    ):
+        super().__init__()
+        for name, val in [
+            ("n_chans_in", n_chans_in), ("n_chans_out", n_chans_out), ("seg_len", seg_len),
+            ("d_model", d_model), ("n_heads", n_heads), ("n_routers", n_routers),
+            ("n_encoder_layers", n_encoder_layers), ("n_decoder_layers", n_decoder_layers),
+        ]:
+            if int(val) != val or val < (0 if name.endswith("layers") else 1):
+                raise ValueError(f"{name} must be a positive integer; got {val!r}.")
+        d_ff = 2 * d_model if d_ff is None else d_ff
+        self.n_chans_in, self.n_chans_out, self.seg_len = n_chans_in, n_chans_out, seg_len
+        self.d_model, self.time_ratio = d_model, float(time_ratio)
+
+        self.segment_embed = nn.Linear(seg_len, d_model)
+        self.eeg_channel_embed = nn.Parameter(torch.randn(n_chans_in, d_model) * 0.02)
+        self.meg_channel_embed = nn.Parameter(torch.randn(n_chans_out, d_model) * 0.02)
+        self.meg_query = nn.Parameter(torch.randn(d_model) * 0.02)
+        args = (d_model, n_heads, d_ff, dropout, n_routers)
+        self.encoder = nn.ModuleList(TwoStageAttention(*args) for _ in range(n_encoder_layers))
+        self.encoder_norm = nn.LayerNorm(d_model)
+        self.decoder = nn.ModuleList(DecoderLayer(*args) for _ in range(n_decoder_layers))
+        self.decoder_norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, seg_len)
+        self.emb_drop = nn.Dropout(dropout)
+
+        self.register_buffer("x_mean", torch.zeros(n_chans_in))
+        self.register_buffer("x_scale", torch.ones(n_chans_in))
+        self.register_buffer("y_mean", torch.zeros(n_chans_out))
+        self.register_buffer("y_scale", torch.ones(n_chans_out))
+
+    def n_times_out(self, n_times_in: int) -> int:
+        """MEG samples predicted for an EEG window of ``n_times_in`` samples."""
+        return max(1, int(round(n_times_in * self.time_ratio)))
+
+    def forward(self, x: torch.Tensor, n_times_out: int | None = None) -> torch.Tensor:
+        """Map standardised EEG ``(B, n_chans_in, T)`` to standardised MEG ``(B, n_chans_out, T_out)``."""
+        b, c_in, t = x.shape
+        if c_in != self.n_chans_in:
+            raise ValueError(f"Expected {self.n_chans_in} EEG channels, got {c_in}.")
+        t_out = self.n_times_out(t) if n_times_out is None else int(n_times_out)
+        p = self.seg_len
+        s_in, s_out = -(-t // p), -(-t_out // p)
+        # Zero padding = the channel mean after standardisation; padded outputs are cropped.
+        x = F.pad(x, (0, s_in * p - t)).view(b, c_in, s_in, p)
+        pos_in = sinusoidal_positions(s_in, self.d_model, x.device, x.dtype)
+        h = self.segment_embed(x) + self.eeg_channel_embed[:, None] + pos_in
+        h = self.emb_drop(h)
+        for layer in self.encoder:
+            h = layer(h)
+        h = self.encoder_norm(h)
+
+        # Each MEG segment reads the EEG segment covering the same time (equal when T_out == T).
+        idx = ((torch.arange(s_out, device=x.device) + 0.5) * (s_in / s_out)).long()
+        memory = h[:, :, idx.clamp_(max=s_in - 1)]
+        pos_out = sinusoidal_positions(s_out, self.d_model, x.device, x.dtype)
+        y = (self.meg_query + self.meg_channel_embed[:, None] + pos_out).expand(b, -1, -1, -1)
+        for layer in self.decoder:
+            y = layer(y, memory)
+        out = self.head(self.decoder_norm(y)).reshape(b, self.n_chans_out, s_out * p)
+        return out[..., :t_out]
+
+    def predict_si(self, x: torch.Tensor, n_times_out: int | None = None) -> torch.Tensor:
+        """Map EEG in SI units to MEG in SI units with the stored channel statistics."""
+        z = (x - self.x_mean[:, None]) / self.x_scale[:, None]
+        return self(z, n_times_out) * self.y_scale[:, None] + self.y_mean[:, None]
+
+    @classmethod
+    def _from_pretrained(
+        cls, *, model_id, revision, cache_dir, force_download, local_files_only, token,
+        map_location="cpu", strict=True, **model_kwargs,
+    ):
+        # Only safetensors, strictly: loading must never unpickle (execute) anything.
+        import safetensors.torch
+
+        model = cls(**model_kwargs)
+        if os.path.isdir(model_id):
+            model_file = os.path.join(model_id, WEIGHTS_NAME)
+        else:
+            model_file = hf_hub_download(
+                repo_id=model_id, filename=WEIGHTS_NAME, revision=revision, cache_dir=cache_dir,
+                force_download=force_download, token=token, local_files_only=local_files_only,
+            )
+        safetensors.torch.load_model(model, model_file, strict=strict, device=map_location)
+        model.eval()
+        return model

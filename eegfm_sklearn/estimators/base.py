@@ -1,0 +1,161 @@
+"""What every foundation-model estimator shares: input -> adapter -> backbone.
+
+Subclasses add what they learn on top (nothing, a fine-tuned head, a
+regression target scale). Params are stored untouched; everything learned
+ends in ``_``; the skorch net is built inside ``fit``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from ..adapter import InputAdapter
+from ..backbone import CardModule, predict_batches
+from ..cards import get_model_card
+from ..validation import check_eeg_input
+
+COMMON_PARAMS_DOC = """
+    model : str or ModelCard, default="labram"
+        Foundation model, one of :func:`eegfm_sklearn.list_models`.
+    weights : None or str or path or dict, default=None
+        ``None`` builds the card's architecture with *random* weights (no
+        pretraining). Otherwise a checkpoint registry name (e.g.
+        ``"labram-base"``), a Hugging Face repo id, a local folder or file;
+        see :mod:`eegfm_sklearn.weights`.
+    sfreq : float or None, default=None
+        Sampling rate (Hz) of numpy input. Read from mne input.
+    ch_names : list of str or None, default=None
+        Channel names of numpy input, in order. Read from mne input.
+    units : {"uV", "V", "mV"}, default="uV"
+        Units of numpy input (MOABB gives µV). mne input is always in V.
+    missing_channels : {"interpolate", "zero"}, default="interpolate"
+        How to fill channels the model needs but the data lacks: spherical
+        spline interpolation (mne) or zeros.
+    window_policy : {"crop", "pad"}, default="crop"
+        Fit each window to a length the backbone accepts by cropping its end
+        or zero-padding it.
+    model_kwargs : dict or None, default=None
+        Overrides of the card's braindecode constructor kwargs (e.g. the
+        card's ``tiny_kwargs`` for quick experiments).
+    batch_size : int, default=64
+        Windows per forward pass.
+    device : str, default="cpu"
+        Torch device.
+    random_state : int or None, default=None
+        Seeds weight initialisation and training (the global torch RNG is
+        left untouched).
+    verbose : int, default=0
+        Print the preprocessing steps and training progress when > 0.
+"""
+
+
+@contextlib.contextmanager
+def seeded(random_state):
+    """Run a block with torch seeded, restoring the global RNG afterwards."""
+    if random_state is None:
+        yield
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(random_state))
+        yield
+
+
+class FoundationEstimatorBase(BaseEstimator):
+    """Shared machinery; not for direct use."""
+
+    def __init__(self, model="labram", weights=None, sfreq=None, ch_names=None, units="uV",
+                 missing_channels="interpolate", window_policy="crop", model_kwargs=None,
+                 batch_size=64, device="cpu", random_state=None, verbose=0):
+        self.model = model
+        self.weights = weights
+        self.sfreq = sfreq
+        self.ch_names = ch_names
+        self.units = units
+        self.missing_channels = missing_channels
+        self.window_policy = window_policy
+        self.model_kwargs = model_kwargs
+        self.batch_size = batch_size
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.two_d_array = False
+        tags.non_deterministic = True
+        return tags
+
+    # -- fit-time pieces --------------------------------------------------
+    def _resolve_weights(self, card):
+        """The effective card and the resolved checkpoint (or None)."""
+        if self.weights is None:
+            return card, None
+        from ..weights import resolve_weights
+
+        resolved = resolve_weights(self.weights, card)
+        return resolved.card, resolved
+
+    def _fit_backbone(self, X, n_outputs, output):
+        """Validate X, plan the adapter, build the backbone; return adapted X."""
+        X, info = check_eeg_input(self, X, sfreq=self.sfreq, ch_names=self.ch_names,
+                                  units=self.units, reset=True)
+        card, resolved = self._resolve_weights(get_model_card(self.model))
+        adapter = InputAdapter(card, info.sfreq, info.ch_names, info.units,
+                               missing=self.missing_channels, window_policy=self.window_policy)
+        self.adapter_ = adapter.fit(X)
+        self.recording_info_ = info
+        self.card_ = card
+        Xt = self.adapter_.transform(X)
+        build_args = {"n_chans": Xt.shape[1], "n_times": Xt.shape[2], "n_outputs": n_outputs,
+                      "model_kwargs": self.model_kwargs}
+        with seeded(self.random_state):
+            self.module_ = CardModule(card, build_args, adapter.report_.slots, output=output)
+        self.weights_report_ = self._load_weights(resolved)
+        self.module_.to(self.device)
+        if self.verbose:
+            print(self.describe_preprocessing())
+        return Xt
+
+    def _load_weights(self, resolved):
+        if resolved is None:
+            return None
+        from ..weights import load_into_module
+
+        return load_into_module(self.module_.backbone, resolved, keep_head=getattr(self, "keep_head", False))
+
+    def _adapt(self, X):
+        """Validate and adapt X for a fitted estimator."""
+        check_is_fitted(self, "module_")
+        X, _ = check_eeg_input(self, X, sfreq=self.sfreq, ch_names=self.ch_names, units=self.units,
+                               reset=False, fitted_info=self.recording_info_)
+        return self.adapter_.transform(X)
+
+    def _forward(self, X):
+        return predict_batches(self.module_, self._adapt(X), self.batch_size, self.device)
+
+    # -- fitted views -----------------------------------------------------
+    @property
+    def backbone_(self):
+        """The braindecode torch module (fitted estimators only)."""
+        check_is_fitted(self, "module_")
+        return self.module_.backbone
+
+    @property
+    def channel_report_(self):
+        """Per-slot record of how each backbone channel was obtained."""
+        check_is_fitted(self, "adapter_")
+        return self.adapter_.report_
+
+    def describe_preprocessing(self) -> str:
+        """What the adapter does to the input, one step per line."""
+        check_is_fitted(self, "adapter_")
+        lines = [f"{self.card_.name}: input {self.recording_info_.sfreq:g} Hz, "
+                 f"{len(self.recording_info_.ch_names)} channels, {self.recording_info_.units}"]
+        lines += [f"  - {step}" for step in self.adapter_.steps_]
+        return "\n".join(lines)

@@ -1,0 +1,87 @@
+"""Fine-tuned foundation model as a scikit-learn classifier."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.special import softmax
+from sklearn.base import ClassifierMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.multiclass import check_classification_targets
+
+from .training import FINETUNE_PARAMS_DOC, FineTunedEstimatorBase
+
+
+class FoundationClassifier(ClassifierMixin, FineTunedEstimatorBase):
+    __doc__ = """Fine-tune a foundation model with a classification head.
+
+    Parameters
+    ----------""" + FINETUNE_PARAMS_DOC + """
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The original labels (strings allowed), in sorted order.
+    backbone_ : torch.nn.Module
+        The braindecode module, head included.
+    channel_report_ : ChannelReport
+    weights_report_ : WeightsReport or None
+    history_ : skorch.History
+        Per-epoch training loss.
+    n_features_in_ : int
+        Number of input channels seen in fit.
+    """
+
+    def fit(self, X, y):
+        """Fine-tune on labelled windows.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs
+        y : array-like of shape (n_trials,)
+            Class labels of any type.
+
+        Returns
+        -------
+        self
+        """
+        y = np.asarray(y)
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D class labels; got shape {y.shape}.")
+        check_classification_targets(y)
+        encoder = LabelEncoder().fit(y)
+        if len(encoder.classes_) < 2:
+            raise ValueError(
+                f"y holds a single class ({encoder.classes_[0]!r}); a classifier needs at least two."
+            )
+        self.classes_ = encoder.classes_
+        return self._train(X, encoder.transform(y).astype(np.int64), len(self.classes_),
+                           torch.nn.CrossEntropyLoss)
+
+    def decision_function(self, X):
+        """Logits of the head.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_trials,) for two classes (positive class
+            ``classes_[1]``), else (n_trials, n_classes)
+        """
+        logits = self._forward(X)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_trials, n_classes)
+        """
+        return softmax(self._forward(X).astype(np.float64), axis=1)
+
+    def predict(self, X):
+        """Predicted labels, in the type of ``classes_``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_trials,)
+        """
+        return self.classes_[np.argmax(self._forward(X), axis=1)]

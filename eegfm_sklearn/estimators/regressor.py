@@ -1,0 +1,62 @@
+"""Fine-tuned foundation model as a scikit-learn regressor."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import RegressorMixin
+
+from .training import FINETUNE_PARAMS_DOC, FineTunedEstimatorBase
+
+
+class FoundationRegressor(RegressorMixin, FineTunedEstimatorBase):
+    __doc__ = """Fine-tune a foundation model with a regression head.
+
+    Targets are standardised inside ``fit`` (learned ``y_mean_``,
+    ``y_scale_``) and predictions returned in the original units.
+
+    Parameters
+    ----------""" + FINETUNE_PARAMS_DOC + """
+    Attributes
+    ----------
+    y_mean_, y_scale_ : ndarray of shape (n_targets,)
+    backbone_ : torch.nn.Module
+    channel_report_ : ChannelReport
+    weights_report_ : WeightsReport or None
+    history_ : skorch.History
+    n_features_in_ : int
+    """
+
+    def fit(self, X, y):
+        """Fine-tune on windows with continuous targets.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs
+        y : array-like of shape (n_trials,) or (n_trials, n_targets)
+
+        Returns
+        -------
+        self
+        """
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim not in (1, 2):
+            raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or inf; drop or impute those targets first.")
+        self.y_ndim_ = y.ndim
+        y2 = y.reshape(len(y), -1)
+        self.y_mean_ = y2.mean(axis=0)
+        self.y_scale_ = np.where(y2.std(axis=0) > 0, y2.std(axis=0), 1.0)
+        y_train = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
+        return self._train(X, y_train, y2.shape[1], torch.nn.MSELoss)
+
+    def predict(self, X):
+        """Predicted targets.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_trials,) or (n_trials, n_targets)
+        """
+        out = self._forward(X).astype(np.float64) * self.y_scale_ + self.y_mean_
+        return out[:, 0] if self.y_ndim_ == 1 else out

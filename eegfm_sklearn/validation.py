@@ -1,0 +1,103 @@
+"""Input checks: one place that turns what users pass into a checked array.
+
+Accepts a numpy array (n_trials, n_chans, n_times) plus ``sfreq``,
+``ch_names`` and ``units``, or an ``mne.Epochs`` (rate, names and units read
+from the object; channels marked bad are left out so the adapter treats them
+as missing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mne
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+
+@dataclass(frozen=True)
+class RecordingInfo:
+    """What the adapter needs to know about the input besides its values."""
+
+    sfreq: float
+    ch_names: tuple[str, ...]
+    units: str
+
+
+def _epochs_to_array(epochs, sfreq, ch_names):
+    picks = mne.pick_types(epochs.info, meg=False, eeg=True, seeg=True, ecog=True, exclude="bads")
+    if len(picks) == 0:
+        raise ValueError("The Epochs hold no EEG channels (bad channels are left out).")
+    names = tuple(epochs.ch_names[i] for i in picks)
+    if sfreq is not None and not np.isclose(sfreq, epochs.info["sfreq"]):
+        raise ValueError(
+            f"sfreq={sfreq} but the Epochs are sampled at {epochs.info['sfreq']} Hz; "
+            "leave sfreq=None for mne input."
+        )
+    if ch_names is not None and tuple(ch_names) != names:
+        raise ValueError("ch_names differ from the Epochs' channel names; leave ch_names=None for mne input.")
+    # mne stores EEG in volts whatever the file said.
+    return epochs.get_data(picks=picks), RecordingInfo(float(epochs.info["sfreq"]), names, "V")
+
+
+def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=None):
+    """Validate ``X`` and return it with its recording info.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Receives ``n_features_in_`` (= n_chans) when ``reset``.
+    X : ndarray of shape (n_trials, n_chans, n_times) or mne.BaseEpochs
+        The windows.
+    sfreq, ch_names, units
+        The estimator's params (used for numpy input).
+    reset : bool
+        True in ``fit``; False afterwards (then the channel count must match).
+    fitted_info : RecordingInfo or None
+        Info learned in ``fit``; numpy input with no params falls back to it.
+
+    Returns
+    -------
+    X : ndarray of float64, shape (n_trials, n_chans, n_times)
+    info : RecordingInfo
+    """
+    if isinstance(X, mne.BaseEpochs):
+        X, info = _epochs_to_array(X, sfreq, ch_names)
+    else:
+        info = _numpy_info(X, sfreq, ch_names, units, fitted_info)
+    X = np.asarray(X) if not hasattr(X, "shape") else X
+    if getattr(X, "ndim", None) != 3:
+        raise ValueError(
+            f"Expected a 3-D array (n_trials, n_chans, n_times); got shape {getattr(X, 'shape', None)}. "
+            "For one trial use X[np.newaxis]; for a filter bank, pass one band at a time."
+        )
+    if not reset and X.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} channels but {type(estimator).__name__} was fitted on "
+            f"{estimator.n_features_in_}; pass the same channels as in fit (or refit)."
+        )
+    X = validate_data(estimator, X, allow_nd=True, dtype=np.float64, reset=reset, ensure_min_features=1)
+    if X.shape[1] != len(info.ch_names):
+        raise ValueError(
+            f"ch_names has {len(info.ch_names)} names but X has {X.shape[1]} channels; "
+            "pass one name per channel, in X's order."
+        )
+    if fitted_info is not None and (info.ch_names != fitted_info.ch_names or info.sfreq != fitted_info.sfreq):
+        raise ValueError(
+            "The channels or sampling rate differ from those seen in fit "
+            f"({fitted_info.sfreq:g} Hz, {list(fitted_info.ch_names)}); refit on this layout."
+        )
+    return X, info
+
+
+def _numpy_info(X, sfreq, ch_names, units, fitted_info):
+    if sfreq is None and ch_names is None and fitted_info is not None:
+        return fitted_info
+    missing = [name for name, v in (("sfreq", sfreq), ("ch_names", ch_names)) if v is None]
+    if missing:
+        raise ValueError(
+            f"Numpy input needs {' and '.join(missing)}: e.g. "
+            f"FoundationTransformer(sfreq=250, ch_names=['Fp1', 'Fp2', ...], units='uV'), "
+            "or pass an mne.Epochs, which carries both."
+        )
+    return RecordingInfo(float(sfreq), tuple(ch_names), units)
