@@ -72,27 +72,57 @@ class _ChannelPlan:
     extra: dict = field(default_factory=dict)
 
 
-def _interpolation_weights(user_names, source_pos, targets, montage):
+def standard_montage():
+    """The template 10-05 montage (mne renamed standard_1005 to colin27_1005)."""
+    name = "colin27_1005" if "colin27_1005" in mne.channels.get_builtin_montages() else "standard_1005"
+    return mne.channels.make_standard_montage(name)
+
+
+def head_positions(montage, names=None):
+    """Electrode positions in mne's head frame, keyed by upper-case name.
+
+    Parameters
+    ----------
+    montage : DigMontage
+    names : list of str or None
+        Only these (case-insensitive); default all.
+
+    Returns
+    -------
+    positions : dict
+        Upper-case name -> ndarray of shape (3,), metres.
+    """
+    names = montage.ch_names if names is None else [n for n in montage.ch_names if n.upper() in
+                                                    {m.upper() for m in names}]
+    info = mne.create_info(list(names), 1000.0, "eeg")
+    info.set_montage(montage, on_missing="ignore", verbose=False)
+    return {ch["ch_name"].upper(): ch["loc"][:3].copy() for ch in info["chs"]
+            if np.all(np.isfinite(ch["loc"][:3])) and np.any(ch["loc"][:3])}
+
+
+def _interpolation_weights(n_in, sources, targets):
     """Rows of spherical-spline weights (n_targets, n_in) computed by mne.
 
+    ``sources`` are (input index, position), ``targets`` name -> position.
     Runs mne's ``interpolate_bads`` on an identity signal: because the
     interpolation is linear, the bad channels' rows are the weights.
     """
-    src_idx = [i for i, _ in source_pos]
-    src_names = [name for _, name in source_pos]
-    info = mne.create_info(src_names + list(targets), sfreq=1000.0, ch_types="eeg")
-    data = np.zeros((len(src_names) + len(targets), len(src_names)))
-    data[: len(src_names)] = np.eye(len(src_names))
+    src_names = [f"src{i}" for i, _ in sources]
+    ch_pos = {name: pos for name, (_, pos) in zip(src_names, sources)}
+    ch_pos.update({f"dst{k}": pos for k, pos in enumerate(targets.values())})
+    info = mne.create_info(list(ch_pos), sfreq=1000.0, ch_types="eeg")
+    data = np.zeros((len(ch_pos), len(sources)))
+    data[: len(sources)] = np.eye(len(sources))
     raw = mne.io.RawArray(data, info, verbose=False)
-    raw.set_montage(montage, match_case=False, on_missing="raise", verbose=False)
-    raw.info["bads"] = list(targets)
+    raw.set_montage(mne.channels.make_dig_montage(ch_pos=ch_pos, coord_frame="head"), verbose=False)
+    raw.info["bads"] = [n for n in ch_pos if n.startswith("dst")]
     raw.interpolate_bads(reset_bads=True, origin="auto", verbose=False)
-    out = np.zeros((len(targets), len(user_names)))
-    out[:, src_idx] = raw.get_data()[len(src_names):]
+    out = np.zeros((len(targets), n_in))
+    out[:, [i for i, _ in sources]] = raw.get_data()[len(sources):]
     return out
 
 
-def plan_channels(scheme, user_names, missing="interpolate", montage="standard_1005"):
+def plan_channels(scheme, user_names, missing="interpolate", positions=None):
     """Plan the linear map from the user's channels to a scheme's slots.
 
     Parameters
@@ -103,8 +133,10 @@ def plan_channels(scheme, user_names, missing="interpolate", montage="standard_1
         Channel names of the input.
     missing : {"interpolate", "zero"}
         What to do with slots whose electrodes the data lacks.
-    montage : str or DigMontage
-        Electrode positions used for spherical-spline interpolation.
+    positions : dict or None
+        Input channel name -> head-frame position (from the recording's
+        montage). Channels without one use the template 10-05 position of
+        their name.
 
     Returns
     -------
@@ -148,30 +180,35 @@ def plan_channels(scheme, user_names, missing="interpolate", montage="standard_1
         src = " - ".join(user_names[i] if i is not None else f"~{e}" for e, i in zip(electrodes, found))
         rows.append(row), status.append("interpolated"), sources.append(src)
 
-    if not slots or all(s in ("zero", "interpolated") for s in status) and not used:
+    template = head_positions(standard_montage()) if to_interp or not used else {}
+    located = []  # (input index, position) of channels usable for interpolation
+    for i, name in enumerate(user_names):
+        pos = (positions or {}).get(name)
+        pos = pos if pos is not None else template.get(normalize_name(name))
+        if pos is not None:
+            located.append((i, pos))
+    nothing_found = not used and (missing == "zero" or len(located) < 3)
+    if not slots or nothing_found:
         raise ValueError(
             f"None of the channels {list(user_names)} maps onto this model's channels "
             f"({scheme.describe()}). Rename your channels to 10-20 names "
-            "(e.g. 'Fp1', 'C3', 'T7'; 'EEG Fp1' and 'Fp1-REF' are understood too)."
+            "(e.g. 'Fp1', 'C3', 'T7'; 'EEG Fp1' and 'Fp1-REF' are understood too), or give "
+            "their positions (an mne object with a montage, or the montage= param)."
         )
     matrix = np.array(rows).reshape(len(slots), len(user_names))
     if to_interp:
-        montage = mne.channels.make_standard_montage(montage) if isinstance(montage, str) else montage
-        known = {n.upper() for n in montage.ch_names}
-        source_pos = [(i, normalize_name(n)) for i, n in enumerate(user_names) if normalize_name(n) in known]
-        unknown = [e for e in to_interp if e.upper() not in known]
-        if len(source_pos) < 3 or unknown:
+        unknown = [e for e in to_interp if e.upper() not in template]
+        if len(located) < 3 or unknown:
             raise ValueError(
-                f"Cannot interpolate {sorted(to_interp)}: need positions for them and for at least "
-                f"3 input channels (found {len(source_pos)} with positions in the montage). "
-                "Pass missing_channels='zero' or a montage with these electrodes."
+                f"Cannot interpolate {sorted(to_interp)}: need template positions for them and "
+                f"positions for at least 3 input channels (found {len(located)}). Pass "
+                "missing_channels='zero', or a montage giving your channels' positions."
             )
-        targets = list(to_interp)
-        weights = _interpolation_weights(user_names, source_pos, targets, montage)
-        for t, wrow in zip(targets, weights):
-            for slot_row, w in to_interp[t]:
+        weights = _interpolation_weights(len(user_names), located, {e: template[e.upper()] for e in to_interp})
+        for wrow, targets in zip(weights, to_interp.values()):
+            for slot_row, w in targets:
                 matrix[slot_row] += w * wrow
-        used.update(i for i, _ in source_pos)
+        used.update(i for i, _ in located)
     unused = tuple(n for i, n in enumerate(user_names) if i not in used)
     report = ChannelReport(tuple(slots), tuple(status), tuple(sources), unused)
     return _ChannelPlan(matrix=matrix, report=report)
@@ -200,8 +237,9 @@ class InputAdapter:
     window_policy : {"crop", "pad"}
         Shorten windows to the last accepted length, or zero-pad up to the
         next accepted one.
-    montage : str or DigMontage
-        Positions for interpolation.
+    positions : dict or None
+        Input channel name -> head-frame position, for interpolation from
+        montages without 10-20 names.
 
     Attributes
     ----------
@@ -217,14 +255,14 @@ class InputAdapter:
     """
 
     def __init__(self, card, sfreq, ch_names, units="uV", missing="interpolate",
-                 window_policy="crop", montage="standard_1005"):
+                 window_policy="crop", positions=None):
         self.card = card
         self.sfreq = float(sfreq)
         self.ch_names = list(ch_names)
         self.units = units
         self.missing = missing
         self.window_policy = window_policy
-        self.montage = montage
+        self.positions = positions
 
     # -- planning ---------------------------------------------------------
     def fit(self, X):
@@ -237,7 +275,7 @@ class InputAdapter:
         """
         if self.window_policy not in WINDOW_POLICIES:
             raise ValueError(f"window_policy={self.window_policy!r}; use one of {WINDOW_POLICIES}.")
-        plan = plan_channels(self.card.channels, self.ch_names, self.missing, self.montage)
+        plan = plan_channels(self.card.channels, self.ch_names, self.missing, self.positions)
         self.report_ = plan.report
         self.matrix_ = to_microvolts(plan.matrix, self.units)
         self.up_, self.down_ = _ratio(self.sfreq, self.card.sfreq)

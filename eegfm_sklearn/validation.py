@@ -22,6 +22,7 @@ class RecordingInfo:
     sfreq: float
     ch_names: tuple[str, ...]
     units: str
+    positions: dict | None = None  # channel name -> head-frame xyz (m)
 
 
 def _epochs_to_array(epochs, sfreq, ch_names):
@@ -36,11 +37,17 @@ def _epochs_to_array(epochs, sfreq, ch_names):
         )
     if ch_names is not None and tuple(ch_names) != names:
         raise ValueError("ch_names differ from the Epochs' channel names; leave ch_names=None for mne input.")
+    positions = {}
+    for i in picks:
+        loc = epochs.info["chs"][i]["loc"][:3]
+        if np.all(np.isfinite(loc)) and np.any(loc):
+            positions[epochs.ch_names[i]] = loc.copy()
     # mne stores EEG in volts whatever the file said.
-    return epochs.get_data(picks=picks), RecordingInfo(float(epochs.info["sfreq"]), names, "V")
+    info = RecordingInfo(float(epochs.info["sfreq"]), names, "V", positions or None)
+    return epochs.get_data(picks=picks), info
 
 
-def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=None):
+def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=None, montage=None):
     """Validate ``X`` and return it with its recording info.
 
     Parameters
@@ -55,6 +62,8 @@ def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=
         True in ``fit``; False afterwards (then the channel count must match).
     fitted_info : RecordingInfo or None
         Info learned in ``fit``; numpy input with no params falls back to it.
+    montage : str or DigMontage or None
+        Positions of numpy input's channels (looked up by name).
 
     Returns
     -------
@@ -64,7 +73,7 @@ def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=
     if isinstance(X, mne.BaseEpochs):
         X, info = _epochs_to_array(X, sfreq, ch_names)
     else:
-        info = _numpy_info(X, sfreq, ch_names, units, fitted_info)
+        info = _numpy_info(X, sfreq, ch_names, units, fitted_info, montage)
     X = np.asarray(X) if not hasattr(X, "shape") else X
     if getattr(X, "ndim", None) != 3:
         raise ValueError(
@@ -90,7 +99,7 @@ def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=
     return X, info
 
 
-def _numpy_info(X, sfreq, ch_names, units, fitted_info):
+def _numpy_info(X, sfreq, ch_names, units, fitted_info, montage):
     if sfreq is None and ch_names is None and fitted_info is not None:
         return fitted_info
     missing = [name for name, v in (("sfreq", sfreq), ("ch_names", ch_names)) if v is None]
@@ -100,4 +109,18 @@ def _numpy_info(X, sfreq, ch_names, units, fitted_info):
             f"FoundationTransformer(sfreq=250, ch_names=['Fp1', 'Fp2', ...], units='uV'), "
             "or pass an mne.Epochs, which carries both."
         )
-    return RecordingInfo(float(sfreq), tuple(ch_names), units)
+    return RecordingInfo(float(sfreq), tuple(ch_names), units, _positions(montage, ch_names))
+
+
+def _positions(montage, ch_names):
+    if montage is None:
+        return None
+    from .adapter import head_positions
+
+    if isinstance(montage, str):
+        montage = mne.channels.make_standard_montage(montage)
+    pos = head_positions(montage)
+    found = {n: pos[n.upper()] for n in ch_names if n.upper() in pos}
+    if not found:
+        raise ValueError(f"The montage has none of the channels {list(ch_names)}.")
+    return found

@@ -17,7 +17,36 @@ def _start_token(out):
     return out["features"]
 
 
-CHECKPOINTS = ()
+CHECKPOINTS = (
+    # Hub filenames are alternatives, in order; original releases are
+    # converted on load and placed by hand (see docs/checkpoints.md).
+    # "post_build" (a dotted path, imported lazily) makes the authors' form:
+    # no final contextualizer norm, as in the authors' code.
+    Checkpoint(
+        name="bendr",
+        source="hub",
+        repo_id="braindecode/braindecode-bendr",
+        filenames=("model.safetensors", "pytorch_model.bin"),
+        notes="braindecode's form: final contextualizer LayerNorm applied; start-token features.",
+    ),
+    Checkpoint(
+        name="bendr-authors",
+        source="hub",
+        repo_id="braindecode/braindecode-bendr",
+        filenames=("model.safetensors", "pytorch_model.bin"),
+        card_overrides={"post_build": "eegfm_sklearn.weights.formats.bendr_authors_form"},
+        notes="Same weights in the authors' form (no final contextualizer norm).",
+    ),
+    Checkpoint(
+        name="bendr-original",
+        source="original",
+        filenames=("encoder.pt", "contextualizer.pt"),
+        fmt="bendr-original",
+        card_overrides={"post_build": "eegfm_sklearn.weights.formats.bendr_authors_form"},
+        url="https://github.com/SPOClab-ca/BENDR",
+        notes="The authors' release files, in the authors' form (no final norm).",
+    ),
+)
 
 CARD = ModelCard(
     name="bendr",

@@ -19,7 +19,59 @@ def _pooled(out):
     return out["features"]
 
 
-CHECKPOINTS = ()
+CHECKPOINTS = (
+    # Hub filenames are alternatives, in order; original releases are
+    # converted on load and placed by hand (see docs/checkpoints.md).
+    Checkpoint(
+        name="biot-prest-16",
+        source="hub",
+        repo_id="braindecode/biot-pretrained-prest-16chs",
+        filenames=("model.safetensors", "pytorch_model.bin"),
+        notes="PREST pretraining, 16 bipolar channels, 10 s windows at 200 Hz.",
+    ),
+    Checkpoint(
+        name="biot-shhs-prest-18",
+        source="hub",
+        repo_id="braindecode/biot-pretrained-shhs-prest-18chs",
+        filenames=("model.safetensors", "pytorch_model.bin"),
+        card_overrides={"channels": BipolarChannels(BIOT_18_PAIRS)},
+        notes="SHHS + PREST pretraining, 18 channels (16 bipolar + C3-A2, C4-A1).",
+    ),
+    Checkpoint(
+        name="biot-six-datasets-18",
+        source="hub",
+        repo_id="braindecode/biot-pretrained-six-datasets-18chs",
+        filenames=("model.safetensors", "pytorch_model.bin"),
+        card_overrides={"channels": BipolarChannels(BIOT_18_PAIRS)},
+        notes="Six-dataset pretraining, 18 channels (16 bipolar + C3-A2, C4-A1).",
+    ),
+    Checkpoint(
+        name="biot-prest-16-original",
+        source="original",
+        filenames=("EEG-PREST-16-channels.ckpt",),
+        fmt="biot-original",
+        url="https://github.com/ycq091044/BIOT/tree/main/pretrained-models",
+        notes="The authors' file (a plain BIOTEncoder state dict).",
+    ),
+    Checkpoint(
+        name="biot-shhs-prest-18-original",
+        source="original",
+        filenames=("EEG-SHHS+PREST-18-channels.ckpt",),
+        fmt="biot-original",
+        card_overrides={"channels": BipolarChannels(BIOT_18_PAIRS)},
+        url="https://github.com/ycq091044/BIOT/tree/main/pretrained-models",
+        notes="The authors' file (a plain BIOTEncoder state dict).",
+    ),
+    Checkpoint(
+        name="biot-six-datasets-18-original",
+        source="original",
+        filenames=("EEG-six-datasets-18-channels.ckpt",),
+        fmt="biot-original",
+        card_overrides={"channels": BipolarChannels(BIOT_18_PAIRS)},
+        url="https://github.com/ycq091044/BIOT/tree/main/pretrained-models",
+        notes="The authors' file (a plain BIOTEncoder state dict).",
+    ),
+)
 
 CARD = ModelCard(
     name="biot",

@@ -22,7 +22,25 @@ def _cls_token(out):
     return out["cls_token"]
 
 
-CHECKPOINTS = ()
+CHECKPOINTS = (
+    # Hub filenames are alternatives, in order; original releases are
+    # converted on load and placed by hand (see docs/checkpoints.md).
+    Checkpoint(
+        name="labram-base",
+        source="hub",
+        repo_id="braindecode/labram-pretrained",
+        filenames=("model.safetensors", "pytorch_model.bin"),
+        notes="LaBraM-Base (5.8 M), 128-channel vocabulary, up to 3000 samples at 200 Hz.",
+    ),
+    Checkpoint(
+        name="labram-base-original",
+        source="original",
+        filenames=("labram-base.pth",),
+        fmt="labram-original",
+        url="https://github.com/935963004/LaBraM/tree/main/checkpoints",
+        notes="The authors' pretraining file ({'model': student.* ..., 'args': Namespace}).",
+    ),
+)
 
 CARD = ModelCard(
     name="labram",

@@ -35,14 +35,28 @@ def lagged_features(Xs: np.ndarray, lags) -> np.ndarray:
     return out.reshape(n * t, len(lags) * c)
 
 
+def _gram(Xs, Ys, lags, batch=64):
+    """``F.T @ F`` and ``F.T @ Y`` of the lagged design, accumulated over window batches."""
+    p = Xs.shape[1] * len(lags)
+    xtx, xty = np.zeros((p, p)), np.zeros((p, Ys.shape[1]))
+    for i in range(0, len(Xs), batch):
+        F = lagged_features(Xs[i : i + batch], lags)
+        Y = Ys[i : i + batch].transpose(0, 2, 1).reshape(-1, Ys.shape[1])
+        xtx += F.T @ F
+        xty += F.T @ Y
+    return xtx, xty
+
+
 class RidgeEEGToMEG(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
     """Ridge regression from EEG samples (optionally time-lagged) to MEG samples.
 
     With ``n_lags=0`` each MEG sample is a linear mix of the EEG samples at the
     same instant (the quasi-static forward model says this is the right form for
     shared sources). With ``n_lags=L`` the EEG from ``t - L*lag_step`` to
-    ``t + L*lag_step`` is used, a linear spatio-temporal filter. The ridge
-    penalty is chosen per MEG channel by efficient leave-one-out (GCV).
+    ``t + L*lag_step`` is used: a linear spatio-temporal filter. The ridge
+    penalty is chosen per MEG channel by ``cv``-fold cross-validation over
+    contiguous blocks of windows (leave-one-sample-out would be fooled by the
+    autocorrelation of neighbouring samples).
 
     Parameters
     ----------
@@ -50,23 +64,30 @@ class RidgeEEGToMEG(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         Lags on each side of 0 (0: instantaneous).
     lag_step : int, default=1
         Samples between consecutive lags.
-    alphas : sequence of float, default=np.logspace(-3, 5, 17)
-        Candidate penalties (on standardised data).
+    alphas : sequence of float, default=np.logspace(-6, 2, 17)
+        Candidate penalties on the mean squared error of standardised data
+        (the penalty on the summed error is ``alpha * n_samples``), so one
+        grid suits any amount of data.
+    cv : int, default=5
+        Folds for choosing the penalty (by contiguous window blocks).
 
     Attributes
     ----------
-    ridge_ : sklearn.linear_model.RidgeCV
-        The fitted model on standardised features and targets.
+    coef_ : ndarray, shape (n_eeg * n_lags_total, n_meg)
+        Weights on standardised data (rows: lag-major, then EEG channel).
+    alpha_ : ndarray, shape (n_meg,)
+        Chosen penalty per MEG channel.
     lags_ : ndarray of int
     x_mean_, x_scale_, y_mean_, y_scale_ : ndarray
         Channel statistics.
     n_eeg_channels_, n_meg_channels_ : int
     """
 
-    def __init__(self, n_lags=0, lag_step=1, alphas=tuple(np.logspace(-3, 5, 17))):
+    def __init__(self, n_lags=0, lag_step=1, alphas=tuple(np.logspace(-6, 2, 17)), cv=5):
         self.n_lags = n_lags
         self.lag_step = lag_step
         self.alphas = alphas
+        self.cv = cv
 
     def fit(self, X, Y):
         """Fit on paired windows.
@@ -81,19 +102,42 @@ class RidgeEEGToMEG(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         -------
         self
         """
-        from sklearn.linear_model import RidgeCV
-
-        if int(self.n_lags) != self.n_lags or self.n_lags < 0 or self.lag_step < 1:
+        if int(self.n_lags) != self.n_lags or self.n_lags < 0 or int(self.lag_step) < 1:
             raise ValueError("n_lags must be an integer >= 0 and lag_step an integer >= 1.")
         X, Y = check_pair(X, Y, same_length=True)
-        self.lags_ = np.arange(-self.n_lags, self.n_lags + 1) * int(self.lag_step)
+        n = X.shape[0]
+        cv = int(self.cv)
+        if cv < 2 or cv > n:
+            raise ValueError(f"cv must be between 2 and the number of windows ({n}); got {self.cv}.")
+        self.lags_ = np.arange(-int(self.n_lags), int(self.n_lags) + 1) * int(self.lag_step)
         self.x_mean_, self.x_scale_ = channel_stats(X)
         self.y_mean_, self.y_scale_ = channel_stats(Y)
         self.n_eeg_channels_, self.n_meg_channels_ = X.shape[1], Y.shape[1]
-        F = lagged_features((X - self.x_mean_[:, None]) / self.x_scale_[:, None], self.lags_)
-        Ys = ((Y - self.y_mean_[:, None]) / self.y_scale_[:, None]).transpose(0, 2, 1)
-        self.ridge_ = RidgeCV(alphas=np.asarray(self.alphas), alpha_per_target=True)
-        self.ridge_.fit(F, Ys.reshape(-1, Y.shape[1]))
+        Xs = (X - self.x_mean_[:, None]) / self.x_scale_[:, None]
+        Ys = (Y - self.y_mean_[:, None]) / self.y_scale_[:, None]
+        alphas = np.asarray(self.alphas, dtype=float)
+
+        # Sufficient statistics per fold: every candidate is then scored in p-dim space.
+        folds = np.array_split(np.arange(n), cv)
+        stats = [_gram(Xs[f], Ys[f], self.lags_) + ((Ys[f] ** 2).sum(axis=(0, 2)),) for f in folds]
+        xtx_all = sum(s[0] for s in stats)
+        xty_all = sum(s[1] for s in stats)
+        err = np.zeros((alphas.size, Y.shape[1]))
+        for fold, (xtx_v, xty_v, yty_v) in zip(folds, stats):
+            evals, evecs = np.linalg.eigh(xtx_all - xtx_v)
+            proj = evecs.T @ (xty_all - xty_v)
+            n_train = (n - len(fold)) * X.shape[2]
+            for a, alpha in enumerate(alphas):
+                W = evecs @ (proj / (evals + alpha * n_train)[:, None])
+                err[a] += yty_v - 2 * (W * xty_v).sum(0) + (W * (xtx_v @ W)).sum(0)
+        best = err.argmin(axis=0)
+        self.alpha_ = alphas[best]
+        evals, evecs = np.linalg.eigh(xtx_all)
+        proj = evecs.T @ xty_all
+        self.coef_ = np.zeros_like(xty_all)
+        for a in np.unique(best):
+            cols = best == a
+            self.coef_[:, cols] = evecs @ (proj[:, cols] / (evals + alphas[a] * n * X.shape[2])[:, None])
         return self
 
     def predict(self, X):
@@ -107,9 +151,9 @@ class RidgeEEGToMEG(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         -------
         Y_pred : ndarray, shape (n_windows, n_meg, n_times)
         """
-        check_is_fitted(self, "ridge_")
+        check_is_fitted(self, "coef_")
         X = check_eeg(X, self.n_eeg_channels_)
         n, _, t = X.shape
         F = lagged_features((X - self.x_mean_[:, None]) / self.x_scale_[:, None], self.lags_)
-        Ys = self.ridge_.predict(F).reshape(n, t, -1).transpose(0, 2, 1)
+        Ys = (F @ self.coef_).reshape(n, t, -1).transpose(0, 2, 1)
         return Ys * self.y_scale_[:, None] + self.y_mean_[:, None]

@@ -20,9 +20,13 @@ Recipe (all numbers are parameters):
    realistic size (``eeg_noise`` V, ``mag_noise`` T, ``grad_noise`` T/m, rms),
    then EEG to average reference.
 
-The same ``seed`` gives the same data; different seeds give different source
-configurations (locations, spectra), so held-out seeds test generalisation
-across "subjects". Data are made in independent continuous chunks of
+``subject`` seeds the source configuration (locations, orientations, spectra,
+strengths: a "subject"); ``seed`` seeds the time courses and noise (a
+"recording" of that subject). The same pair gives the same data. Held-out
+``seed`` values test generalisation to new recordings of the same brain;
+held-out ``subject`` values test generalisation to other source
+configurations (much harder: the EEG->MEG map depends on which sources are
+active). Data are made in independent continuous chunks of
 ``chunk_s`` seconds, so hours of data need only chunk-sized memory at a time.
 """
 
@@ -193,6 +197,7 @@ def simulate_paired_raw(
     sfreq=200.0,
     seed=0,
     *,
+    subject=0,
     n_sources=20,
     n_background=200,
     source_amplitude=20e-9,
@@ -214,7 +219,9 @@ def simulate_paired_raw(
     sfreq : float
         Sampling rate in Hz.
     seed : int
-        Seeds the source configuration and all time courses.
+        Seeds the source time courses and sensor noise (the "recording").
+    subject : int
+        Seeds the source configuration (the "subject").
     n_sources : int
         Strong dipoles with 1/f background and bursty rhythms.
     n_background : int
@@ -240,13 +247,13 @@ def simulate_paired_raw(
     """
     import mne
 
-    data, info = _simulate(duration, sfreq, seed, n_sources, n_background, source_amplitude,
+    data, info = _simulate(duration, sfreq, seed, subject, n_sources, n_background, source_amplitude,
                            background_ratio, eeg_noise, mag_noise, grad_noise, chunk_s, pos,
                            data_dir, cache_dir)
     return mne.io.RawArray(np.concatenate(data, axis=1), info, verbose=False)
 
 
-def _simulate(duration, sfreq, seed, n_sources, n_background, source_amplitude, background_ratio,
+def _simulate(duration, sfreq, seed, subject, n_sources, n_background, source_amplitude, background_ratio,
               eeg_noise, mag_noise, grad_noise, chunk_s, pos, data_dir, cache_dir):
     import mne
 
@@ -258,12 +265,12 @@ def _simulate(duration, sfreq, seed, n_sources, n_background, source_amplitude, 
         info["highpass"] = 0.0
     if fwd["info"]["ch_names"] != info["ch_names"]:
         raise RuntimeError("Cached forward does not match the sensor file; clear the cache folder.")
-    rng = np.random.default_rng(seed)
-    sources = _Sources(fwd, rng, n_sources, n_background, source_amplitude, background_ratio)
+    sources = _Sources(fwd, np.random.default_rng(int(subject)), n_sources, n_background, source_amplitude, background_ratio)
     eeg = mne.pick_types(info, meg=False, eeg=True)
     n_total = int(round(duration * sfreq))
     n_chunk = max(1, int(round(chunk_s * sfreq)))
     chunks = []
+    rng = np.random.default_rng([int(subject), int(seed)])
     for start in range(0, n_total, n_chunk):
         n = min(n_chunk, n_total - start)
         x = sources.gain @ sources.moments(rng, n, sfreq)
@@ -296,7 +303,8 @@ def simulate_paired_windows(
     sfreq : float
         Sampling rate in Hz.
     seed : int
-        Seed (see :func:`simulate_paired_raw`).
+        Recording seed (see :func:`simulate_paired_raw`; ``subject=`` picks
+        the source configuration).
     dtype : numpy dtype
         dtype of the returned arrays.
     **kwargs
@@ -314,7 +322,7 @@ def simulate_paired_windows(
 
     chunk_s = kwargs.pop("chunk_s", 60.0)
     per_chunk = max(1, int(chunk_s * sfreq) // n_times)
-    defaults = dict(n_sources=20, n_background=200, source_amplitude=20e-9, background_ratio=0.15,
+    defaults = dict(subject=0, n_sources=20, n_background=200, source_amplitude=20e-9, background_ratio=0.15,
                     eeg_noise=1e-6, mag_noise=20e-15, grad_noise=4e-13, pos=10.0,
                     data_dir=None, cache_dir=None)
     unknown = set(kwargs) - set(defaults)

@@ -33,6 +33,10 @@ COMMON_PARAMS_DOC = """
         Channel names of numpy input, in order. Read from mne input.
     units : {"uV", "V", "mV"}, default="uV"
         Units of numpy input (MOABB gives µV). mne input is always in V.
+    montage : str or mne.channels.DigMontage or None, default=None
+        Electrode positions of numpy input's channels (mne input carries
+        its own), used to interpolate the model's channels from montages
+        whose names are not 10-20 names.
     missing_channels : {"interpolate", "zero"}, default="interpolate"
         How to fill channels the model needs but the data lacks: spherical
         spline interpolation (mne) or zeros.
@@ -69,13 +73,14 @@ class FoundationEstimatorBase(BaseEstimator):
     """Shared machinery; not for direct use."""
 
     def __init__(self, model="labram", weights=None, sfreq=None, ch_names=None, units="uV",
-                 missing_channels="interpolate", window_policy="crop", model_kwargs=None,
+                 montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", random_state=None, verbose=0):
         self.model = model
         self.weights = weights
         self.sfreq = sfreq
         self.ch_names = ch_names
         self.units = units
+        self.montage = montage
         self.missing_channels = missing_channels
         self.window_policy = window_policy
         self.model_kwargs = model_kwargs
@@ -104,10 +109,11 @@ class FoundationEstimatorBase(BaseEstimator):
     def _fit_backbone(self, X, n_outputs, output):
         """Validate X, plan the adapter, build the backbone; return adapted X."""
         X, info = check_eeg_input(self, X, sfreq=self.sfreq, ch_names=self.ch_names,
-                                  units=self.units, reset=True)
+                                  units=self.units, reset=True, montage=self.montage)
         card, resolved = self._resolve_weights(get_model_card(self.model))
         adapter = InputAdapter(card, info.sfreq, info.ch_names, info.units,
-                               missing=self.missing_channels, window_policy=self.window_policy)
+                               missing=self.missing_channels, window_policy=self.window_policy,
+                               positions=info.positions)
         self.adapter_ = adapter.fit(X)
         self.recording_info_ = info
         self.card_ = card

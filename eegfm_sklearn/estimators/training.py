@@ -29,11 +29,11 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
     """A backbone with a head, trained end to end on the user's targets."""
 
     def __init__(self, model="labram", weights=None, sfreq=None, ch_names=None, units="uV",
-                 missing_channels="interpolate", window_policy="crop", model_kwargs=None,
+                 montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", random_state=None, verbose=0,
                  max_epochs=10, lr=1e-4, weight_decay=0.01, callbacks=None):
         super().__init__(model=model, weights=weights, sfreq=sfreq, ch_names=ch_names, units=units,
-                         missing_channels=missing_channels, window_policy=window_policy,
+                         montage=montage, missing_channels=missing_channels, window_policy=window_policy,
                          model_kwargs=model_kwargs, batch_size=batch_size, device=device,
                          random_state=random_state, verbose=verbose)
         self.max_epochs = max_epochs

@@ -1,0 +1,43 @@
+"""Pretrained weights: find, read code-free, convert, verify, report.
+
+``resolve_weights`` turns a ``weights=`` value into braindecode-layout
+tensors (:mod:`.resolve`, :mod:`.safe`, :mod:`.formats`);
+``load_into_module`` fits them to a built module and refuses any
+missing, unexpected or mis-shaped backbone tensor (:mod:`.verify`).
+This package never imports scikit-learn.
+"""
+
+from .errors import UnsafeCheckpointError, WeightsError
+from .formats import FORMATS, WeightFormat, bendr_authors_form, register_format
+from .resolve import (
+    ResolvedWeights,
+    effective_card,
+    hub_cache_dir,
+    originals_dir,
+    resolve_post_build,
+    resolve_weights,
+)
+from .safe import read_weight_file, sha256_file
+from .save import save_weights_dir
+from .verify import WeightsReport, load_into_module, match_state_dict
+
+__all__ = [
+    "FORMATS",
+    "ResolvedWeights",
+    "UnsafeCheckpointError",
+    "WeightFormat",
+    "WeightsError",
+    "WeightsReport",
+    "bendr_authors_form",
+    "effective_card",
+    "hub_cache_dir",
+    "load_into_module",
+    "match_state_dict",
+    "originals_dir",
+    "read_weight_file",
+    "register_format",
+    "resolve_post_build",
+    "resolve_weights",
+    "save_weights_dir",
+    "sha256_file",
+]

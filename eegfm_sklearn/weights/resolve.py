@@ -1,0 +1,448 @@
+"""Turn a ``weights=`` value into converted tensors and their provenance.
+
+Accepted values (see :func:`resolve_weights`): a registry name of the card,
+a Hugging Face repo id (``"owner/name"`` or ``"owner/name@revision"``), a
+local directory (``save_pretrained`` output or an original release), a
+local file, or a dict naming each file of a multi-file release.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .errors import WeightsError
+from .formats import convert, detect_format, formats_for, get_format
+from .safe import read_weight_file, sha256_file
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
+_WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
+# Preference order inside a save_pretrained folder / hub repo.
+HUB_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+ORIGINALS_SUBDIR = "eegfm_sklearn"
+
+
+@dataclass
+class ResolvedWeights:
+    """Converted weights and where they came from.
+
+    Attributes
+    ----------
+    card : ModelCard
+        Effective card: the checkpoint's own contract applied (channels,
+        scaling...) for registry names and recognised release files.
+    state_dict : dict
+        Tensors in braindecode key names, not yet fitted to a module.
+    source : str
+        Registry name, ``repo@revision`` or path.
+    fmt : str
+        On-disk layout that was converted.
+    files : dict
+        Path -> SHA-256 of every file read.
+    config : dict or None
+        ``config.json`` of a braindecode folder / repo, if any.
+    checkpoint : Checkpoint or None
+        The registry entry, when one applies.
+    post_build : callable or None
+        ``post_build(module)`` tweak the checkpoint needs after building
+        (e.g. BENDR's authors' form); :func:`load_into_module` applies it.
+    """
+
+    card: Any
+    state_dict: dict
+    source: str
+    fmt: str
+    files: dict = field(default_factory=dict)
+    config: dict | None = None
+    checkpoint: Any = None
+    post_build: Callable | None = None
+
+
+# ------------------------------------------------------------ environment
+def _env_true(name):
+    return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
+
+
+def hub_offline() -> bool:
+    """Whether Hugging Face downloads are off (``HF_HUB_OFFLINE``)."""
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE) or _env_true("HF_HUB_OFFLINE")
+
+
+def hub_cache_dir(cache_dir=None) -> Path:
+    """Hugging Face cache folder: ``cache_dir``, ``HF_HUB_CACHE``, ``HF_HOME/hub``."""
+    from huggingface_hub import constants
+
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    return Path(constants.HF_HUB_CACHE)
+
+
+def originals_dir(cache_dir=None) -> Path:
+    """Folder where authors' releases are placed by hand, one subfolder per name."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser() / ORIGINALS_SUBDIR
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / ORIGINALS_SUBDIR
+    return hub_cache_dir().parent / ORIGINALS_SUBDIR
+
+
+# ------------------------------------------------------------- contracts
+def resolve_post_build(value):
+    """A ``post_build`` override as a callable (dotted paths imported lazily).
+
+    Parameters
+    ----------
+    value : callable, str or None
+        ``"package.module.function"`` or a callable ``f(module) -> module``.
+    """
+    if value is None or callable(value):
+        return value
+    module_name, _, attr = str(value).rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise WeightsError(f"post_build {value!r} cannot be imported ({err}).") from None
+
+
+def effective_card(card, ckpt):
+    """The card with ``ckpt``'s contract applied, and its post-build tweak.
+
+    Override keys that are not ``ModelCard`` fields (``post_build``, until
+    the card type has that field) are taken out before
+    :meth:`ModelCard.for_checkpoint`.
+
+    Returns
+    -------
+    card : ModelCard
+    post_build : callable or None
+    """
+    names = {f.name for f in dataclasses.fields(card)}
+    overrides = dict(ckpt.card_overrides)
+    extras = {k: overrides.pop(k) for k in list(overrides) if k not in names}
+    post_build = extras.pop("post_build", None)
+    if extras:
+        raise WeightsError(
+            f"Checkpoint {ckpt.name!r} overrides unknown card fields {sorted(extras)}."
+        )
+    eff = card.for_checkpoint(dataclasses.replace(ckpt, card_overrides=overrides))
+    return eff, resolve_post_build(getattr(eff, "post_build", None) or post_build)
+
+
+def _check_sha(ckpt, files):
+    expected = dict(ckpt.sha256 or {})
+    for path, digest in files.items():
+        want = expected.get(Path(path).name)
+        if want is not None and want.lower() != digest:
+            raise WeightsError(
+                f"SHA-256 mismatch for {path} (checkpoint {ckpt.name!r}): file has "
+                f"{digest}, the registry expects {want.lower()}. The file is "
+                "corrupt or a different release: delete it and download it again."
+            )
+
+
+def _finish(obj, card, files, source, *, ckpt=None, config=None):
+    if ckpt is not None:
+        _check_sha(ckpt, files)
+        card, post_build = effective_card(card, ckpt)
+        fmt = ckpt.fmt
+    else:
+        post_build = None
+        fmt = detect_format(obj, card, where=f"Weights from {source}")
+    return ResolvedWeights(
+        card=card,
+        state_dict=convert(obj, fmt),
+        source=source,
+        fmt=fmt,
+        files=files,
+        config=config,
+        checkpoint=ckpt,
+        post_build=post_build,
+    )
+
+
+# ------------------------------------------------------------ local files
+def _release_for(card, fmt_name, names):
+    """The card's original-release checkpoint these files are, or None.
+
+    The only release of that layout, else the one whose file names match.
+    The layout must agree either way, so a renamed file of another layout
+    is never given a release's contract.
+    """
+    same_fmt = [c for c in card.checkpoints if c.source == "original" and c.fmt == fmt_name]
+    if len(same_fmt) == 1:
+        return same_fmt[0]
+    hits = [c for c in same_fmt if set(c.filenames) == set(names)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _read_parts(card, parts: Mapping, source, ckpt=None):
+    for fmt in formats_for(card):
+        if fmt.parts and set(parts) == {p for p, _ in fmt.parts}:
+            break
+    else:
+        multi = {f.name: [p for p, _ in f.parts] for f in formats_for(card) if f.parts}
+        raise WeightsError(
+            f"A dict of files {sorted(parts)} matches no multi-file layout of "
+            f"{card.name!r} (known: {multi or 'none'})."
+        )
+    paths = {part: Path(os.fspath(p)).expanduser() for part, p in parts.items()}
+    obj = {part: read_weight_file(p) for part, p in paths.items()}
+    files = {str(p): sha256_file(p) for p in paths.values()}
+    if ckpt is None and fmt.matches(obj):
+        ckpt = _release_for(card, fmt.name, [p.name for p in paths.values()])
+    return _finish(obj, card, files, source, ckpt=ckpt)
+
+
+def _multi_part_siblings(card, folder: Path):
+    """``{part: path}`` of a multi-file release complete in ``folder``, or None."""
+    for fmt in formats_for(card):
+        if fmt.parts and all((folder / name).is_file() for _, name in fmt.parts):
+            return {part: folder / name for part, name in fmt.parts}
+    return None
+
+
+def _resolve_file(path: Path, card, source, ckpt=None, config=None, match_release=True):
+    for fmt in formats_for(card):
+        names = [name for _, name in fmt.parts]
+        if path.name in names:
+            parts = _multi_part_siblings(card, path.parent)
+            if parts is None:
+                raise WeightsError(
+                    f"{path.name} is one file of the {fmt.name!r} release, which has "
+                    f"{names}; pass their folder, or a dict "
+                    f"{ {p: '...' for p, _ in fmt.parts} }."
+                )
+            return _read_parts(card, parts, source, ckpt)
+    obj = read_weight_file(path)
+    files = {str(path): sha256_file(path)}
+    if ckpt is None and match_release:
+        fmt_name = detect_format(obj, card, where=f"Weights from {source}")
+        if not get_format(fmt_name).generic:
+            ckpt = _release_for(card, fmt_name, [path.name])
+    return _finish(obj, card, files, source, ckpt=ckpt, config=config)
+
+
+def _read_config(folder: Path):
+    import json
+
+    cfg = folder / "config.json"
+    if not cfg.is_file():
+        return None
+    try:
+        return json.loads(cfg.read_text())
+    except (OSError, ValueError) as err:
+        raise WeightsError(f"{cfg} is not valid JSON ({err}).") from None
+
+
+def _resolve_dir(folder: Path, card, source, ckpt=None):
+    for name in HUB_WEIGHT_FILES:
+        if (folder / name).is_file():
+            return _resolve_file(
+                folder / name, card, source, ckpt, config=_read_config(folder), match_release=False
+            )
+    parts = _multi_part_siblings(card, folder)
+    if parts is not None:
+        return _read_parts(card, parts, source, ckpt)
+    candidates = sorted(p for p in folder.iterdir() if p.suffix in _WEIGHT_SUFFIXES)
+    if len(candidates) == 1:
+        return _resolve_file(candidates[0], card, source, ckpt)
+    listing = sorted(p.name for p in folder.iterdir())[:20]
+    raise WeightsError(
+        f"Cannot tell which weights to load from folder {folder} (it holds "
+        f"{listing}). Expected config.json + model.safetensors (or "
+        "pytorch_model.bin), a complete multi-file release, or exactly one "
+        f"weight file ({', '.join(_WEIGHT_SUFFIXES)}); pass the file itself."
+    )
+
+
+# ----------------------------------------------------------- Hugging Face
+def _hub_get(repo_id, filename, revision, cache_dir):
+    """Path of a cached/downloaded hub file, or an exception describing why not."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
+
+    try:
+        path = hf_hub_download(
+            repo_id,
+            filename,
+            revision=revision,
+            cache_dir=str(cache_dir),
+            local_files_only=hub_offline(),
+            endpoint=os.environ.get("HF_ENDPOINT") or None,
+        )
+        return Path(path), None
+    except LocalEntryNotFoundError as err:  # offline / unreachable, not cached
+        return None, err
+    except EntryNotFoundError as err:  # reachable, file absent from the repo
+        return None, err
+
+
+def _hub_not_found(repo_id, filenames, revision, cache_dir, errors):
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    rev = revision or "main"
+    if any(isinstance(e, LocalEntryNotFoundError) for e in errors):
+        why = (
+            "downloads are off (HF_HUB_OFFLINE=1)"
+            if hub_offline()
+            else "the Hub could not be reached"
+        )
+        return WeightsError(
+            f"Cannot get {list(filenames)} of Hugging Face repo {repo_id!r} "
+            f"(revision {rev}): {why} and the cache {cache_dir} has no copy. "
+            "Either allow downloads once (unset HF_HUB_OFFLINE, check network/"
+            f"HF_ENDPOINT), or place the file by hand: on a machine with internet "
+            f"run `hf download {repo_id} {filenames[0]} config.json --cache-dir <dir>` "
+            f"and copy <dir>/models--{repo_id.replace('/', '--')} into {cache_dir}; "
+            f"or download https://huggingface.co/{repo_id}/tree/{rev} into a folder "
+            "and pass that folder as weights=."
+        )
+    return WeightsError(
+        f"Hugging Face repo {repo_id!r} (revision {rev}) has none of {list(filenames)}."
+    )
+
+
+def _resolve_hub(repo_id, card, *, filenames, revision, cache_dir, source, ckpt=None):
+    from huggingface_hub.errors import HfHubHTTPError
+
+    cache = hub_cache_dir(cache_dir)
+    errors = []
+    try:
+        for name in filenames:
+            path, err = _hub_get(repo_id, name, revision, cache)
+            if path is not None:
+                break
+            errors.append(err)
+        else:
+            raise _hub_not_found(repo_id, filenames, revision, cache, errors)
+        cfg_path, _ = _hub_get(repo_id, "config.json", revision, cache)
+    except HfHubHTTPError as err:  # repo/revision missing, gated, server error
+        raise WeightsError(
+            f"Hugging Face repo {repo_id!r} (revision {revision or 'main'}) could "
+            f"not be read: {str(err).splitlines()[0]}"
+        ) from None
+    config = _read_config(cfg_path.parent) if cfg_path is not None else None
+    return _resolve_file(path, card, source, ckpt, config=config, match_release=False)
+
+
+# -------------------------------------------------------------- registry
+def _resolve_original(ckpt, card, cache_dir):
+    folder = originals_dir(cache_dir) / ckpt.name
+    paths = [folder / name for name in ckpt.filenames]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        hub = [c.name for c in card.checkpoints if c.source == "hub"]
+        raise WeightsError(
+            f"Checkpoint {ckpt.name!r} is the authors' own release, which is not "
+            f"downloaded automatically. Get {list(ckpt.filenames)} from "
+            f"{ckpt.url or 'the authors'} and put them in {folder} (or pass the "
+            f"file/folder itself as weights=). Hub conversions that download "
+            f"automatically: {hub}."
+        )
+    fmt = get_format(ckpt.fmt)
+    if fmt.parts:
+        by_name = dict((name, part) for part, name in fmt.parts)
+        parts = {by_name[p.name]: p for p in paths}
+        return _read_parts(card, parts, ckpt.name, ckpt)
+    return _resolve_file(paths[0], card, ckpt.name, ckpt)
+
+
+def _resolve_registry(ckpt, card, cache_dir, revision):
+    if ckpt.source == "hub":
+        rev = revision or "main"
+        return _resolve_hub(
+            ckpt.repo_id,
+            card,
+            filenames=tuple(ckpt.filenames) or HUB_WEIGHT_FILES,
+            revision=revision,
+            cache_dir=cache_dir,
+            source=f"{ckpt.name} ({ckpt.repo_id}@{rev})",
+            ckpt=ckpt,
+        )
+    if ckpt.source == "original":
+        return _resolve_original(ckpt, card, cache_dir)
+    raise WeightsError(f"Checkpoint {ckpt.name!r} has unknown source {ckpt.source!r}.")
+
+
+def _other_card_hint(name):
+    from ..cards import get_model_card, list_models
+
+    for model in list_models():
+        if any(c.name == name for c in get_model_card(model).checkpoints):
+            return f" {name!r} is a checkpoint of model {model!r}."
+    return ""
+
+
+def resolve_weights(weights, card, *, cache_dir=None, revision=None):
+    """Find, read (code-free) and convert pretrained weights.
+
+    Parameters
+    ----------
+    weights : str, os.PathLike or dict
+        One of: a registry name of ``card`` (``"labram-base"``); a Hugging
+        Face repo id ``"owner/name"`` (optionally ``"owner/name@rev"``); a
+        local folder (``config.json`` + ``model.safetensors`` or
+        ``pytorch_model.bin``, or an original release); a local file; a
+        dict naming the files of a multi-file release
+        (``{"encoder": ..., "contextualizer": ...}`` for BENDR).
+    card : ModelCard
+        The model; its ``weight_formats`` say which layouts may apply.
+    cache_dir : str or Path, optional
+        Hugging Face cache folder (default: ``HF_HUB_CACHE`` /
+        ``HF_HOME/hub``). Authors' releases are looked up in
+        ``<cache_dir>/eegfm_sklearn/<name>/``.
+    revision : str, optional
+        Hub branch, tag or commit.
+
+    Returns
+    -------
+    resolved : ResolvedWeights
+
+    Raises
+    ------
+    WeightsError
+        With what went wrong and how to fix it.
+    """
+    if isinstance(weights, Mapping):
+        source = ", ".join(f"{k}={os.fspath(v)}" for k, v in weights.items())
+        return _read_parts(card, weights, source)
+    if not isinstance(weights, (str, os.PathLike)):
+        raise WeightsError(
+            f"weights= must be a name, repo id, path or dict of paths, not {type(weights).__name__}."
+        )
+    text = os.fspath(weights)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return _resolve_dir(path, card, str(path))
+    if path.is_file():
+        return _resolve_file(path, card, str(path))
+    names = [c.name for c in card.checkpoints]
+    if text in names:
+        return _resolve_registry(card.get_checkpoint(text), card, cache_dir, revision)
+    if isinstance(weights, str) and _REPO_ID.match(text):
+        repo_id, _, rev = text.partition("@")
+        rev = rev or revision
+        return _resolve_hub(
+            repo_id,
+            card,
+            filenames=HUB_WEIGHT_FILES,
+            revision=rev,
+            cache_dir=cache_dir,
+            source=f"{repo_id}@{rev or 'main'}",
+        )
+    raise WeightsError(
+        f"weights={text!r} is not an existing path, a Hugging Face repo id "
+        f"('owner/name'), nor a checkpoint of {card.name!r} (known: {names})."
+        + _other_card_hint(text)
+    )

@@ -1,0 +1,195 @@
+"""The adapter on its own: each step of the card contract, on real EEG."""
+
+import mne
+import numpy as np
+import pytest
+
+from eegfm_sklearn import ChannelWarning, get_model_card
+from eegfm_sklearn.adapter import InputAdapter, plan_channels
+from eegfm_sklearn.cards.biot import BIOT_16_PAIRS
+
+from conftest import require_data
+
+
+def _adapter(model, data, **kw):
+    return InputAdapter(get_model_card(model), data.sfreq, data.ch_names, "uV", **kw)
+
+
+def test_resample_keeps_frequency_content():
+    sfreq, f0 = 500.0, 10.0
+    t = np.arange(2000) / sfreq
+    X = np.tile(np.sin(2 * np.pi * f0 * t), (2, 19, 1)) * 50
+    names = ["Fp1", "Fp2", "F3", "F4", "F7", "F8", "T3", "T4", "C3", "C4", "T5", "T6", "P3", "P4",
+             "O1", "O2", "Fz", "Cz", "Pz"]
+    ad = InputAdapter(get_model_card("labram"), sfreq, names, "uV").fit(X)
+    Xt = ad.transform(X)
+    assert Xt.shape == (2, 19, 800)  # 4 s at 200 Hz
+    spectrum = np.abs(np.fft.rfft(Xt[0, 0]))
+    assert np.fft.rfftfreq(800, 1 / 200)[spectrum.argmax()] == pytest.approx(f0)
+    # away from the edges, the same sine sampled at 200 Hz (amplitude / 100 for LaBraM)
+    expected = 0.5 * np.sin(2 * np.pi * f0 * np.arange(800) / 200)
+    np.testing.assert_allclose(Xt[0, 0, 50:-50], expected[50:-50], atol=0.01)
+
+
+def test_resample_matches_mne(eegmat_small):
+    ad = _adapter("biot", eegmat_small).fit(eegmat_small.X)
+    raw = eegmat_small.X[:2]
+    expected = mne.filter.resample(raw, up=2, down=5, method="polyphase", axis=-1, verbose=False)
+    derived = expected[:, 0] - expected[:, 4]  # Fp1 - F7
+    scale = np.quantile(np.abs(derived), 0.95, axis=-1, keepdims=True) + 1e-8
+    np.testing.assert_allclose(ad.transform(raw)[:, 0], derived / scale, rtol=1e-4, atol=1e-5)
+
+
+def test_channels_matched_case_insensitive_and_old_names(eegmat_small):
+    ad = _adapter("bendr", eegmat_small).fit(eegmat_small.X)
+    report = ad.report_
+    assert report.status == ("matched",) * 19
+    assert dict(zip(report.slots, report.sources))["T5"] == "EEG T5"
+    assert dict(zip(report.slots, report.sources))["T7"] == "EEG T3"  # old name mapped
+    assert dict(zip(report.slots, report.sources))["FP1"] == "EEG Fp1"
+
+
+def test_bipolar_pairs_are_derived_from_referential(eegmat_small):
+    ad = InputAdapter(get_model_card("biot"), eegmat_small.sfreq, eegmat_small.ch_names, "uV").fit(
+        eegmat_small.X)
+    assert ad.report_.status == ("derived",) * 16
+    assert ad.report_.slots == tuple(f"{a}-{b}" for a, b in BIOT_16_PAIRS)
+    idx = {n: i for i, n in enumerate(eegmat_small.ch_names)}
+    row = ad.matrix_[ad.report_.slots.index("T7-P7")]
+    assert row[idx["EEG T3"]] == 1 and row[idx["EEG T5"]] == -1 and np.count_nonzero(row) == 2
+    assert set(ad.report_.unused) == {"EEG Fz", "EEG Cz", "EEG Pz"}
+
+
+def test_existing_bipolar_channels_are_matched_not_derived():
+    names = [f"{a}-{b}" for a, b in BIOT_16_PAIRS]
+    plan = plan_channels(get_model_card("biot").channels, names)
+    assert plan.report.status == ("matched",) * 16
+    np.testing.assert_array_equal(plan.matrix, np.eye(16))
+
+
+def test_missing_channel_interpolated_close_to_truth(eegmat_small):
+    names = list(eegmat_small.ch_names)
+    drop = names.index("EEG C3")
+    X = np.delete(eegmat_small.X, drop, axis=1)
+    kept = names[:drop] + names[drop + 1:]
+    ad = InputAdapter(get_model_card("bendr"), eegmat_small.sfreq, kept, "uV").fit(X)
+    status = ad.report_.as_dict()
+    assert status["C3"] == "interpolated" and list(status.values()).count("matched") == 18
+    # the interpolated C3 follows the real C3 it replaces
+    est = np.einsum("c,nct->nt", ad.matrix_[ad.report_.slots.index("C3")], X)
+    corr = np.corrcoef(est.ravel(), eegmat_small.X[:, drop].ravel())[0, 1]
+    assert corr > 0.6
+
+
+def test_interpolation_weights_equal_mne_interpolate_bads(eegmat_small):
+    names = [n.replace("EEG ", "") for n in eegmat_small.ch_names]
+    keep = [n for n in names if n != "Cz"]
+    data = eegmat_small.X[0][[names.index(n) for n in keep]] * 1e-6
+    plan = plan_channels(get_model_card("bendr").channels, keep, "interpolate")
+    ours = plan.matrix[plan.report.slots.index("CZ")] @ data
+    info = mne.create_info(keep + ["Cz"], eegmat_small.sfreq, "eeg")
+    raw = mne.io.RawArray(np.vstack([data, np.zeros((1, data.shape[1]))]), info, verbose=False)
+    raw.set_montage("standard_1005", verbose=False)
+    raw.info["bads"] = ["Cz"]
+    raw.interpolate_bads(origin="auto", verbose=False)
+    np.testing.assert_allclose(ours, raw.get_data(picks="Cz")[0], rtol=1e-6, atol=1e-12)
+
+
+def test_zero_fill_warns_and_reports(eegmat_small):
+    X = eegmat_small.X[:, 1:]
+    with pytest.warns(ChannelWarning, match=r"Zero-filled 1 slot.*FP1"):
+        ad = InputAdapter(get_model_card("bendr"), eegmat_small.sfreq, eegmat_small.ch_names[1:], "uV",
+                          missing="zero").fit(X)
+    assert ad.report_.as_dict()["FP1"] == "zero"
+    Xt = ad.transform(X)
+    assert np.all(ad.matrix_[0] == 0)
+    assert Xt.shape[1] == 20  # 19 + SCALE
+
+
+def test_bipolar_slot_with_missing_electrode(eegmat_small):
+    names = eegmat_small.ch_names
+    drop = names.index("EEG F7")
+    X = np.delete(eegmat_small.X, drop, axis=1)
+    kept = names[:drop] + names[drop + 1:]
+    ad = InputAdapter(get_model_card("biot"), eegmat_small.sfreq, kept, "uV").fit(X)
+    status = ad.report_.as_dict()
+    assert status["FP1-F7"] == "interpolated" and status["F7-T7"] == "interpolated"
+    assert status["FP1-F3"] == "derived"
+    with pytest.warns(ChannelWarning, match="Zero-filled 2"):
+        zero = InputAdapter(get_model_card("biot"), eegmat_small.sfreq, kept, "uV", missing="zero").fit(X)
+    assert zero.report_.as_dict()["FP1-F7"] == "zero"
+
+
+def test_labram_scaling_is_microvolts_over_100(eegmat_small):
+    ad = _adapter("labram", eegmat_small).fit(eegmat_small.X)
+    volts = InputAdapter(get_model_card("labram"), eegmat_small.sfreq, eegmat_small.ch_names, "V").fit(
+        eegmat_small.X * 1e-6)
+    Xt, Xv = ad.transform(eegmat_small.X), volts.transform(eegmat_small.X * 1e-6)
+    np.testing.assert_allclose(Xt, Xv, rtol=1e-5, atol=1e-6)
+    resampled = mne.filter.resample(eegmat_small.X, up=2, down=5, method="polyphase", verbose=False)
+    np.testing.assert_allclose(Xt, resampled / 100, rtol=1e-4, atol=1e-5)
+
+
+def test_biot_scaling_is_per_channel_95th_percentile(eegmat_small):
+    Xt = _adapter("biot", eegmat_small).fit(eegmat_small.X).transform(eegmat_small.X)
+    q = np.quantile(np.abs(Xt), 0.95, axis=-1)
+    np.testing.assert_allclose(q, 1.0, rtol=1e-4)
+
+
+def test_bendr_scaling_min_max_and_scale_channel(eegmat_small):
+    ad = _adapter("bendr", eegmat_small).fit(eegmat_small.X)
+    Xt = ad.transform(eegmat_small.X)
+    assert Xt.shape[1] == 20
+    eeg = Xt[:, :19]
+    np.testing.assert_allclose(eeg.min(axis=(1, 2)), -1, atol=1e-5)
+    np.testing.assert_allclose(eeg.max(axis=(1, 2)), 1, atol=1e-5)
+    scale = Xt[:, 19]
+    assert np.all(scale == scale[:, :1]) and np.all((scale >= -1) & (scale <= 1))
+    assert ad.stats_["data_max"] > ad.stats_["data_min"]
+    assert scale.std() > 0  # windows of different amplitude get different SCALE
+
+
+def test_crop_and_pad_to_patch_multiple():
+    names = ["Fp1", "Fp2", "Cz"]
+    X = np.random.default_rng(0).normal(size=(2, 3, 1300)) * 20  # 6.5 s at 200 Hz
+    crop = InputAdapter(get_model_card("labram"), 200, names, "uV").fit(X)
+    pad = InputAdapter(get_model_card("labram"), 200, names, "uV", window_policy="pad").fit(X)
+    assert crop.transform(X).shape[-1] == 1200 and pad.transform(X).shape[-1] == 1400
+    assert np.all(pad.transform(X)[..., 1300:] == 0)
+    assert any("crop: 1300 -> 1200" in s for s in crop.steps_)
+
+
+def test_too_short_and_too_long_windows():
+    names = ["Fp1", "Fp2", "Cz"]
+    with pytest.raises(ValueError, match="too short.*at least 200 samples"):
+        InputAdapter(get_model_card("labram"), 200, names).fit(np.zeros((2, 3, 150)))
+    with pytest.raises(ValueError, match="too long.*3000"):
+        InputAdapter(get_model_card("labram"), 200, names).fit(np.zeros((2, 3, 3400)))
+
+
+def test_nothing_mappable_is_an_error():
+    with pytest.raises(ValueError, match="None of the channels.*maps onto"):
+        plan_channels(get_model_card("bendr").channels, ["foo", "bar"])
+    with pytest.raises(ValueError, match="None of the channels"):
+        plan_channels(get_model_card("labram").channels, ["X1", "X2"])
+
+
+def test_montage_without_1020_names_is_interpolated_from_positions(eegmat_small):
+    # A cap whose channels are numbered (E01..E19), with digitised positions.
+    from eegfm_sklearn.adapter import head_positions, standard_montage
+
+    names = [n.replace("EEG ", "") for n in eegmat_small.ch_names]
+    template = head_positions(standard_montage())
+    numbered = [f"E{i:02d}" for i in range(1, 20)]
+    positions = {e: template[n.upper()] for e, n in zip(numbered, names)}
+    X = eegmat_small.X
+    with pytest.raises(ValueError, match="None of the channels.*give their positions"):
+        InputAdapter(get_model_card("bendr"), eegmat_small.sfreq, numbered, "uV").fit(X)
+    ad = InputAdapter(get_model_card("bendr"), eegmat_small.sfreq, numbered, "uV", positions=positions).fit(X)
+    assert ad.report_.status == ("interpolated",) * 19 and ad.report_.unused == ()
+    # each slot sits exactly on one of the cap's electrodes: interpolation returns that electrode
+    for slot, row in zip(ad.report_.slots, ad.matrix_):
+        name = {"T7": "T3", "T8": "T4"}.get(slot, slot)
+        truth = [n.upper() for n in names].index(name)
+        est = np.einsum("c,nct->nt", row, X)
+        assert np.corrcoef(est.ravel(), X[:, truth].ravel())[0, 1] > 0.95, slot
