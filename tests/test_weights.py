@@ -167,7 +167,8 @@ def test_biot_original_layouts_load_fully(tmp_path, wrap):
     assert_loaded(card, module, sd, report)
 
     x = torch.randn(2, 16, 400)
-    hand = by_hand("biot", 16, 400, {**sd, **{k: v for k, v in module.state_dict().items() if is_head(card, k)}})
+    head = {k: v for k, v in module.state_dict().items() if is_head(card, k)}
+    hand = by_hand("biot", 16, 400, {**sd, **head})
     with torch.no_grad():
         assert max_diff(module(x), hand(x)) <= 1e-5
 
@@ -191,7 +192,10 @@ def test_keep_head_uses_checkpoint_head_only_when_shapes_match(tmp_path):
     fresh = build("biot", 16, 400, n_outputs=3, seed=5)
     report = load_into_module(fresh, resolved)  # default: head re-initialised
     assert not torch.equal(fresh.final_layer.classification_head.weight, head_w)
-    assert set(report.initialised) == {"final_layer.classification_head.weight", "final_layer.classification_head.bias"}
+    assert set(report.initialised) == {
+        "final_layer.classification_head.weight",
+        "final_layer.classification_head.bias",
+    }
 
     with pytest.raises(WeightsError, match=r"keep_head=True.*\(3, 32\).*\(2, 32\)"):
         load_into_module(build("biot", 16, 400, n_outputs=2), resolved, keep_head=True)
@@ -212,7 +216,8 @@ def test_missing_backbone_tensor_is_refused(tmp_path):
     del orig["transformer.layers.layers.0.1.norm.bias"]
     path = tmp_path / "partial.ckpt"
     torch.save(orig, path)
-    with pytest.raises(WeightsError, match=r"missing from the checkpoint \(1\): encoder\.transformer\.layers\.layers\.0\.1\.norm\.bias"):
+    missing = r"missing from the checkpoint \(1\): encoder\.transformer\.layers\.layers\.0\.1\.norm\.bias"
+    with pytest.raises(WeightsError, match=missing):
         load_into_module(build("biot", 16, 400), resolve_weights(path, card))
 
 
@@ -222,7 +227,8 @@ def test_unexpected_backbone_tensor_is_refused(tmp_path):
     orig["transformer.layers.layers.9.extra.weight"] = torch.zeros(2)
     path = tmp_path / "extra.ckpt"
     torch.save(orig, path)
-    with pytest.raises(WeightsError, match=r"not in the model \(1\): encoder\.transformer\.layers\.layers\.9"):
+    unexpected = r"not in the model \(1\): encoder\.transformer\.layers\.layers\.9"
+    with pytest.raises(WeightsError, match=unexpected):
         load_into_module(build("biot", 16, 400), resolve_weights(path, card))
 
 
@@ -282,7 +288,8 @@ def test_labram_finetuned_layout_keeps_head(tmp_path):
 def test_labram_window_longer_than_checkpoint_is_refused(tmp_path):
     card = get_model_card("labram")
     path = labram_file(build("labram", 4, 800).state_dict(), tmp_path / "short.pth")
-    with pytest.raises(WeightsError, match=r"temporal_embedding: checkpoint \(1, 5, 200\) vs model \(1, 16, 200\)"):
+    shapes = r"temporal_embedding: checkpoint \(1, 5, 200\) vs model \(1, 16, 200\)"
+    with pytest.raises(WeightsError, match=shapes):
         load_into_module(build("labram", 4, 3000), resolve_weights(path, card))
 
 
@@ -338,7 +345,8 @@ def test_bendr_braindecode_form_keeps_final_norm(tmp_path):
     module = build("bendr", 20, 768, seed=1)
     report = load_into_module(module, resolved)
     assert isinstance(module.contextualizer.norm, torch.nn.LayerNorm)
-    assert report.ignored == tuple(f"{k} (checkpoint head, re-initialised)" for k in ref.state_dict() if is_head(card, k))
+    heads = [k for k in ref.state_dict() if is_head(card, k)]
+    assert report.ignored == tuple(f"{k} (checkpoint head, re-initialised)" for k in heads)
 
 
 def test_old_weight_norm_names_and_model_state_dict_wrapper(tmp_path):
@@ -371,7 +379,8 @@ def test_registry_original_placed_by_hand(tmp_path):
     folder = originals_dir(tmp_path) / ckpt.name
     folder.mkdir(parents=True)
     sd = build("biot", 18, 400).state_dict()
-    torch.save({"state_dict": {"model.biot." + k: v for k, v in biot_original(sd).items()}}, folder / ckpt.filenames[0])
+    lightning = {"state_dict": {"model.biot." + k: v for k, v in biot_original(sd).items()}}
+    torch.save(lightning, folder / ckpt.filenames[0])
     resolved = resolve_weights("biot-shhs-prest-18-original", card, cache_dir=tmp_path)
     assert resolved.source == "biot-shhs-prest-18-original"
     n_chans = len(resolved.card.channels.slots())  # the contract fixes the montage
@@ -401,6 +410,8 @@ def test_sha256_mismatch_is_refused(tmp_path):
     torch.save(biot_original(build("biot", 16, 400).state_dict()), folder / "w.ckpt")
     with pytest.raises(WeightsError, match=r"SHA-256 mismatch .*registry expects 0{64}"):
         resolve_weights("pinned", card, cache_dir=tmp_path)
+    # A path of the user's own file takes the release's contract, not its hash.
+    assert resolve_weights(folder / "w.ckpt", card).checkpoint.name == "pinned"
     good = sha256_file(folder / "w.ckpt")
     card = dataclasses.replace(card, checkpoints=(dataclasses.replace(ckpt, sha256={"w.ckpt": good}),))
     assert resolve_weights("pinned", card, cache_dir=tmp_path).files[str(folder / "w.ckpt")] == good
@@ -408,7 +419,8 @@ def test_sha256_mismatch_is_refused(tmp_path):
 
 def test_unknown_name_lists_known_and_points_to_other_model(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(WeightsError, match=r"known: \['biot-prest-16'.*'labram-base' is a checkpoint of model 'labram'"):
+    hint = r"known: \['biot-prest-16'.*'labram-base' is a checkpoint of model 'labram'"
+    with pytest.raises(WeightsError, match=hint):
         resolve_weights("labram-base", get_model_card("biot"))
 
 

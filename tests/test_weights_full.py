@@ -61,10 +61,11 @@ def test_labram_full_size_release_by_registry_name(tmp_path):
     report = load_into_module(module, resolved)
     assert len(report.loaded) == 221 and report.adapted == ()
     ref.final_layer.load_state_dict(module.final_layer.state_dict())
-    x = torch.randn(1, 128, 3000)
+    # 16 of the 128 channels keep the CPU forward short; all weights loaded.
+    names = list(LABRAM_CHANNELS[:16])
+    x = torch.randn(1, 16, 3000)
     with torch.no_grad():
-        out = module(x, ch_names=list(LABRAM_CHANNELS))
-        assert max_diff(out, ref(x, ch_names=list(LABRAM_CHANNELS))) <= 1e-5
+        assert max_diff(module(x, ch_names=names), ref(x, ch_names=names)) <= 1e-5
 
 
 def test_bendr_full_size_release_99_tensors_authors_form(tmp_path):

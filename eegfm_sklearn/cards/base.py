@@ -110,6 +110,10 @@ class ModelCard:
         Known pretrained checkpoints.
     weight_formats : tuple of str
         On-disk layouts this model's checkpoints come in.
+    post_build : str or callable or None
+        ``f(module) -> module`` applied after building (a dotted path is
+        imported on use), for checkpoints whose architecture differs
+        slightly from braindecode's (BENDR's authors' form).
     notes : str
         Free-text facts worth showing users.
     """
@@ -128,6 +132,7 @@ class ModelCard:
     head_prefixes: tuple[str, ...] = ("final_layer.",)
     checkpoints: tuple[Checkpoint, ...] = ()
     weight_formats: tuple[str, ...] = ("braindecode",)
+    post_build: str | Callable | None = None
     notes: str = ""
 
     @property
@@ -171,13 +176,22 @@ class ModelCard:
             The braindecode model, randomly initialised.
         """
         kwargs = {**self.build_kwargs, **(model_kwargs or {})}
-        return self.module_class(
+        module = self.module_class(
             n_chans=n_chans,
             n_times=n_times,
             n_outputs=n_outputs,
             sfreq=self.sfreq,
             **kwargs,
         )
+        return module if self.post_build is None else self.post_build_fn(module)
+
+    @property
+    def post_build_fn(self):
+        """``post_build`` as a callable (dotted paths imported here)."""
+        if self.post_build is None or callable(self.post_build):
+            return self.post_build
+        module_name, _, attr = self.post_build.rpartition(".")
+        return getattr(importlib.import_module(module_name), attr)
 
     def summary(self) -> dict:
         """Plain-dict summary of the card (for tables and docs)."""

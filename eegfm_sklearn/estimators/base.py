@@ -25,8 +25,13 @@ COMMON_PARAMS_DOC = """
     weights : None or str or path or dict, default=None
         ``None`` builds the card's architecture with *random* weights (no
         pretraining). Otherwise a checkpoint registry name (e.g.
-        ``"labram-base"``), a Hugging Face repo id, a local folder or file;
-        see :mod:`eegfm_sklearn.weights`.
+        ``"labram-base"``), a Hugging Face repo id (``"owner/name@rev"``
+        pins a revision), a local folder (``save_pretrained`` layout), an
+        authors' original file, or for BENDR a dict
+        ``{"encoder": path, "contextualizer": path}``. Every backbone tensor
+        must load, else ``WeightsError``; see ``weights_report_``.
+    cache_dir : str or None, default=None
+        Hugging Face cache folder (default: ``$HF_HOME``'s hub cache).
     sfreq : float or None, default=None
         Sampling rate (Hz) of numpy input. Read from mne input.
     ch_names : list of str or None, default=None
@@ -72,11 +77,12 @@ def seeded(random_state):
 class FoundationEstimatorBase(BaseEstimator):
     """Shared machinery; not for direct use."""
 
-    def __init__(self, model="labram", weights=None, sfreq=None, ch_names=None, units="uV",
+    def __init__(self, model="labram", weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", random_state=None, verbose=0):
         self.model = model
         self.weights = weights
+        self.cache_dir = cache_dir
         self.sfreq = sfreq
         self.ch_names = ch_names
         self.units = units
@@ -103,7 +109,7 @@ class FoundationEstimatorBase(BaseEstimator):
             return card, None
         from ..weights import resolve_weights
 
-        resolved = resolve_weights(self.weights, card)
+        resolved = resolve_weights(self.weights, card, cache_dir=self.cache_dir)
         return resolved.card, resolved
 
     def _fit_backbone(self, X, n_outputs, output):
@@ -133,7 +139,9 @@ class FoundationEstimatorBase(BaseEstimator):
             return None
         from ..weights import load_into_module
 
-        return load_into_module(self.module_.backbone, resolved, keep_head=getattr(self, "keep_head", False))
+        return load_into_module(self.module_.backbone, resolved, keep_head=self._keep_head)
+
+    _keep_head = False  # fine-tuned estimators expose it as a param
 
     def _adapt(self, X):
         """Validate and adapt X for a fitted estimator."""
@@ -143,7 +151,8 @@ class FoundationEstimatorBase(BaseEstimator):
         return self.adapter_.transform(X)
 
     def _forward(self, X):
-        return predict_batches(self.module_, self._adapt(X), self.batch_size, self.device)
+        Xt = self._adapt(X)
+        return predict_batches(self.module_, Xt, self.batch_size, self.device)
 
     # -- fitted views -----------------------------------------------------
     @property

@@ -84,4 +84,5 @@ class FoundationClassifier(ClassifierMixin, FineTunedEstimatorBase):
         -------
         labels : ndarray of shape (n_trials,)
         """
-        return self.classes_[np.argmax(self._forward(X), axis=1)]
+        logits = self._forward(X)
+        return self.classes_[np.argmax(logits, axis=1)]

@@ -118,25 +118,17 @@ def resolve_post_build(value):
 def effective_card(card, ckpt):
     """The card with ``ckpt``'s contract applied, and its post-build tweak.
 
-    Override keys that are not ``ModelCard`` fields (``post_build``, until
-    the card type has that field) are taken out before
-    :meth:`ModelCard.for_checkpoint`.
-
     Returns
     -------
     card : ModelCard
     post_build : callable or None
     """
     names = {f.name for f in dataclasses.fields(card)}
-    overrides = dict(ckpt.card_overrides)
-    extras = {k: overrides.pop(k) for k in list(overrides) if k not in names}
-    post_build = extras.pop("post_build", None)
-    if extras:
-        raise WeightsError(
-            f"Checkpoint {ckpt.name!r} overrides unknown card fields {sorted(extras)}."
-        )
-    eff = card.for_checkpoint(dataclasses.replace(ckpt, card_overrides=overrides))
-    return eff, resolve_post_build(getattr(eff, "post_build", None) or post_build)
+    unknown = sorted(set(ckpt.card_overrides) - names)
+    if unknown:
+        raise WeightsError(f"Checkpoint {ckpt.name!r} overrides unknown card fields {unknown}.")
+    eff = card.for_checkpoint(ckpt)
+    return eff, resolve_post_build(eff.post_build)
 
 
 def _check_sha(ckpt, files):
@@ -151,9 +143,10 @@ def _check_sha(ckpt, files):
             )
 
 
-def _finish(obj, card, files, source, *, ckpt=None, config=None):
+def _finish(obj, card, files, source, *, ckpt=None, config=None, check_sha=True):
     if ckpt is not None:
-        _check_sha(ckpt, files)
+        if check_sha:
+            _check_sha(ckpt, files)
         card, post_build = effective_card(card, ckpt)
         fmt = ckpt.fmt
     else:
@@ -177,7 +170,9 @@ def _release_for(card, fmt_name, names):
 
     The only release of that layout, else the one whose file names match.
     The layout must agree either way, so a renamed file of another layout
-    is never given a release's contract.
+    is never given a release's contract. Only the contract is taken: a
+    user's own file (fine-tuned, renamed) is not held to the release's
+    SHA-256, which registry names enforce.
     """
     same_fmt = [c for c in card.checkpoints if c.source == "original" and c.fmt == fmt_name]
     if len(same_fmt) == 1:
@@ -199,9 +194,10 @@ def _read_parts(card, parts: Mapping, source, ckpt=None):
     paths = {part: Path(os.fspath(p)).expanduser() for part, p in parts.items()}
     obj = {part: read_weight_file(p) for part, p in paths.items()}
     files = {str(p): sha256_file(p) for p in paths.values()}
+    check_sha = ckpt is not None
     if ckpt is None and fmt.matches(obj):
         ckpt = _release_for(card, fmt.name, [p.name for p in paths.values()])
-    return _finish(obj, card, files, source, ckpt=ckpt)
+    return _finish(obj, card, files, source, ckpt=ckpt, check_sha=check_sha)
 
 
 def _multi_part_siblings(card, folder: Path):
@@ -226,11 +222,12 @@ def _resolve_file(path: Path, card, source, ckpt=None, config=None, match_releas
             return _read_parts(card, parts, source, ckpt)
     obj = read_weight_file(path)
     files = {str(path): sha256_file(path)}
+    check_sha = ckpt is not None
     if ckpt is None and match_release:
         fmt_name = detect_format(obj, card, where=f"Weights from {source}")
         if not get_format(fmt_name).generic:
             ckpt = _release_for(card, fmt_name, [path.name])
-    return _finish(obj, card, files, source, ckpt=ckpt, config=config)
+    return _finish(obj, card, files, source, ckpt=ckpt, config=config, check_sha=check_sha)
 
 
 def _read_config(folder: Path):
@@ -288,7 +285,7 @@ def _hub_get(repo_id, filename, revision, cache_dir):
         return None, err
 
 
-def _hub_not_found(repo_id, filenames, revision, cache_dir, errors):
+def _hub_not_found(repo_id, filenames, revision, cache_dir, errors, note=""):
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     rev = revision or "main"
@@ -306,14 +303,14 @@ def _hub_not_found(repo_id, filenames, revision, cache_dir, errors):
             f"run `hf download {repo_id} {filenames[0]} config.json --cache-dir <dir>` "
             f"and copy <dir>/models--{repo_id.replace('/', '--')} into {cache_dir}; "
             f"or download https://huggingface.co/{repo_id}/tree/{rev} into a folder "
-            "and pass that folder as weights=."
+            "and pass that folder as weights=." + note
         )
     return WeightsError(
-        f"Hugging Face repo {repo_id!r} (revision {rev}) has none of {list(filenames)}."
+        f"Hugging Face repo {repo_id!r} (revision {rev}) has none of {list(filenames)}.{note}"
     )
 
 
-def _resolve_hub(repo_id, card, *, filenames, revision, cache_dir, source, ckpt=None):
+def _resolve_hub(repo_id, card, *, filenames, revision, cache_dir, source, ckpt=None, note=""):
     from huggingface_hub.errors import HfHubHTTPError
 
     cache = hub_cache_dir(cache_dir)
@@ -325,12 +322,12 @@ def _resolve_hub(repo_id, card, *, filenames, revision, cache_dir, source, ckpt=
                 break
             errors.append(err)
         else:
-            raise _hub_not_found(repo_id, filenames, revision, cache, errors)
+            raise _hub_not_found(repo_id, filenames, revision, cache, errors, note)
         cfg_path, _ = _hub_get(repo_id, "config.json", revision, cache)
     except HfHubHTTPError as err:  # repo/revision missing, gated, server error
         raise WeightsError(
             f"Hugging Face repo {repo_id!r} (revision {revision or 'main'}) could "
-            f"not be read: {str(err).splitlines()[0]}"
+            f"not be read: {str(err).splitlines()[0]}{note}"
         ) from None
     config = _read_config(cfg_path.parent) if cfg_path is not None else None
     return _resolve_file(path, card, source, ckpt, config=config, match_release=False)
@@ -440,6 +437,8 @@ def resolve_weights(weights, card, *, cache_dir=None, revision=None):
             revision=rev,
             cache_dir=cache_dir,
             source=f"{repo_id}@{rev or 'main'}",
+            # "a/b" may also have been meant as a local path.
+            note=f" (No local path {text!r} exists either.)",
         )
     raise WeightsError(
         f"weights={text!r} is not an existing path, a Hugging Face repo id "

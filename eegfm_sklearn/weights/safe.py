@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import pickle
+import warnings
 from pathlib import Path
 
 from .errors import UnsafeCheckpointError, WeightsError
@@ -66,8 +66,8 @@ def _corrupt(path, err) -> WeightsError:
     return WeightsError(
         f"Could not read weight file {str(path)!r}: it looks truncated or "
         f"corrupt ({type(err).__name__}: {str(err).splitlines()[0][:200]}). "
-        "Delete it and download it again (for a Hugging Face file, pass "
-        "force_download or remove it from the cache)."
+        "Delete it (a Hugging Face file: its blob in the cache, e.g. with "
+        "`hf cache delete`) and download it again."
     )
 
 
@@ -129,7 +129,9 @@ def read_weight_file(path):
     import torch
 
     try:
-        with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
+        with torch.serialization.safe_globals(list(SAFE_GLOBALS)), warnings.catch_warnings():
+            # Protocol notes on plain pickles are noise: refusal is what counts.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
             return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         if "truncated" in str(err).lower():
