@@ -1,0 +1,82 @@
+"""End to end on real recordings (EEGMAT, EEGLAB tutorial)."""
+
+import mne
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold, cross_val_predict, cross_val_score
+from sklearn.pipeline import make_pipeline
+
+from eegfm_sklearn import FoundationClassifier, FoundationTransformer
+
+from conftest import require_data, tiny
+
+# Channel labels of the EEGLAB tutorial cap (its eeglab_chan32.locs file);
+# mne-testing-data's copy of the recording names them "EEG 000".."EEG 031".
+EEGLAB_TUTORIAL_LABELS = (
+    "FPz EOG1 F3 Fz F4 EOG2 FC5 FC1 FC2 FC6 T7 C3 C4 Cz T8 CP5 CP1 CP2 CP6 P7 P3 Pz P4 P8 "
+    "PO7 PO3 POz PO4 PO8 O1 Oz O2"
+).split()
+
+
+def _common(data):
+    return dict(sfreq=data.sfreq, ch_names=data.ch_names, random_state=0)
+
+
+def test_labram_probe_and_classifier_leave_subjects_out(eegmat):
+    cv = GroupKFold(5)
+    pipe = make_pipeline(FoundationTransformer(**tiny("labram", **_common(eegmat))), LogisticRegression())
+    scores = cross_val_score(pipe, eegmat.X, eegmat.y, groups=eegmat.groups, cv=cv)
+    assert scores.shape == (5,) and np.all(np.isfinite(scores))
+    clf = FoundationClassifier(**tiny("labram", max_epochs=1, **_common(eegmat)))
+    pred = cross_val_predict(clf, eegmat.X, eegmat.y, groups=eegmat.groups, cv=cv)
+    assert set(pred) <= {"rest", "arithmetic"} and len(pred) == len(eegmat.y)
+    assert np.isfinite(np.mean(pred == eegmat.y))
+
+
+def test_trial_order_is_preserved(eegmat_small):
+    tr = FoundationTransformer(**tiny("biot", **_common(eegmat_small))).fit(eegmat_small.X)
+    perm = np.random.default_rng(0).permutation(len(eegmat_small.X))
+    np.testing.assert_allclose(tr.transform(eegmat_small.X[perm]), tr.transform(eegmat_small.X)[perm],
+                               rtol=1e-5, atol=1e-6)
+    clf = FoundationClassifier(**tiny("biot", max_epochs=1, **_common(eegmat_small)))
+    clf.fit(eegmat_small.X, eegmat_small.y)
+    np.testing.assert_array_equal(clf.predict(eegmat_small.X[perm]), clf.predict(eegmat_small.X)[perm])
+
+
+def test_eeglab_recording_as_epochs():
+    raw = mne.io.read_raw_eeglab(require_data("eeglab", "test_raw.set"), preload=True, verbose=False)
+    events, event_id = mne.events_from_annotations(raw, verbose=False)
+    epochs = mne.Epochs(raw, events, event_id={"square": event_id["square"]}, tmin=0.0, tmax=3.0,
+                        baseline=None, preload=True, verbose=False)
+    assert len(epochs) == 79  # the last "square" event is 2 s before the recording ends
+    with pytest.raises(ValueError, match="None of the channels"):
+        FoundationTransformer(**tiny("bendr")).fit(epochs)
+    epochs.rename_channels(dict(zip(epochs.ch_names, EEGLAB_TUTORIAL_LABELS)))
+    epochs.set_channel_types({"EOG1": "eog", "EOG2": "eog"})
+    for model in ("bendr", "biot", "labram"):
+        tr = FoundationTransformer(**tiny(model, random_state=0)).fit(epochs)
+        E = tr.transform(epochs)
+        assert E.shape == (79, tr.embedding_size_) and np.all(np.isfinite(E))
+        assert tr.recording_info_.units == "V" and tr.recording_info_.sfreq == 128
+        assert "EOG1" not in tr.recording_info_.ch_names
+    # BIOT needs F7/F8 (absent from this cap): interpolated from the others
+    assert tr.channel_report_ is not None
+    biot = FoundationTransformer(**tiny("biot")).fit(epochs)
+    assert biot.channel_report_.as_dict()["FP1-F7"] == "interpolated"
+    # the same data as numpy in µV with params gives the same embeddings
+    X = epochs.get_data(picks="eeg") * 1e6
+    names = [n for n in epochs.ch_names if not n.startswith("EOG")]
+    np_est = FoundationTransformer(**tiny("labram", random_state=0, sfreq=128, ch_names=names)).fit(X)
+    ep_est = FoundationTransformer(**tiny("labram", random_state=0)).fit(epochs)
+    np.testing.assert_allclose(np_est.transform(X), ep_est.transform(epochs), rtol=1e-4, atol=1e-4)
+
+
+def test_bad_channels_of_epochs_are_interpolated(eegmat_small):
+    names = [n.replace("EEG ", "") for n in eegmat_small.ch_names]
+    info = mne.create_info(names, eegmat_small.sfreq, "eeg")
+    epochs = mne.EpochsArray(eegmat_small.X * 1e-6, info, verbose=False)
+    epochs.info["bads"] = ["C3"]
+    tr = FoundationTransformer(**tiny("bendr")).fit(epochs)
+    assert tr.channel_report_.as_dict()["C3"] == "interpolated"
+    assert tr.n_features_in_ == 18
