@@ -273,27 +273,46 @@ class InputAdapter:
         X : ndarray, shape (n_trials, n_chans, n_times)
             Training windows in ``units``.
         """
+        self._plan(X.shape[-1])
+        self.stats_ = self.card.scaling.fit(self._before_scaling(X))
+        self._warn()
+        return self
+
+    def restore(self, n_times_in, stats):
+        """Re-create a fitted adapter without data (for saved estimators).
+
+        Parameters
+        ----------
+        n_times_in : int
+            Window length seen in ``fit``.
+        stats : dict
+            The scaling statistics learned in ``fit`` (``stats_``).
+        """
+        self._plan(int(n_times_in))
+        self.stats_ = dict(stats)
+        return self
+
+    def _plan(self, n_times_in):
         if self.window_policy not in WINDOW_POLICIES:
             raise ValueError(f"window_policy={self.window_policy!r}; use one of {WINDOW_POLICIES}.")
         plan = plan_channels(self.card.channels, self.ch_names, self.missing, self.positions)
         self.report_ = plan.report
         self.matrix_ = to_microvolts(plan.matrix, self.units)
         self.up_, self.down_ = _ratio(self.sfreq, self.card.sfreq)
-        self.n_times_in_ = X.shape[-1]
-        self.n_times_resampled_ = int(np.ceil(self.n_times_in_ * self.up_ / self.down_))
+        self.n_times_in_ = n_times_in
+        self.n_times_resampled_ = int(np.ceil(n_times_in * self.up_ / self.down_))
         self.n_times_out_ = self._accepted_length(self.n_times_resampled_)
-        self.stats_ = {}
-        self.stats_ = self.card.scaling.fit(self._before_scaling(X))
         self.steps_ = self._describe()
+
+    def _warn(self):
         zeros = [s for s, st in zip(self.report_.slots, self.report_.status) if st == "zero"]
         if zeros:
             warnings.warn(f"Zero-filled {len(zeros)} slot(s) of {self.card.name}: {zeros}. "
                           "Pass missing_channels='interpolate' to estimate them instead.",
-                          ChannelWarning, stacklevel=3)
+                          ChannelWarning, stacklevel=4)
         if self.report_.unused:
             warnings.warn(f"{self.card.name} does not use input channel(s) {list(self.report_.unused)}.",
-                          ChannelWarning, stacklevel=3)
-        return self
+                          ChannelWarning, stacklevel=4)
 
     def _accepted_length(self, n):
         w = self.card.window

@@ -116,6 +116,30 @@ class ModelCard:
         slightly from braindecode's (BENDR's authors' form).
     notes : str
         Free-text facts worth showing users.
+    tokens : callable or None
+        ``tokens(module, x, **forward_kwargs) -> {"tokens": Tensor (n,
+        n_tokens, dim), "cls": Tensor (n, dim) or None}``: the backbone's
+        output tokens before pooling, used by pooling heads other than the
+        default. ``None``: only ``default_pooling`` is available.
+    default_pooling : str
+        The pooling braindecode's own head uses (``features`` returns it).
+    poolings : tuple of str
+        Poolings the backbone supports, among ``"cls"`` (CLS/start token),
+        ``"mean"`` (mean over tokens), ``"flatten"`` and ``"attentive"``.
+    block_path : str or None
+        Dotted path of the ``ModuleList`` of transformer blocks, in depth
+        order (partial unfreezing and layer-wise learning-rate decay).
+    stem_prefixes : tuple of str
+        Parameter-name prefixes of what runs before the blocks (patch
+        embedding, positional embeddings...). Parameters outside the stem,
+        the blocks and the head are the "neck" (final norm, projections).
+    lora_targets : tuple of str
+        Name suffixes of the ``nn.Linear`` modules peft adapts (LoRA, DoRA,
+        IA3...). Only layers called as modules qualify: a layer whose
+        weight is read by ``F.linear`` would silently ignore its adapter.
+    feedforward_targets : tuple of str
+        The subset of ``lora_targets`` that are feed-forward layers (IA3
+        scales their input rather than their output).
     """
 
     name: str
@@ -134,6 +158,13 @@ class ModelCard:
     weight_formats: tuple[str, ...] = ("braindecode",)
     post_build: str | Callable | None = None
     notes: str = ""
+    tokens: Callable[..., Mapping[str, Any]] | None = None
+    default_pooling: str = "default"
+    poolings: tuple[str, ...] = ("default",)
+    block_path: str | None = None
+    stem_prefixes: tuple[str, ...] = ()
+    lora_targets: tuple[str, ...] = ()
+    feedforward_targets: tuple[str, ...] = ()
 
     @property
     def module_class(self):

@@ -112,6 +112,15 @@ class FoundationEstimatorBase(BaseEstimator):
         resolved = resolve_weights(self.weights, card, cache_dir=self.cache_dir)
         return resolved.card, resolved
 
+    @staticmethod
+    def _contract_name(resolved):
+        """Name of the registered checkpoint whose contract applies, if any."""
+        if resolved is None:
+            return None
+        if resolved.checkpoint is not None:
+            return resolved.checkpoint.name
+        return (resolved.config or {}).get("checkpoint")
+
     def _fit_backbone(self, X, n_outputs, output):
         """Validate X, plan the adapter, build the backbone; return adapted X."""
         X, info = check_eeg_input(self, X, sfreq=self.sfreq, ch_names=self.ch_names,
@@ -123,6 +132,7 @@ class FoundationEstimatorBase(BaseEstimator):
         self.adapter_ = adapter.fit(X)
         self.recording_info_ = info
         self.card_ = card
+        self.contract_ = self._contract_name(resolved)
         Xt = self.adapter_.transform(X)
         build_args = {"n_chans": Xt.shape[1], "n_times": Xt.shape[2], "n_outputs": n_outputs,
                       "model_kwargs": self.model_kwargs}
@@ -166,6 +176,50 @@ class FoundationEstimatorBase(BaseEstimator):
         """Per-slot record of how each backbone channel was obtained."""
         check_is_fitted(self, "adapter_")
         return self.adapter_.report_
+
+    # -- persistence --------------------------------------------------------
+    def save_pretrained(self, directory):
+        """Write the fitted estimator as ``config.json`` + ``model.safetensors``.
+
+        ``Cls.from_pretrained(directory)`` restores it with identical
+        outputs; ``weights=directory`` starts a new estimator from its
+        backbone (and head, with ``keep_head=True``).
+
+        Parameters
+        ----------
+        directory : str or Path
+
+        Returns
+        -------
+        directory : Path
+        """
+        from .persist import save_estimator
+
+        return save_estimator(self, directory)
+
+    @classmethod
+    def from_pretrained(cls, directory):
+        """Restore a fitted estimator written by :meth:`save_pretrained`.
+
+        Parameters
+        ----------
+        directory : str or Path
+
+        Returns
+        -------
+        estimator : fitted instance of ``cls``
+        """
+        from .persist import load_estimator
+
+        return load_estimator(cls, directory)
+
+    def _fitted_state(self) -> dict:
+        """JSON-able learned attributes besides the module and the adapter."""
+        return {}
+
+    def _set_fitted_state(self, state):
+        for key, value in state.items():
+            setattr(self, key, np.asarray(value) if isinstance(value, list) else value)
 
     def describe_preprocessing(self) -> str:
         """What the adapter does to the input, one step per line."""

@@ -57,6 +57,9 @@ class FoundationClassifier(ClassifierMixin, FineTunedEstimatorBase):
         return self._train(X, encoder.transform(y).astype(np.int64), len(self.classes_),
                            torch.nn.CrossEntropyLoss)
 
+    def _fitted_state(self):
+        return {"classes_": self.classes_.tolist()}
+
     def decision_function(self, X):
         """Logits of the head.
 

@@ -51,6 +51,9 @@ class FoundationRegressor(RegressorMixin, FineTunedEstimatorBase):
         y_train = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
         return self._train(X, y_train, y2.shape[1], torch.nn.MSELoss)
 
+    def _fitted_state(self):
+        return {"y_mean_": self.y_mean_.tolist(), "y_scale_": self.y_scale_.tolist(), "y_ndim_": self.y_ndim_}
+
     def predict(self, X):
         """Predicted targets.
 

@@ -72,6 +72,9 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         """
         return self._forward(X)
 
+    def _fitted_state(self):
+        return {"embedding_size_": int(self.embedding_size_)}
+
     @property
     def _n_features_out(self):
         return self.embedding_size_

@@ -230,6 +230,22 @@ def _resolve_file(path: Path, card, source, ckpt=None, config=None, match_releas
     return _finish(obj, card, files, source, ckpt=ckpt, config=config, check_sha=check_sha)
 
 
+def _with_saved_contract(resolved, card, config):
+    """Apply the contract a folder written by ``save_pretrained`` records."""
+    if "eegfm_sklearn" not in config:
+        return resolved
+    model = config.get("model")
+    if isinstance(model, str) and model != card.name:
+        raise WeightsError(
+            f"{resolved.source} holds a {model!r} model, not {card.name!r}; pass model={model!r}."
+        )
+    contract = config.get("checkpoint")
+    if not contract:
+        return resolved
+    eff, post_build = effective_card(card, card.get_checkpoint(contract))
+    return dataclasses.replace(resolved, card=eff, post_build=post_build)
+
+
 def _read_config(folder: Path):
     import json
 
@@ -245,9 +261,9 @@ def _read_config(folder: Path):
 def _resolve_dir(folder: Path, card, source, ckpt=None):
     for name in HUB_WEIGHT_FILES:
         if (folder / name).is_file():
-            return _resolve_file(
-                folder / name, card, source, ckpt, config=_read_config(folder), match_release=False
-            )
+            config = _read_config(folder)
+            resolved = _resolve_file(folder / name, card, source, ckpt, config=config, match_release=False)
+            return _with_saved_contract(resolved, card, config or {})
     parts = _multi_part_siblings(card, folder)
     if parts is not None:
         return _read_parts(card, parts, source, ckpt)
