@@ -121,8 +121,11 @@ class FoundationEstimatorBase(BaseEstimator):
             return resolved.checkpoint.name
         return (resolved.config or {}).get("checkpoint")
 
-    def _fit_backbone(self, X, n_outputs, output):
-        """Validate X, plan the adapter, build the backbone; return adapted X."""
+    def _prepare(self, X):
+        """Validate X, resolve the weights' card, plan the adapter.
+
+        Returns the validated X (input units) and the resolved weights.
+        """
         X, info = check_eeg_input(self, X, sfreq=self.sfreq, ch_names=self.ch_names,
                                   units=self.units, reset=True, montage=self.montage)
         card, resolved = self._resolve_weights(get_model_card(self.model))
@@ -133,16 +136,30 @@ class FoundationEstimatorBase(BaseEstimator):
         self.recording_info_ = info
         self.card_ = card
         self.contract_ = self._contract_name(resolved)
-        Xt = self.adapter_.transform(X)
-        build_args = {"n_chans": Xt.shape[1], "n_times": Xt.shape[2], "n_outputs": n_outputs,
-                      "model_kwargs": self.model_kwargs}
-        with seeded(self.random_state):
-            self.module_ = CardModule(card, build_args, adapter.report_.slots, output=output)
-        self.weights_report_ = self._load_weights(resolved)
-        self.module_.to(self.device)
         if self.verbose:
             print(self.describe_preprocessing())
-        return Xt
+        return X, resolved
+
+    def _build(self, resolved, n_outputs, output):
+        """Build ``module_`` (seeded) for the planned input and load the weights."""
+        adapter = self.adapter_
+        build_args = {
+            "n_chans": len(adapter.report_.slots) + self.card_.scaling.n_extra_channels,
+            "n_times": adapter.n_times_out_,
+            "n_outputs": n_outputs,
+            "model_kwargs": self.model_kwargs,
+        }
+        with seeded(self.random_state):
+            self.module_ = CardModule(self.card_, build_args, adapter.report_.slots, output=output)
+        self.weights_report_ = self._load_weights(resolved)
+        self.module_.to(self.device)
+        return self.module_
+
+    def _fit_backbone(self, X, n_outputs, output):
+        """Prepare, build the backbone, and return the adapted training X."""
+        X, resolved = self._prepare(X)
+        self._build(resolved, n_outputs, output)
+        return self.adapter_.transform(X)
 
     def _load_weights(self, resolved):
         if resolved is None:
@@ -153,23 +170,32 @@ class FoundationEstimatorBase(BaseEstimator):
 
     _keep_head = False  # fine-tuned estimators expose it as a param
 
-    def _adapt(self, X):
-        """Validate and adapt X for a fitted estimator."""
-        check_is_fitted(self, "module_")
+    def _validate(self, X):
+        """Validate X for a fitted estimator (values in input units)."""
+        check_is_fitted(self, "adapter_")
         X, _ = check_eeg_input(self, X, sfreq=self.sfreq, ch_names=self.ch_names, units=self.units,
                                reset=False, fitted_info=self.recording_info_)
+        return X
+
+    def _adapt(self, X):
+        """Validate and adapt X for a fitted estimator."""
+        X = self._validate(X)  # checks fitted first
         return self.adapter_.transform(X)
 
     def _forward(self, X):
         Xt = self._adapt(X)
-        return predict_batches(self.module_, Xt, self.batch_size, self.device)
+        return predict_batches(self._module(), Xt, self.batch_size, self.device)
+
+    def _module(self):
+        """The fitted module (estimators that build it lazily override this)."""
+        return self.module_
 
     # -- fitted views -----------------------------------------------------
     @property
     def backbone_(self):
         """The braindecode torch module (fitted estimators only)."""
-        check_is_fitted(self, "module_")
-        return self.module_.backbone
+        check_is_fitted(self, "adapter_")
+        return self._module().backbone
 
     @property
     def channel_report_(self):

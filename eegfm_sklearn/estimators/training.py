@@ -3,29 +3,123 @@
 The trained weights live in the estimator's ``module_``; the net's history
 is kept as ``history_``. Keeping no skorch net on the estimator keeps
 ``clone``/pickle simple and avoids skorch writing shapes back into params.
+What trains and at which rate is decided in :mod:`eegfm_sklearn.finetune`;
+this module turns the estimator's params into skorch callbacks.
 """
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import ProgressBar
+from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler, ProgressBar
+from skorch.dataset import ValidSplit
 
+from .. import finetune as ft
+from ..backbone import resolve_pooling
+from ..cards import get_model_card
 from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase, seeded
 
 FINETUNE_PARAMS_DOC = COMMON_PARAMS_DOC + """
     keep_head : bool, default=False
         Keep the checkpoint's own head (its output size must match the
-        task); by default the head is freshly initialised.
+        task, and ``pooling`` must be the card's default); by default the
+        head is freshly initialised.
     max_epochs : int, default=10
         Passes over the training windows.
     lr : float, default=1e-4
-        AdamW learning rate.
+        AdamW learning rate (of the head, with ``layer_decay``).
     weight_decay : float, default=0.01
-        AdamW weight decay.
+        AdamW weight decay of weight matrices and kernels; biases, norms
+        and other 1-D parameters are not decayed.
     callbacks : list of skorch callbacks or None, default=None
-        Extra skorch callbacks (e.g. ``LRScheduler``, ``EarlyStopping``).
+        Extra skorch callbacks.
+    finetune : {"full", "linear", "partial", "lora"}, default="full"
+        What trains. ``"linear"``: the head only, on a frozen backbone (a
+        linear probe trained end to end). ``"full"``: everything.
+        ``"partial"``: the last ``n_unfrozen_blocks`` transformer blocks,
+        the layers after them and the head. ``"lora"``: low-rank adapters
+        (peft) in the layers the card names, and the head; base weights
+        stay frozen. Frozen parts run in eval mode (no dropout).
+    n_unfrozen_blocks : int, default=1
+        Blocks trained by ``finetune="partial"``.
+    pooling : str or None, default=None
+        How tokens become one vector for the head: ``"cls"`` (CLS/start
+        token), ``"mean"``, ``"flatten"`` or ``"attentive"`` (learned
+        attention weights), among those the card supports. ``None``: the
+        card's default, through braindecode's own head.
+    layer_decay : float or None, default=None
+        Layer-wise learning-rate decay in (0, 1]: block ``i`` of ``L``
+        trains at ``lr * layer_decay ** (L - i)``, the stem at
+        ``lr * layer_decay ** (L + 1)``, the head and final norm at ``lr``.
+        Meant for ``"full"`` and ``"partial"``.
+    lora_rank : int, default=8
+        Rank of the LoRA adapters (``finetune="lora"``, no ``peft_config``).
+    lora_alpha : float or None, default=None
+        LoRA scaling numerator (``2 * lora_rank`` if None).
+    peft_config : peft.PeftConfig or None, default=None
+        Any peft adapter config for ``finetune="lora"``: ``LoraConfig``
+        (``use_dora=True`` for DoRA), ``IA3Config``, ``LoHaConfig``...
+        ``target_modules`` (and IA3's ``feedforward_modules``) left unset
+        are filled from the card. Never modified.
+    merge_lora : bool, default=False
+        After training, fold the adapters into the base weights so
+        ``backbone_`` has braindecode's own parameter names. By default
+        the adapters stay separate (``lora_A``/``lora_B`` parameters) and
+        the base weights are left untouched.
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        Learning rate after warmup: constant, or cosine decay to 0 at the
+        last step.
+    warmup_epochs : float, default=0
+        Epochs of linear warmup from 0 to the learning rate.
+    max_grad_norm : float or None, default=None
+        Clip the gradient's global L2 norm to this value.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the windows (stratified for
+        classifiers; not grouped by subject), stop after
+        ``n_iter_no_change`` epochs without a lower validation loss and
+        restore the best epoch's weights.
+    validation_fraction : float, default=0.1
+        Share of windows held out when ``early_stopping``.
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
+    class_weight : dict, "balanced" or None, default=None
+        Classifiers only: weights of the cross-entropy per class (keys are
+        the original labels), or ``"balanced"`` for inverse frequencies.
 """
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+class _Net(NeuralNet):
+    """A NeuralNet whose optimiser takes the estimator's parameter groups."""
+
+    def __init__(self, *args, param_groups=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.param_groups = param_groups
+
+    def initialize_optimizer(self, triggered_directly=None):
+        self.optimizer_ = self.optimizer(self.param_groups, lr=self.lr)
+        return self
+
+
+def warmup_cosine(warmup_steps, total_steps, schedule="cosine"):
+    """Multiplier of the learning rate at each optimiser step.
+
+    Linear warmup over ``warmup_steps``, then constant or a cosine decay
+    reaching 0 at ``total_steps``.
+    """
+    def factor(step):
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        if schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
 
 
 class FineTunedEstimatorBase(FoundationEstimatorBase):
@@ -34,7 +128,11 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
     def __init__(self, model="labram", weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", random_state=None, verbose=0,
-                 keep_head=False, max_epochs=10, lr=1e-4, weight_decay=0.01, callbacks=None):
+                 keep_head=False, max_epochs=10, lr=1e-4, weight_decay=0.01, callbacks=None,
+                 finetune="full", n_unfrozen_blocks=1, pooling=None, layer_decay=None, lora_rank=8,
+                 lora_alpha=None, peft_config=None, merge_lora=False, lr_schedule="constant",
+                 warmup_epochs=0, max_grad_norm=None, early_stopping=False, validation_fraction=0.1,
+                 n_iter_no_change=5, class_weight=None):
         super().__init__(model=model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names, units=units,
                          montage=montage, missing_channels=missing_channels, window_policy=window_policy,
                          model_kwargs=model_kwargs, batch_size=batch_size, device=device,
@@ -44,35 +142,126 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
         self.lr = lr
         self.weight_decay = weight_decay
         self.callbacks = callbacks
+        self.finetune = finetune
+        self.n_unfrozen_blocks = n_unfrozen_blocks
+        self.pooling = pooling
+        self.layer_decay = layer_decay
+        self.lora_rank = lora_rank
+        self.lora_alpha = lora_alpha
+        self.peft_config = peft_config
+        self.merge_lora = merge_lora
+        self.lr_schedule = lr_schedule
+        self.warmup_epochs = warmup_epochs
+        self.max_grad_norm = max_grad_norm
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
 
     @property
     def _keep_head(self):
         return self.keep_head
 
+    # -- checks before any heavy work ---------------------------------------
+    def _check_finetune_params(self, classifier):
+        if self.finetune not in ft.METHODS:
+            raise ValueError(f"finetune must be one of {list(ft.METHODS)}; got {self.finetune!r}.")
+        if self.peft_config is not None and self.finetune != "lora":
+            raise ValueError(f"peft_config is used with finetune='lora'; got finetune={self.finetune!r}.")
+        if self.merge_lora and self.finetune != "lora":
+            raise ValueError(f"merge_lora=True needs finetune='lora'; got finetune={self.finetune!r}.")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {list(LR_SCHEDULES)}; got {self.lr_schedule!r}.")
+        if self.warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs must be >= 0; got {self.warmup_epochs!r}.")
+        if self.early_stopping and not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}.")
+        if self.class_weight is not None and not classifier:
+            raise ValueError("class_weight applies to classifiers only.")
+        card = get_model_card(self.model)
+        pooling = resolve_pooling(card, self.pooling)
+        if self.keep_head and pooling != card.default_pooling:
+            raise ValueError(f"keep_head=True keeps braindecode's head, which reads pooling="
+                             f"{card.default_pooling!r}; got pooling={self.pooling!r}.")
+
+    # -- fit-time pieces -------------------------------------------------------
+    def _prepare_module(self):
+        """Pooling head, adapters and frozen parts, as the params ask."""
+        module = self.module_
+        module.set_pooling(self.pooling)
+        if self.finetune == "lora":
+            config = ft.make_peft_config(self.card_, self.peft_config, self.lora_rank, self.lora_alpha)
+            ft.inject_adapters(module, config)
+        ft.set_trainable(module, self.finetune, self.n_unfrozen_blocks)
+        module.to(self.device)
+
+    def _criterion_kwargs(self, y_train):
+        if self.class_weight is None:
+            return {}
+        from sklearn.utils.class_weight import compute_class_weight
+
+        codes = np.arange(len(self.classes_))
+        weights = self.class_weight
+        if isinstance(weights, dict):
+            unknown = set(weights) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(f"class_weight names unknown classes {sorted(map(str, unknown))}; "
+                                 f"classes are {self.classes_.tolist()}.")
+            weights = {i: weights.get(c, 1.0) for i, c in enumerate(self.classes_.tolist())}
+        w = compute_class_weight(weights, classes=codes, y=y_train)
+        return {"criterion__weight": torch.as_tensor(w, dtype=torch.float32)}
+
+    def _callbacks(self, n_windows):
+        callbacks = list(self.callbacks or [])
+        n_train = n_windows - math.ceil(self.validation_fraction * n_windows) if self.early_stopping else n_windows
+        steps_per_epoch = max(1, math.ceil(n_train / self.batch_size))
+        warmup = int(round(self.warmup_epochs * steps_per_epoch))
+        if warmup or self.lr_schedule != "constant":
+            factor = warmup_cosine(warmup, self.max_epochs * steps_per_epoch, self.lr_schedule)
+            callbacks.append(("lr_schedule", LRScheduler(torch.optim.lr_scheduler.LambdaLR, lr_lambda=factor,
+                                                         step_every="batch")))
+        if self.max_grad_norm is not None:
+            callbacks.append(("grad_clip", GradientNormClipping(gradient_clip_value=self.max_grad_norm)))
+        if self.early_stopping:
+            callbacks.append(("early_stopping", EarlyStopping(monitor="valid_loss", patience=self.n_iter_no_change,
+                                                              load_best=True)))
+        if self.verbose:
+            callbacks.append(ProgressBar())
+        return callbacks
+
     def _train(self, X, y_train, n_outputs, criterion):
         """Adapt X, build the backbone with an ``n_outputs`` head and train it."""
         if len(y_train) != len(X):
             raise ValueError(f"X has {len(X)} windows but y has {len(y_train)} targets.")
+        classifier = issubclass(criterion, torch.nn.CrossEntropyLoss)
+        self._check_finetune_params(classifier)
         Xt = self._fit_backbone(X, n_outputs=n_outputs, output="logits")
-        callbacks = list(self.callbacks or [])
-        if self.verbose:
-            callbacks.append(ProgressBar())
         with seeded(self.random_state):
-            net = NeuralNet(
+            self._prepare_module()
+            groups = ft.param_groups(self.module_, self.lr, self.weight_decay, self.layer_decay)
+            train_split = None
+            if self.early_stopping:
+                train_split = ValidSplit(self.validation_fraction, stratified=classifier,
+                                         random_state=self.random_state)
+            net = _Net(
                 module=self.module_,
                 criterion=criterion,
                 optimizer=torch.optim.AdamW,
                 lr=self.lr,
-                optimizer__weight_decay=self.weight_decay,
+                param_groups=groups,
                 max_epochs=self.max_epochs,
                 batch_size=self.batch_size,
-                train_split=None,
+                train_split=train_split,
                 iterator_train__shuffle=True,
                 device=self.device,
-                callbacks=callbacks or None,
+                callbacks=self._callbacks(len(Xt)) or None,
                 verbose=int(self.verbose),
+                **self._criterion_kwargs(y_train),
             )
             net.fit(Xt, y_train)
+        self.n_trainable_params_ = ft.count_trainable(self.module_)
+        if self.merge_lora:
+            ft.merge_adapters(self.module_)
         self.history_ = net.history
         self.module_.eval()
         return self

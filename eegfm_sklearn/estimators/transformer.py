@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+import uuid
+
+import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
+from ..backbone import predict_batches
+from ..cache import config_hash, get_store, window_hashes
+from ..cards import get_model_card
 from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase
+
+TRANSFORMER_PARAMS_DOC = COMMON_PARAMS_DOC + """
+    cache : None or "memory" or str (directory), default=None
+        Embedding cache. With a cache, each window is embedded once per
+        configuration (weights' hash or random seed, the card's
+        preprocessing, the adapter plan, every param that changes
+        embeddings), so folds of a cross-validation reuse each other's
+        work, and the backbone is only built on the first cache miss.
+        ``"memory"`` lives in this process; a directory is shared by
+        processes (joblib ``n_jobs > 1``). With ``weights=None`` set
+        ``random_state``, else every fit draws new weights and nothing is
+        shared.
+"""
 
 
 class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, FoundationEstimatorBase):
@@ -15,7 +35,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     embedding declared by the card (e.g. LaBraM's CLS token).
 
     Parameters
-    ----------""" + COMMON_PARAMS_DOC + """
+    ----------""" + TRANSFORMER_PARAMS_DOC + """
     Attributes
     ----------
     backbone_ : torch.nn.Module
@@ -24,11 +44,13 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         How each backbone channel was obtained (matched / derived /
         interpolated / zero).
     weights_report_ : WeightsReport or None
-        What was loaded (None for random weights).
+        What was loaded (None for random weights or before a lazy build).
     n_features_in_ : int
         Number of input channels seen in fit.
     embedding_size_ : int
         Length of each embedding.
+    cache_key_ : str or None
+        Configuration part of the cache keys.
 
     Examples
     --------
@@ -38,8 +60,17 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     ...                      LogisticRegression())  # doctest: +SKIP
     """
 
+    def __init__(self, model="labram", weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
+                 montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
+                 batch_size=64, device="cpu", random_state=None, verbose=0, cache=None):
+        super().__init__(model=model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names,
+                         units=units, montage=montage, missing_channels=missing_channels,
+                         window_policy=window_policy, model_kwargs=model_kwargs, batch_size=batch_size,
+                         device=device, random_state=random_state, verbose=verbose)
+        self.cache = cache
+
     def fit(self, X, y=None):
-        """Plan the adapter and build the frozen backbone.
+        """Plan the adapter and build (or, with a cache, defer) the frozen backbone.
 
         Parameters
         ----------
@@ -51,11 +82,21 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         -------
         self
         """
-        Xt = self._fit_backbone(X, n_outputs=1, output="features")
-        self.module_.eval().requires_grad_(False)
-        from ..backbone import predict_batches
-
-        self.embedding_size_ = predict_batches(self.module_, Xt[:1], 1, self.device).shape[1]
+        for attr in ("module_", "weights_report_"):
+            self.__dict__.pop(attr, None)
+        X, resolved = self._prepare(X)
+        self.weights_report_ = None
+        store = get_store(self.cache)
+        self.cache_key_ = config_hash(self._cache_config(resolved)) if store is not None else None
+        meta = store.get_meta(self.cache_key_) if store is not None else None
+        if meta is not None:
+            self.embedding_size_ = int(meta["embedding_size"])
+            return self
+        self._build_frozen(resolved)
+        probe = self.adapter_.transform(X[:1])
+        self.embedding_size_ = predict_batches(self.module_, probe, 1, self.device).shape[1]
+        if store is not None:
+            store.put_meta(self.cache_key_, {"embedding_size": self.embedding_size_})
         return self
 
     def transform(self, X):
@@ -70,7 +111,59 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         -------
         embeddings : ndarray of float32, shape (n_trials, embedding_size_)
         """
-        return self._forward(X)
+        X = self._validate(X)
+        store = get_store(self.cache)
+        if store is None:
+            return self._embed(X)
+        keys = window_hashes(X)
+        found = store.get_many(self.cache_key_, keys)
+        missing = [i for i, v in enumerate(found) if v is None]
+        if missing:
+            computed = self._embed(X[missing])
+            store.put_many(self.cache_key_, [keys[i] for i in missing], computed)
+            for i, row in zip(missing, computed):
+                found[i] = row
+        return np.stack(found).astype(np.float32, copy=False)
+
+    def _embed(self, X):
+        return predict_batches(self._module(), self.adapter_.transform(X), self.batch_size, self.device)
+
+    def _build_frozen(self, resolved):
+        self._build(resolved, n_outputs=1, output="features")
+        self.module_.eval().requires_grad_(False)
+        return self.module_
+
+    def _module(self):
+        # Built lazily after a fit served from the cache (first miss only).
+        if "module_" not in self.__dict__:
+            _, resolved = self._resolve_weights(get_model_card(self.model))
+            self._build_frozen(resolved)
+        return self.module_
+
+    def _cache_config(self, resolved):
+        """What, besides a window's values, determines its embedding."""
+        if resolved is not None:
+            weights = {"files": sorted(resolved.files.values()), "fmt": resolved.fmt}
+        elif self.random_state is not None:
+            weights = {"random_state": int(self.random_state)}
+        else:
+            weights = {"unshared": uuid.uuid4().hex}  # fresh random weights each fit
+        ad, info = self.adapter_, self.recording_info_
+        return {
+            "version": 1,
+            "card": {k: repr(v) for k, v in self.card_.summary().items()},
+            "contract": self.contract_,
+            "weights": weights,
+            "model_kwargs": repr(sorted((self.model_kwargs or {}).items())),
+            "input": {"sfreq": info.sfreq, "ch_names": list(info.ch_names), "units": info.units},
+            "adapter": {
+                "matrix": hashlib.blake2b(np.ascontiguousarray(ad.matrix_).tobytes(), digest_size=16).hexdigest(),
+                "ratio": [ad.up_, ad.down_],
+                "n_times": [ad.n_times_in_, ad.n_times_out_],
+                "stats": ad.stats_,
+            },
+            "device": str(self.device),
+        }
 
     def _fitted_state(self):
         return {"embedding_size_": int(self.embedding_size_)}
