@@ -40,6 +40,10 @@ class Scaling:
         """Dataset-level statistics (a dict of floats) learned from ``X``."""
         return {}
 
+    def merge(self, stats_list) -> dict:
+        """Statistics of several chunks fitted separately, combined."""
+        return {}
+
     def apply(self, X, stats):
         """Scale ``X`` (n_trials, n_chans, n_times) µV; returns float32."""
         return X.astype(np.float32, copy=False)
@@ -90,6 +94,10 @@ class MinMaxWithScaleChannel(Scaling):
 
     def fit(self, X):
         return {"data_min": float(np.min(X)), "data_max": float(np.max(X))}
+
+    def merge(self, stats_list):
+        return {"data_min": min(s["data_min"] for s in stats_list),
+                "data_max": max(s["data_max"] for s in stats_list)}
 
     def apply(self, X, stats):
         lo = X.min(axis=(1, 2), keepdims=True)

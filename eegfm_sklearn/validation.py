@@ -25,25 +25,39 @@ class RecordingInfo:
     positions: dict | None = None  # channel name -> head-frame xyz (m)
 
 
-def _epochs_to_array(epochs, sfreq, ch_names):
-    picks = mne.pick_types(epochs.info, meg=False, eeg=True, seeg=True, ecog=True, exclude="bads")
+def mne_recording_info(inst, sfreq=None, ch_names=None):
+    """EEG picks and recording info of an mne Raw/Epochs object.
+
+    Channels marked bad are left out (the adapter treats them as missing).
+
+    Returns
+    -------
+    picks : ndarray of int
+    info : RecordingInfo
+        Units are V: mne stores EEG in volts whatever the file said.
+    """
+    kind = type(inst).__name__
+    picks = mne.pick_types(inst.info, meg=False, eeg=True, seeg=True, ecog=True, exclude="bads")
     if len(picks) == 0:
-        raise ValueError("The Epochs hold no EEG channels (bad channels are left out).")
-    names = tuple(epochs.ch_names[i] for i in picks)
-    if sfreq is not None and not np.isclose(sfreq, epochs.info["sfreq"]):
+        raise ValueError(f"The {kind} holds no EEG channels (bad channels are left out).")
+    names = tuple(inst.ch_names[i] for i in picks)
+    if sfreq is not None and not np.isclose(sfreq, inst.info["sfreq"]):
         raise ValueError(
-            f"sfreq={sfreq} but the Epochs are sampled at {epochs.info['sfreq']} Hz; "
+            f"sfreq={sfreq} but the {kind} is sampled at {inst.info['sfreq']} Hz; "
             "leave sfreq=None for mne input."
         )
     if ch_names is not None and tuple(ch_names) != names:
-        raise ValueError("ch_names differ from the Epochs' channel names; leave ch_names=None for mne input.")
+        raise ValueError(f"ch_names differ from the {kind}'s channel names; leave ch_names=None for mne input.")
     positions = {}
     for i in picks:
-        loc = epochs.info["chs"][i]["loc"][:3]
+        loc = inst.info["chs"][i]["loc"][:3]
         if np.all(np.isfinite(loc)) and np.any(loc):
-            positions[epochs.ch_names[i]] = loc.copy()
-    # mne stores EEG in volts whatever the file said.
-    info = RecordingInfo(float(epochs.info["sfreq"]), names, "V", positions or None)
+            positions[inst.ch_names[i]] = loc.copy()
+    return picks, RecordingInfo(float(inst.info["sfreq"]), names, "V", positions or None)
+
+
+def _epochs_to_array(epochs, sfreq, ch_names):
+    picks, info = mne_recording_info(epochs, sfreq, ch_names)
     return epochs.get_data(picks=picks), info
 
 
@@ -70,6 +84,11 @@ def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=
     X : ndarray of float64, shape (n_trials, n_chans, n_times)
     info : RecordingInfo
     """
+    if isinstance(X, mne.io.BaseRaw):
+        raise ValueError(
+            "A continuous Raw recording needs cutting into windows: use FoundationTransformer with "
+            "window_seconds= (and stride_seconds=), or mne.make_fixed_length_epochs(raw)."
+        )
     if isinstance(X, mne.BaseEpochs):
         X, info = _epochs_to_array(X, sfreq, ch_names)
     else:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+import mne
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
 
+from ..adapter import InputAdapter
 from ..backbone import predict_batches
 from ..cache import config_hash, get_store, window_hashes
 from ..cards import get_model_card
+from ..streaming import iter_raw_windows
+from ..validation import mne_recording_info
 from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase
 
 TRANSFORMER_PARAMS_DOC = COMMON_PARAMS_DOC + """
@@ -24,6 +29,11 @@ TRANSFORMER_PARAMS_DOC = COMMON_PARAMS_DOC + """
         processes (joblib ``n_jobs > 1``). With ``weights=None`` set
         ``random_state``, else every fit draws new weights and nothing is
         shared.
+    window_seconds : float or None, default=None
+        For a continuous ``mne.io.Raw`` input: window length. Windows are
+        read chunk by chunk (bounded memory) and embedded in order.
+    stride_seconds : float or None, default=None
+        Step between Raw windows (default: ``window_seconds``, no overlap).
 """
 
 
@@ -62,20 +72,24 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
 
     def __init__(self, model="labram", weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
-                 batch_size=64, device="cpu", random_state=None, verbose=0, cache=None):
+                 batch_size=64, device="cpu", random_state=None, verbose=0, cache=None,
+                 window_seconds=None, stride_seconds=None):
         super().__init__(model=model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names,
                          units=units, montage=montage, missing_channels=missing_channels,
                          window_policy=window_policy, model_kwargs=model_kwargs, batch_size=batch_size,
                          device=device, random_state=random_state, verbose=verbose)
         self.cache = cache
+        self.window_seconds = window_seconds
+        self.stride_seconds = stride_seconds
 
     def fit(self, X, y=None):
         """Plan the adapter and build (or, with a cache, defer) the frozen backbone.
 
         Parameters
         ----------
-        X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs
-            Windows; numpy input needs ``sfreq`` and ``ch_names``.
+        X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs or mne.io.Raw
+            Windows; numpy input needs ``sfreq`` and ``ch_names``; a Raw is
+            cut into windows of ``window_seconds``.
         y : ignored
 
         Returns
@@ -84,7 +98,10 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         """
         for attr in ("module_", "weights_report_"):
             self.__dict__.pop(attr, None)
-        X, resolved = self._prepare(X)
+        if isinstance(X, mne.io.BaseRaw):
+            X, resolved = self._prepare_raw(X)
+        else:
+            X, resolved = self._prepare(X)
         self.weights_report_ = None
         store = get_store(self.cache)
         self.cache_key_ = config_hash(self._cache_config(resolved)) if store is not None else None
@@ -104,14 +121,68 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
 
         Parameters
         ----------
-        X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs
-            Windows with the channels, rate and length seen in ``fit``.
+        X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs or mne.io.Raw
+            Windows with the channels, rate and length seen in ``fit``; a
+            Raw is streamed in windows of ``window_seconds``.
 
         Returns
         -------
-        embeddings : ndarray of float32, shape (n_trials, embedding_size_)
+        embeddings : ndarray of float32, shape (n_trials or n_windows, embedding_size_)
         """
-        X = self._validate(X)
+        if isinstance(X, mne.io.BaseRaw):
+            return self._transform_raw(X)
+        return self._transform_windows(self._validate(X))
+
+    # -- continuous recordings --------------------------------------------
+    def _raw_geometry(self, raw):
+        if self.window_seconds is None:
+            raise ValueError("A Raw input needs window_seconds= (and optionally stride_seconds=).")
+        sfreq = raw.info["sfreq"]
+        window = int(round(self.window_seconds * sfreq))
+        stride = int(round((self.stride_seconds or self.window_seconds) * sfreq))
+        if stride < 1 or raw.n_times < window:
+            raise ValueError(
+                f"The recording ({raw.n_times / sfreq:.1f} s) holds no full {self.window_seconds} s "
+                "window, or the stride is below one sample."
+            )
+        return window, stride
+
+    def _raw_chunks(self, raw, picks):
+        window, stride = self._raw_geometry(raw)
+        for chunk in iter_raw_windows(raw, picks, window, stride, max(int(self.batch_size), 1)):
+            if not np.all(np.isfinite(chunk)):
+                raise ValueError("The recording contains NaN or infinity; clean or annotate it first.")
+            yield chunk
+
+    def _prepare_raw(self, raw):
+        """``_prepare`` for a Raw: plan from its windows, statistics merged chunk by chunk."""
+        picks, info = mne_recording_info(raw, self.sfreq, self.ch_names)
+        card, resolved = self._resolve_weights(get_model_card(self.model))
+        adapter = InputAdapter(card, info.sfreq, info.ch_names, info.units,
+                               missing=self.missing_channels, window_policy=self.window_policy,
+                               positions=info.positions)
+        window, _ = self._raw_geometry(raw)
+        adapter.restore(window, {})
+        stats = [card.scaling.fit(adapter._before_scaling(c)) for c in self._raw_chunks(raw, picks)]
+        self.adapter_ = adapter.restore(window, card.scaling.merge(stats))
+        adapter._warn()
+        self.recording_info_, self.card_ = info, card
+        self.contract_ = self._contract_name(resolved)
+        self.n_features_in_ = len(picks)
+        first = next(iter(iter_raw_windows(raw, picks, window, window, 1)))
+        return first, resolved
+
+    def _transform_raw(self, raw):
+        check_is_fitted(self, "adapter_")
+        picks, info = mne_recording_info(raw, self.sfreq, self.ch_names)
+        if (info.ch_names, info.sfreq) != (self.recording_info_.ch_names, self.recording_info_.sfreq):
+            raise ValueError("The Raw's channels or sampling rate differ from those seen in fit; refit.")
+        if self._raw_geometry(raw)[0] != self.adapter_.n_times_in_:
+            raise ValueError("window_seconds differs from the one used in fit; refit.")
+        out = [self._transform_windows(chunk) for chunk in self._raw_chunks(raw, picks)]
+        return np.concatenate(out, axis=0)
+
+    def _transform_windows(self, X):
         store = get_store(self.cache)
         if store is None:
             return self._embed(X)
