@@ -1,0 +1,66 @@
+"""Embedding cache under 5-fold cross-validation: total time vs one embedding pass.
+
+Runs, in one process and on the same windows (EEGMAT, 10 subjects, 4 s):
+  1. one embedding pass: fit + transform of all windows (the unit);
+  2. 5-fold cross_val_score of FoundationTransformer + LogisticRegression, no cache;
+  3. the same with cache="memory" (cold cache: the first fold fills it);
+  4. the same with a directory cache and n_jobs=2 (joblib processes).
+Prints each as seconds and as a ratio to (1). Target: (3) <= 1.3x.
+
+    python benchmarks/bench_cache.py --model labram
+"""
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+
+from eegfm_sklearn import FoundationTransformer, get_model_card
+from eegfm_sklearn.cache import MemoryStore
+from eegfm_sklearn.datasets import load_eegmat
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="labram")
+    parser.add_argument("--tiny", action="store_true", help="tiny architecture")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    data = load_eegmat(range(10), window_seconds=4.0)
+    kwargs = dict(get_model_card(args.model).tiny_kwargs) if args.tiny else None
+
+    def encoder(**extra):
+        return FoundationTransformer(args.model, sfreq=data.sfreq, ch_names=data.ch_names, model_kwargs=kwargs,
+                                     random_state=0, **extra)
+
+    def cv(**extra):
+        pipe = make_pipeline(encoder(**extra.pop("enc", {})), LogisticRegression(max_iter=1000))
+        return cross_val_score(pipe, data.X, data.y, groups=data.groups, cv=GroupKFold(5), **extra)
+
+    rows = {"one embedding pass": timed(lambda: encoder().fit(data.X).transform(data.X))}
+    rows["5-fold CV, no cache"] = timed(lambda: cv())
+    MemoryStore.clear()
+    rows["5-fold CV, cache='memory'"] = timed(lambda: cv(enc={"cache": "memory"}))
+    with tempfile.TemporaryDirectory() as folder:
+        rows["5-fold CV, cache=<dir>, n_jobs=2"] = timed(lambda: cv(enc={"cache": folder}, n_jobs=2))
+    unit = rows["one embedding pass"]
+    print(f"{args.model}{' (tiny)' if args.tiny else ''}, {len(data.X)} windows, {args.threads} threads")
+    print(f"{'configuration':36s} {'seconds':>8s} {'x one pass':>10s}")
+    for name, sec in rows.items():
+        print(f"{name:36s} {sec:8.2f} {sec / unit:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
