@@ -21,8 +21,21 @@ ESTIMATOR_CONFIG = "eegfm_estimator.json"
 # Estimator parameters that are the network's config (same names).
 _ARCH_PARAMS = (
     "seg_len", "d_model", "n_heads", "n_encoder_layers", "n_decoder_layers", "n_routers",
-    "d_ff", "dropout",
+    "d_ff", "dropout", "linear_skip", "skip_lags",
 )
+
+
+def _ridge_conv_weights(Xs, Ys, n_lags):
+    """Lagged-ridge solution as ``conv1d`` weights ``(n_out, n_in, 2 * n_lags + 1)``."""
+    from .baselines import RidgeEEGToMEG
+
+    ridge = RidgeEEGToMEG(n_lags=n_lags).fit(Xs, Ys)
+    n_in, n_out = Xs.shape[1], Ys.shape[1]
+    # coef_ rows are (lag, channel) with lag k using x[t - k]; conv1d tap j uses x[t + j - n_lags].
+    coef = ridge.coef_.reshape(2 * n_lags + 1, n_in, n_out)[::-1]
+    # Undo the ridge's own standardisation (Xs, Ys are already nearly standard).
+    w = coef.transpose(2, 1, 0) * ridge.y_scale_[:, None, None] / ridge.x_scale_[None, :, None]
+    return np.ascontiguousarray(w)
 
 
 class EEG2MEGScoreMixin:
@@ -72,6 +85,15 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         Feed-forward hidden width (None: ``2 * d_model``).
     dropout : float, default=0.0
         Dropout rate.
+    linear_skip : bool, default=True
+        Add a linear spatio-temporal EEG->MEG path to the network's output,
+        initialised with the cross-validated lagged ridge solution on the
+        training data; the transformer (whose output layer starts at zero)
+        learns the residual: longer context, non-linear and non-stationary
+        structure. False trains the pure transformer from scratch (it then
+        needs much more data and epochs to reach the linear baselines).
+    skip_lags : int, default=6
+        Lags (samples) on each side of the linear path.
     max_epochs : int, default=30
         Training epochs.
     batch_size : int, default=32
@@ -114,6 +136,8 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         n_routers=4,
         d_ff=None,
         dropout=0.0,
+        linear_skip=True,
+        skip_lags=6,
         max_epochs=30,
         batch_size=32,
         lr=2e-3,
@@ -130,6 +154,8 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         self.n_routers = n_routers
         self.d_ff = d_ff
         self.dropout = dropout
+        self.linear_skip = linear_skip
+        self.skip_lags = skip_lags
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -187,7 +213,13 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
                 device=self.device,
                 verbose=self.verbose,
             )
-            net.fit(Xs, Ys)
+            net.initialize()
+            if self.linear_skip:
+                with torch.no_grad():
+                    xa = net.module_.align_input(torch.from_numpy(Xs), Ys.shape[2]).numpy()
+                    w = _ridge_conv_weights(xa, Ys, int(self.skip_lags))
+                    net.module_.linear_skip.copy_(torch.as_tensor(w, dtype=torch.float32))
+            net.partial_fit(Xs, Ys)
         self.net_ = net
         self.history_ = net.history
         self.module_ = net.module_

@@ -5,9 +5,14 @@ segment becomes one token (dimension-segment-wise embedding), so a window is a
 grid of tokens ``(channel, segment)``. Two-stage attention layers mix that
 grid: first along time (per channel), then across channels through a few
 learned router vectors, which keeps the cost linear in the channel count.
-The decoder holds one token per (MEG channel, segment); it runs the same
-two-stage self-attention and then cross-attends, segment by segment, to all
-EEG tokens of the time-aligned encoder segment. All blocks are Pre-LN.
+The decoder holds one token per (MEG channel, segment); it starts from a
+learned linear channel mixing of the time-aligned EEG segment embeddings (MEG
+is, to first order, a linear spatial mix of the same sources), runs the same
+two-stage
+self-attention and then cross-attends, segment by segment, to all EEG tokens
+of the time-aligned encoder segment. All blocks are Pre-LN. An optional linear
+spatio-temporal skip path (``linear_skip``) carries what a lagged linear filter
+can explain, so the attention layers learn the residual.
 
 Channel identities are learned embeddings (their numbers are fixed by the
 config); time positions are sinusoidal, so any window length works.
@@ -185,6 +190,14 @@ class EEGToMEGTransformer(
     time_ratio : float
         ``n_times_out / n_times_in``: the MEG window spans the same time as
         the EEG window, possibly with another number of samples.
+    linear_skip : bool
+        Add a linear spatio-temporal EEG->MEG map (a convolution over
+        ``2 * skip_lags + 1`` samples) to the output: a residual path, so the
+        transformer, whose output layer starts at zero, learns what a linear
+        filter misses. The estimator initialises it with the lagged ridge
+        solution.
+    skip_lags : int
+        Lags on each side of the linear path.
     """
 
     def __init__(
@@ -200,6 +213,8 @@ class EEGToMEGTransformer(
         d_ff: int | None = None,
         dropout: float = 0.0,
         time_ratio: float = 1.0,
+        linear_skip: bool = True,
+        skip_lags: int = 6,
     ):
         super().__init__()
         for name, val in [
@@ -216,19 +231,31 @@ class EEGToMEGTransformer(
         self.segment_embed = nn.Linear(seg_len, d_model)
         self.eeg_channel_embed = nn.Parameter(torch.randn(n_chans_in, d_model) * 0.02)
         self.meg_channel_embed = nn.Parameter(torch.randn(n_chans_out, d_model) * 0.02)
-        self.meg_query = nn.Parameter(torch.randn(d_model) * 0.02)
+        self.channel_mix = nn.Parameter(torch.randn(n_chans_out, n_chans_in) / math.sqrt(n_chans_in))
+        # Linear spatio-temporal path (lags -skip_lags..skip_lags); the transformer adds the rest.
+        self.skip_lags = int(skip_lags)
+        self.linear_skip = (
+            nn.Parameter(torch.zeros(n_chans_out, n_chans_in, 2 * self.skip_lags + 1))
+            if linear_skip else None
+        )
         args = (d_model, n_heads, d_ff, dropout, n_routers)
         self.encoder = nn.ModuleList(TwoStageAttention(*args) for _ in range(n_encoder_layers))
         self.encoder_norm = nn.LayerNorm(d_model)
         self.decoder = nn.ModuleList(DecoderLayer(*args) for _ in range(n_decoder_layers))
         self.decoder_norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, seg_len)
+        if linear_skip:
+            # Zero-initialised transformer output: training starts from the linear path.
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
         self.emb_drop = nn.Dropout(dropout)
 
-        self.register_buffer("x_mean", torch.zeros(n_chans_in))
-        self.register_buffer("x_scale", torch.ones(n_chans_in))
-        self.register_buffer("y_mean", torch.zeros(n_chans_out))
-        self.register_buffer("y_scale", torch.ones(n_chans_out))
+        # float64: SI values (~1e-13 T) must round-trip exactly through save/load.
+        f64 = dict(dtype=torch.float64)
+        self.register_buffer("x_mean", torch.zeros(n_chans_in, **f64))
+        self.register_buffer("x_scale", torch.ones(n_chans_in, **f64))
+        self.register_buffer("y_mean", torch.zeros(n_chans_out, **f64))
+        self.register_buffer("y_scale", torch.ones(n_chans_out, **f64))
 
     def n_times_out(self, n_times_in: int) -> int:
         """MEG samples predicted for an EEG window of ``n_times_in`` samples."""
@@ -243,9 +270,11 @@ class EEGToMEGTransformer(
         p = self.seg_len
         s_in, s_out = -(-t // p), -(-t_out // p)
         # Zero padding = the channel mean after standardisation; padded outputs are cropped.
+        x0 = x
         x = F.pad(x, (0, s_in * p - t)).view(b, c_in, s_in, p)
         pos_in = sinusoidal_positions(s_in, self.d_model, x.device, x.dtype)
-        h = self.segment_embed(x) + self.eeg_channel_embed[:, None] + pos_in
+        e = self.segment_embed(x)
+        h = e + self.eeg_channel_embed[:, None] + pos_in
         h = self.emb_drop(h)
         for layer in self.encoder:
             h = layer(h)
@@ -255,16 +284,28 @@ class EEGToMEGTransformer(
         idx = ((torch.arange(s_out, device=x.device) + 0.5) * (s_in / s_out)).long()
         memory = h[:, :, idx.clamp_(max=s_in - 1)]
         pos_out = sinusoidal_positions(s_out, self.d_model, x.device, x.dtype)
-        y = (self.meg_query + self.meg_channel_embed[:, None] + pos_out).expand(b, -1, -1, -1)
+        y = torch.einsum("oc,bcsd->bosd", self.channel_mix, e[:, :, idx])
+        y = y + self.meg_channel_embed[:, None] + pos_out
         for layer in self.decoder:
             y = layer(y, memory)
         out = self.head(self.decoder_norm(y)).reshape(b, self.n_chans_out, s_out * p)
-        return out[..., :t_out]
+        out = out[..., :t_out]
+        if self.linear_skip is not None:
+            out = out + F.conv1d(self.align_input(x0, t_out), self.linear_skip, padding=self.skip_lags)
+        return out
+
+    @staticmethod
+    def align_input(x: torch.Tensor, n_times_out: int) -> torch.Tensor:
+        """EEG resampled to the MEG sample times (identity when the lengths agree)."""
+        if x.shape[-1] == n_times_out:
+            return x
+        return F.interpolate(x, size=n_times_out, mode="linear", align_corners=False)
 
     def predict_si(self, x: torch.Tensor, n_times_out: int | None = None) -> torch.Tensor:
         """Map EEG in SI units to MEG in SI units with the stored channel statistics."""
-        z = (x - self.x_mean[:, None]) / self.x_scale[:, None]
-        return self(z, n_times_out) * self.y_scale[:, None] + self.y_mean[:, None]
+        z = (x.double() - self.x_mean[:, None]) / self.x_scale[:, None]
+        y = self(z.to(self.segment_embed.weight.dtype), n_times_out).double()
+        return y * self.y_scale[:, None] + self.y_mean[:, None]
 
     @classmethod
     def _from_pretrained(

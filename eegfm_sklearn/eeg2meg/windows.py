@@ -106,8 +106,6 @@ def paired_windows(inst, n_times, step=None, eeg_picks="eeg", meg_picks="meg", e
         ``windows.X`` (n_windows, n_eeg, n_times), ``windows.Y`` (n_windows,
         n_meg, n_times) and channel metadata; unpacks as ``X, Y``.
     """
-    import mne
-
     n_times = int(n_times)
     step = n_times if step is None else int(step)
     if n_times < 1 or step < 1:
