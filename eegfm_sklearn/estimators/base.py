@@ -102,6 +102,10 @@ class FoundationEstimatorBase(BaseEstimator):
         tags.non_deterministic = True
         return tags
 
+    def __sklearn_is_fitted__(self):
+        # Defined here so tools that patch it onto steps (MOABB) leave ours picklable.
+        return hasattr(self, "adapter_")
+
     # -- fit-time pieces --------------------------------------------------
     def _resolve_weights(self, card):
         """The effective card and the resolved checkpoint (or None)."""

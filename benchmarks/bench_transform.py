@@ -1,0 +1,167 @@
+"""CPU throughput of ``FoundationTransformer.transform`` next to the raw backbone.
+
+For each model, at full size (the card's default architecture, random
+weights), the benchmark times, side by side and interleaved within each
+repeat:
+
+* ``transform``: ``FoundationTransformer.transform(X)`` on windows of real
+  EEG (EEGMAT: 19 channels, 500 Hz, µV): input checks, the adapter
+  (channel map, resampling, crop, the card's scaling) and the forward pass,
+  batch by batch;
+* ``forward``: the braindecode module alone (``est.backbone_``) on the very
+  same adapted windows (``est.adapter_.transform(X)``, computed beforehand),
+  under ``torch.inference_mode``, with the same batch size and threads. It
+  runs the computation ``transform`` runs: ``backbone(x,
+  return_features=True)`` (plus ``ch_names`` for LaBraM) and the card's
+  pooling;
+* ``adapter``: ``est.adapter_.transform(X)`` alone (resample + montage +
+  scaling, numpy/scipy).
+
+It reports the median of ``--repeats`` runs after one warm-up: throughput in
+windows/s, ``transform`` time over ``forward`` time, and the adapter's time
+as a fraction of the forward's.
+
+Run from the project root (the data folder is found as in the package, or
+give --data-dir):
+
+    python benchmarks/bench_transform.py --models bendr biot labram \\
+        --n-windows 32 --repeats 5 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+import warnings
+
+import numpy as np
+import torch
+
+from eegfm_sklearn import FoundationTransformer, get_model_card, list_models
+from eegfm_sklearn.datasets import load_eegmat
+
+
+def load_windows(n_windows, window_seconds, data_dir):
+    """``n_windows`` windows of EEGMAT (µV), from as few subjects as needed."""
+    per_subject = 2 * int(60 // window_seconds)  # 2 files x their last 60 s
+    n_subjects = min(10, -(-n_windows // per_subject))
+    data = load_eegmat(subjects=range(n_subjects), window_seconds=window_seconds,
+                       data_dir=data_dir, download=False)
+    if len(data.X) < n_windows:
+        raise SystemExit(f"only {len(data.X)} windows available; ask for fewer.")
+    return data.X[:n_windows], data.sfreq, data.ch_names
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def bench_model(model, X, sfreq, ch_names, batch_size, repeats):
+    """Median seconds of transform, raw forward and adapter for one model."""
+    est = FoundationTransformer(model, weights=None, sfreq=sfreq, ch_names=ch_names,
+                                batch_size=batch_size, random_state=0).fit(X)
+    backbone = est.backbone_.eval()
+    card = est.card_
+    extra = {"ch_names": list(est.channel_report_.slots)} if card.passes_ch_names else {}
+    Xt = est.adapter_.transform(X)  # the adapted windows, computed once
+
+    @torch.inference_mode()
+    def raw_forward():
+        for i in range(0, len(Xt), batch_size):
+            card.features(backbone(torch.from_numpy(Xt[i:i + batch_size]), return_features=True, **extra))
+
+    # Same numbers either way (the raw path is what transform runs).
+    with torch.inference_mode():
+        ref = card.features(backbone(torch.from_numpy(Xt[:2]), return_features=True, **extra)).numpy()
+    np.testing.assert_allclose(est.transform(X[:2]), ref, rtol=1e-4, atol=1e-4)
+
+    runs = {"transform": lambda: est.transform(X), "forward": raw_forward,
+            "adapter": lambda: est.adapter_.transform(X)}
+    for fn in runs.values():  # warm-up
+        fn()
+    times = {name: [] for name in runs}
+    for _ in range(repeats):  # interleaved, so load changes hit all three alike
+        for name, fn in runs.items():
+            times[name].append(_timed(fn))
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    return {
+        "model": model,
+        "params_M": sum(p.numel() for p in backbone.parameters()) / 1e6,
+        "adapted": "x".join(str(s) for s in Xt.shape[1:]),
+        "transform_wps": len(X) / med["transform"],
+        "forward_wps": len(X) / med["forward"],
+        "ratio": med["transform"] / med["forward"],
+        "adapter_ms": 1e3 * med["adapter"],
+        "adapter_frac": med["adapter"] / med["forward"],
+        "spread": {name: (min(ts), max(ts)) for name, ts in times.items()},
+    }
+
+
+def machine_description(threads):
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return (f"{cpu}, {os.cpu_count()} logical CPUs; {platform.system()} {platform.release()}; "
+            f"Python {platform.python_version()}, torch {torch.__version__} "
+            f"({torch.get_num_threads()} intra-op threads, requested {threads}); load average {load}")
+
+
+def format_table(rows, n_windows, batch_size):
+    header = ("| model | params (M) | backbone input (ch x samples) | transform (win/s) "
+              "| raw forward (win/s) | transform / forward time | adapter (ms) | adapter / forward |")
+    lines = [header, "|" + "---|" * 8]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['params_M']:.1f} | {r['adapted']} | {r['transform_wps']:.1f} "
+            f"| {r['forward_wps']:.1f} | {r['ratio']:.3f} | {r['adapter_ms']:.1f} "
+            f"| {100 * r['adapter_frac']:.1f} % |"
+        )
+    lines.append("")
+    lines.append(f"{n_windows} windows of 19 ch x 4 s at 500 Hz (EEGMAT, µV), batch size {batch_size}; "
+                 "medians of the repeats; adapter = channel map + resample + crop + scaling "
+                 f"on all {n_windows} windows.")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list_models(), choices=list_models())
+    parser.add_argument("--n-windows", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="windows per forward (default: all windows in one batch)")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--window-seconds", type=float, default=4.0)
+    parser.add_argument("--data-dir", default=None, help="folder holding eegmat/ (default: the package's)")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    batch_size = args.batch_size or args.n_windows
+    X, sfreq, ch_names = load_windows(args.n_windows, args.window_seconds, args.data_dir)
+    print(machine_description(args.threads))
+    print(f"data: {X.shape[0]} windows x {X.shape[1]} ch x {X.shape[2]} samples at {sfreq:g} Hz")
+    rows = []
+    for model in args.models:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="A window was not provided")  # torch.stft in BIOT
+            warnings.filterwarnings("ignore", message=".*does not use input channel")
+            row = bench_model(model, X, sfreq, ch_names, batch_size, args.repeats)
+        rows.append(row)
+        spread = ", ".join(f"{k} {lo * 1e3:.0f}-{hi * 1e3:.0f} ms" for k, (lo, hi) in row["spread"].items())
+        print(f"{model}: done ({get_model_card(model).module_path}; range over repeats: {spread})", flush=True)
+    print()
+    print(format_table(rows, args.n_windows, batch_size))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
