@@ -6,6 +6,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 
+import eegfm_sklearn.estimators.base as base_module
 import eegfm_sklearn.estimators.transformer as transformer_module
 from eegfm_sklearn import FoundationTransformer
 from eegfm_sklearn.backbone import CardModule
@@ -36,6 +37,7 @@ def counters(monkeypatch):
         real_init(self, *a, **k)
 
     monkeypatch.setattr(transformer_module, "predict_batches", predict)
+    monkeypatch.setattr(base_module, "predict_batches", predict)
     monkeypatch.setattr(CardModule, "__init__", init)
     return counts
 

@@ -8,6 +8,7 @@ ends in ``_``; the skorch net is built inside ``fit``.
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -187,8 +188,26 @@ class FoundationEstimatorBase(BaseEstimator):
         return self.adapter_.transform(X)
 
     def _forward(self, X):
-        Xt = self._adapt(X)
-        return predict_batches(self._module(), Xt, self.batch_size, self.device)
+        return self._adapt_and_forward(self._validate(X))
+
+    def _adapt_and_forward(self, X):
+        """Adapt and forward validated windows, batch by batch.
+
+        The next batch is adapted in a background thread while the current
+        one runs through the backbone (numpy/scipy and torch release the
+        GIL), so the adapter's cost hides behind the forward pass.
+        """
+        module, size = self._module(), max(int(self.batch_size), 1)
+        starts = range(0, len(X), size)
+        outs = []
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(self.adapter_.transform, X[:size])
+            for start in starts:
+                Xt = pending.result()
+                if start + size < len(X):
+                    pending = pool.submit(self.adapter_.transform, X[start + size : start + 2 * size])
+                outs.append(predict_batches(module, Xt, size, self.device))
+        return np.concatenate(outs, axis=0)
 
     def _module(self):
         """The fitted module (estimators that build it lazily override this)."""

@@ -197,7 +197,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         return np.stack(found).astype(np.float32, copy=False)
 
     def _embed(self, X):
-        return predict_batches(self._module(), self.adapter_.transform(X), self.batch_size, self.device)
+        return self._adapt_and_forward(X)
 
     def _build_frozen(self, resolved):
         self._build(resolved, n_outputs=1, output="features")
