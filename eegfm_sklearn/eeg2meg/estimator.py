@@ -307,6 +307,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         estimator : EEGToMEGRegressor
         """
         from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import EntryNotFoundError
 
         module = EEGToMEGTransformer.from_pretrained(pretrained, **hub_kwargs)
         if os.path.isdir(pretrained):
@@ -316,7 +317,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
             try:
                 path = hf_hub_download(str(pretrained), ESTIMATOR_CONFIG, **hub_kwargs)
                 params = json.loads(Path(path).read_text())
-            except Exception:  # a bare network repo: default training parameters
+            except EntryNotFoundError:  # a bare network repo: default training parameters
                 params = {}
         valid = cls().get_params()
         params = {k: v for k, v in params.items() if k in valid and k not in _ARCH_PARAMS}
