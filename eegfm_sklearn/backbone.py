@@ -14,6 +14,67 @@ import torch
 from torch import nn
 
 
+POOLINGS = ("cls", "mean", "flatten", "attentive")
+
+
+def resolve_pooling(card, pooling):
+    """The pooling to use: ``None`` means the card's default.
+
+    Raises
+    ------
+    ValueError
+        If the card does not support ``pooling``; the message names the
+        poolings it does support.
+    """
+    if pooling is None:
+        return card.default_pooling
+    if pooling not in card.poolings:
+        raise ValueError(f"{card.name!r} supports pooling in {list(card.poolings)}; got {pooling!r}.")
+    return pooling
+
+
+class PoolingHead(nn.Module):
+    """Pool a backbone's tokens, then a linear layer.
+
+    Parameters
+    ----------
+    kind : {"cls", "mean", "flatten", "attentive"}
+        ``"cls"``: the CLS/start token; ``"mean"``: mean over tokens;
+        ``"flatten"``: all tokens concatenated (size depends on the window
+        length); ``"attentive"``: softmax-weighted mean, each token scored
+        by a learned linear query.
+    dim : int
+        Token size.
+    n_tokens : int
+        Tokens per window (for ``"flatten"``).
+    n_outputs : int
+        Size of the output.
+    """
+
+    def __init__(self, kind, dim, n_tokens, n_outputs):
+        super().__init__()
+        if kind not in POOLINGS:
+            raise ValueError(f"pooling must be one of {list(POOLINGS)}; got {kind!r}.")
+        self.kind = kind
+        self.score = nn.Linear(dim, 1) if kind == "attentive" else None
+        self.fc = nn.Linear(dim * n_tokens if kind == "flatten" else dim, n_outputs)
+
+    def pool(self, out):
+        """Pool ``{"tokens": (n, n_tokens, dim), "cls": (n, dim)}`` to (n, n_features)."""
+        if self.kind == "cls":
+            return out["cls"]
+        tokens = out["tokens"]
+        if self.kind == "mean":
+            return tokens.mean(dim=1)
+        if self.kind == "flatten":
+            return tokens.flatten(1)
+        weights = torch.softmax(self.score(tokens), dim=1)  # (n, n_tokens, 1)
+        return (weights * tokens).sum(dim=1)
+
+    def forward(self, out):
+        return self.fc(self.pool(out))
+
+
 class CardModule(nn.Module):
     """A card's braindecode backbone, returning logits or pooled features.
 
@@ -32,31 +93,103 @@ class CardModule(nn.Module):
         (n, n_features).
     backbone : nn.Module or None
         An already built module (else it is built, randomly initialised).
+    pooling : str or None
+        ``None`` or the card's ``default_pooling``: braindecode's own head.
+        Another of the card's ``poolings``: a :class:`PoolingHead` on the
+        backbone's tokens (``head``); braindecode's head is then unused and
+        frozen.
+    peft_config : peft.PeftConfig or None
+        Adapters injected into the backbone (with target modules filled in),
+        kept so the module can be rebuilt when unpickled.
+
+    Notes
+    -----
+    Submodules whose parameters are all frozen run in eval mode even while
+    training (no dropout, no running-statistics updates), so a frozen part
+    computes exactly what it would at inference.
     """
 
-    def __init__(self, card, build_args, slot_names, output="logits", backbone=None):
+    def __init__(self, card, build_args, slot_names, output="logits", backbone=None, pooling=None,
+                 peft_config=None):
         super().__init__()
         self.card = card
         self.build_args = dict(build_args)
         self.slot_names = tuple(slot_names)
         self.output = output
         self.backbone = backbone if backbone is not None else card.build_module(**self.build_args)
+        self.head = None
+        self.pooling = None
+        self.peft_config = None
+        self.set_pooling(pooling)
+        if peft_config is not None:
+            from .finetune import inject_adapters
+
+            inject_adapters(self, peft_config)
+
+    def _forward_kwargs(self):
+        return {"ch_names": list(self.slot_names)} if self.card.passes_ch_names else {}
+
+    def set_pooling(self, pooling):
+        """Use ``pooling`` (see the class parameters); returns self."""
+        kind = resolve_pooling(self.card, pooling)
+        if kind == self.card.default_pooling:
+            self.pooling, self.head = None, None
+            return self
+        if self.card.tokens is None:
+            raise ValueError(f"{self.card.name!r} exposes no tokens; only pooling={self.card.default_pooling!r}.")
+        with torch.no_grad():
+            was_training = self.backbone.training
+            param = next(self.backbone.parameters())
+            dummy = torch.zeros(1, self.build_args["n_chans"], self.build_args["n_times"],
+                                dtype=param.dtype, device=param.device)
+            tokens = self.card.tokens(self.backbone.eval(), dummy, **self._forward_kwargs())["tokens"]
+            self.backbone.train(was_training)
+        _, n_tokens, dim = tokens.shape
+        self.head = PoolingHead(kind, dim, n_tokens, self.build_args["n_outputs"]).to(param.device)
+        self.pooling = kind
+        for name, p in self.backbone.named_parameters():  # braindecode's head is unused now
+            if name.startswith(tuple(self.card.head_prefixes)):
+                p.requires_grad_(False)
+        return self
 
     def forward(self, x):
         """Run the backbone on x of shape (n, n_chans, n_times)."""
-        kwargs = {"ch_names": list(self.slot_names)} if self.card.passes_ch_names else {}
+        kwargs = self._forward_kwargs()
+        if self.head is not None:
+            out = self.card.tokens(self.backbone, x, **kwargs)
+            return self.head.pool(out) if self.output == "features" else self.head(out)
         if self.output == "features":
             return self.card.features(self.backbone(x, return_features=True, **kwargs))
         return self.backbone(x, **kwargs)
 
+    def train(self, mode=True):
+        super().train(mode)
+        if mode:
+            for module in _frozen_subtrees(self):
+                module.eval()
+        return self
+
     def __reduce__(self):
         state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
-        return (_rebuild, (self.card, self.build_args, self.slot_names, self.output, state, self.training))
+        frozen = tuple(n for n, p in self.named_parameters() if not p.requires_grad)
+        return (_rebuild, (self.card, self.build_args, self.slot_names, self.output, state, self.training,
+                           self.pooling, self.peft_config, frozen))
 
 
-def _rebuild(card, build_args, slot_names, output, state, training):
-    module = CardModule(card, build_args, slot_names, output)
+def _frozen_subtrees(module):
+    """Outermost submodules that hold parameters, all of them frozen."""
+    params = list(module.parameters())
+    if params and not any(p.requires_grad for p in params):
+        return [module]
+    return [m for child in module.children() for m in _frozen_subtrees(child)]
+
+
+def _rebuild(card, build_args, slot_names, output, state, training, pooling=None, peft_config=None, frozen=()):
+    module = CardModule(card, build_args, slot_names, output, pooling=pooling, peft_config=peft_config)
     module.load_state_dict(state, strict=True)
+    frozen = set(frozen)
+    for name, p in module.named_parameters():
+        p.requires_grad_(name not in frozen)
     return module.train(training)
 
 

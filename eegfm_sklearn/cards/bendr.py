@@ -17,6 +17,13 @@ def _start_token(out):
     return out["features"]
 
 
+def _tokens(module, x):
+    # The contextualizer's output (n, dim, 1 + steps); position 0 is the
+    # start token braindecode's head reads.
+    context = module.contextualizer(module.encoder(x)).transpose(1, 2)
+    return {"tokens": context[:, 1:], "cls": context[:, 0]}
+
+
 CHECKPOINTS = (
     # Hub filenames are alternatives, in order; original releases are
     # converted on load and placed by hand (see docs/checkpoints.md).
@@ -71,4 +78,13 @@ CARD = ModelCard(
         "Features are the start token (braindecode); the authors' classifier "
         "read the last token. Pretraining windows were 60 s (15360 samples)."
     ),
+    tokens=_tokens,
+    default_pooling="cls",
+    poolings=("cls", "mean", "flatten", "attentive"),
+    block_path="contextualizer.transformer_layers",
+    stem_prefixes=("encoder.", "contextualizer.relative_position.", "contextualizer.input_conditioning."),
+    # nn.MultiheadAttention reads its projections as tensors (never calls
+    # out_proj), so adapters there would be ignored: adapt the feed-forward.
+    lora_targets=("linear1", "linear2"),
+    feedforward_targets=("linear1", "linear2"),
 )

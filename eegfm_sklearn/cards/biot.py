@@ -19,6 +19,18 @@ def _pooled(out):
     return out["features"]
 
 
+def _tokens(module, x):
+    # The encoder averages its transformer's output tokens inside forward;
+    # a hook catches them before that mean.
+    caught = []
+    handle = module.encoder.transformer.register_forward_hook(lambda mod, args, out: caught.append(out))
+    try:
+        module(x, return_features=True)
+    finally:
+        handle.remove()
+    return {"tokens": caught[0], "cls": None}
+
+
 CHECKPOINTS = (
     # Hub filenames are alternatives, in order; original releases are
     # converted on load and placed by hand (see docs/checkpoints.md).
@@ -91,4 +103,11 @@ CARD = ModelCard(
     checkpoints=CHECKPOINTS,
     weight_formats=("braindecode", "biot-original"),
     notes="PREST checkpoints were trained on 10 s windows.",
+    tokens=_tokens,
+    default_pooling="mean",  # braindecode's head reads the token mean; no CLS token
+    poolings=("mean", "flatten", "attentive"),
+    block_path="encoder.transformer.layers.layers",
+    stem_prefixes=("encoder.patch_embedding.", "encoder.channel_tokens.", "encoder.positional_encoding."),
+    lora_targets=("fn.to_q", "fn.to_k", "fn.to_v", "fn.to_out", "fn.w1", "fn.w2"),
+    feedforward_targets=("fn.w1", "fn.w2"),
 )

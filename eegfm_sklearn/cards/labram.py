@@ -22,6 +22,11 @@ def _cls_token(out):
     return out["cls_token"]
 
 
+def _tokens(module, x, **kwargs):
+    out = module(x, return_features=True, **kwargs)
+    return {"tokens": out["features"], "cls": out["cls_token"]}
+
+
 CHECKPOINTS = (
     # Hub filenames are alternatives, in order; original releases are
     # converted on load and placed by hand (see docs/checkpoints.md).
@@ -62,4 +67,13 @@ CARD = ModelCard(
         "Pretrained with band-pass 0.1-75 Hz and a 50 Hz notch at 200 Hz; "
         "the adapter resamples and rescales but does not filter."
     ),
+    tokens=_tokens,
+    default_pooling="cls",
+    poolings=("cls", "mean", "flatten", "attentive"),
+    block_path="blocks",
+    stem_prefixes=("cls_token", "position_embedding", "temporal_embedding", "patch_embed."),
+    # attn.qkv is applied through F.linear on its weight tensor, so an
+    # adapter there would be ignored; adapt the output projection and MLP.
+    lora_targets=("attn.proj", "mlp.0", "mlp.2"),
+    feedforward_targets=("mlp.0", "mlp.2"),
 )
