@@ -67,7 +67,7 @@ def test_a_different_configuration_never_reads_stale_embeddings(eegmat_small):
     np.testing.assert_array_equal(first, same)
     reseeded = FoundationTransformer(**{**base, "random_state": 1}).fit(X).transform(X)
     assert not np.allclose(first, reseeded)
-    bigger = FoundationTransformer(**{**base, "model_kwargs": {"embed_dim": 40, "num_layers": 2, "num_heads": 2}})
+    bigger = FoundationTransformer(**{**base, "model_kwargs": {"num_layers": 2, "num_heads": 2}})
     assert not np.allclose(first, bigger.fit(X).transform(X))
     subset = FoundationTransformer(**{**base, "ch_names": eegmat_small.ch_names[:10]}).fit(X[:, :10])
     assert not np.allclose(first, subset.transform(X[:, :10]))

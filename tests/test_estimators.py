@@ -207,3 +207,15 @@ def test_units_volts_give_same_embeddings(eegmat_small):
     uv = _fit(FoundationTransformer, eegmat_small, "labram")
     v = FoundationTransformer(**_params(eegmat_small, "labram", units="V")).fit(eegmat_small.X * 1e-6)
     np.testing.assert_allclose(uv.transform(eegmat_small.X), v.transform(eegmat_small.X * 1e-6), atol=1e-4)
+
+
+def test_transformer_pooling_options(eegmat_small):
+    common = _params(eegmat_small, "labram")
+    cls = FoundationTransformer(**common).fit(eegmat_small.X)
+    mean = FoundationTransformer(**common, pooling="mean").fit(eegmat_small.X)
+    flat = FoundationTransformer(**common, pooling="flatten").fit(eegmat_small.X)
+    n_tokens = 19 * 4  # 19 channels x 4 patches of 200 samples
+    assert cls.embedding_size_ == mean.embedding_size_ == 200 and flat.embedding_size_ == 200 * n_tokens
+    assert not np.allclose(cls.transform(eegmat_small.X), mean.transform(eegmat_small.X))
+    with pytest.raises(ValueError, match="attentive' is learned"):
+        FoundationTransformer(**common, pooling="attentive").fit(eegmat_small.X)

@@ -158,10 +158,19 @@ def test_lora_pickles_and_round_trips(model, eegmat_small, tmp_path):
         assert copy.backbone_.state_dict().keys() == est.backbone_.state_dict().keys()
         assert [n for n, p in copy.module_.named_parameters() if p.requires_grad] == \
             [n for n, p in est.module_.named_parameters() if p.requires_grad]
+    # save_pretrained keeps unmerged adapters (and a pooling head) for from_pretrained, and
+    # writes a merged plain braindecode backbone as model.safetensors for weights=
+    folder = est.save_pretrained(tmp_path / "lora")
+    back = FoundationClassifier.from_pretrained(folder)
+    np.testing.assert_allclose(back.predict_proba(eegmat_small.X), before, atol=1e-6)
+    assert any("lora_A" in n for n, _ in back.backbone_.named_parameters())
+    assert back.module_.pooling == est.module_.pooling
+    from safetensors.torch import load_file
+
+    plain = load_file(str(folder / "model.safetensors"))
+    assert not any("lora_" in k or "base_layer" in k for k in plain)
     if model != "labram":
         return
-    with pytest.raises(NotImplementedError, match="merge_lora=True"):
-        est.save_pretrained(tmp_path / "lora")
     merged, _ = _fit(eegmat_small, model, finetune="lora", merge_lora=True,
                      pooling="attentive" if model == "biot" else None)
     names = [n for n, _ in merged.backbone_.named_parameters()]

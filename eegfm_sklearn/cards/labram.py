@@ -57,7 +57,8 @@ CARD = ModelCard(
     # (n_times // 200 + 1 <= 16), so at most 15 patches = 3000 samples.
     window=WindowSpec(multiple=200, min_samples=200, max_samples=3000),
     embedding_size=200,
-    tiny_kwargs={"embed_dim": 40, "num_layers": 1, "num_heads": 2},
+    # braindecode ties the width to the 200-sample patch, so "tiny" = one block.
+    tiny_kwargs={"num_layers": 1, "num_heads": 2},
     features=_cls_token,
     passes_ch_names=True,
     head_prefixes=("final_layer.",),

@@ -22,11 +22,14 @@ class FoundationClassifier(ClassifierMixin, FineTunedEstimatorBase):
     classes_ : ndarray of shape (n_classes,)
         The original labels (strings allowed), in sorted order.
     backbone_ : torch.nn.Module
-        The braindecode module, head included.
+        The braindecode module (its own head is used with the card's
+        default pooling; another pooling adds a head in ``module_.head``).
     channel_report_ : ChannelReport
     weights_report_ : WeightsReport or None
     history_ : skorch.History
         Per-epoch training loss.
+    n_trainable_params_ : int
+        Parameters updated by the fine-tuning method.
     n_features_in_ : int
         Number of input channels seen in fit.
     """

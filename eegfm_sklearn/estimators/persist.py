@@ -8,6 +8,7 @@ plan, classes, target scaling) without data.
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -61,11 +62,42 @@ def estimator_config(est) -> dict:
     }
 
 
+# Full CardModule state (pooling head, unmerged adapters), beside the plain backbone.
+MODULE_FILE = "estimator_module.safetensors"
+
+
+def _plain_backbone(module):
+    """The backbone with braindecode's own key names (adapters merged into a copy)."""
+    if module.peft_config is None:
+        return module.backbone
+    from ..finetune import merge_adapters
+
+    return merge_adapters(copy.deepcopy(module)).backbone
+
+
 def save_estimator(est, directory) -> Path:
-    """Write a fitted estimator to ``directory``; returns the folder."""
+    """Write a fitted estimator to ``directory``; returns the folder.
+
+    ``model.safetensors`` always holds a plain braindecode backbone (adapters
+    merged), so the folder also serves as ``weights=`` for other tools. A
+    pooling head or unmerged adapters also go, with the whole module, to
+    ``estimator_module.safetensors`` for ``from_pretrained``.
+    """
+    from safetensors.torch import save_file
+
     from ..weights import save_weights_dir
 
-    return save_weights_dir(est.module_.backbone, directory, estimator_config(est))
+    config = estimator_config(est)
+    module = est.module_
+    extra = module.head is not None or module.peft_config is not None
+    ours = config["eegfm_sklearn"]
+    ours["pooling"] = module.pooling
+    ours["peft_config"] = module.peft_config.to_dict() if module.peft_config is not None else None
+    folder = save_weights_dir(_plain_backbone(module), directory, config)
+    if extra:
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
+        save_file(state, str(folder / MODULE_FILE))
+    return folder
 
 
 def load_estimator(cls, directory):
@@ -96,6 +128,23 @@ def load_estimator(cls, directory):
     build = {k: config[k] for k in ("n_chans", "n_times", "n_outputs", "model_kwargs")}
     est.module_ = CardModule(resolved.card, build, est.adapter_.report_.slots, output=ours["output"])
     est.weights_report_ = load_into_module(est.module_.backbone, resolved, keep_head=True)
+    if (directory / MODULE_FILE).is_file():
+        _load_full_module(est, ours, directory / MODULE_FILE)
     est.module_.to(est.device).eval()
     est._set_fitted_state(ours["fitted"])
     return est
+
+
+def _load_full_module(est, ours, path):
+    """Rebuild the pooling head / adapters around the loaded backbone, then load all of it."""
+    from safetensors.torch import load_file
+
+    peft_config = None
+    if ours.get("peft_config"):
+        import peft
+
+        peft_config = peft.get_peft_config(ours["peft_config"])
+    module = est.module_
+    est.module_ = type(module)(module.card, module.build_args, module.slot_names, module.output,
+                               backbone=module.backbone, pooling=ours.get("pooling"), peft_config=peft_config)
+    est.module_.load_state_dict(load_file(str(path)), strict=True)

@@ -24,6 +24,8 @@ class FoundationRegressor(RegressorMixin, FineTunedEstimatorBase):
     channel_report_ : ChannelReport
     weights_report_ : WeightsReport or None
     history_ : skorch.History
+    n_trainable_params_ : int
+        Parameters updated by the fine-tuning method.
     n_features_in_ : int
     """
 

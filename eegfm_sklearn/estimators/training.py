@@ -162,25 +162,6 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
     def _keep_head(self):
         return self.keep_head
 
-    def save_pretrained(self, directory):
-        """Write the fitted estimator (see the base class).
-
-        Raises
-        ------
-        NotImplementedError
-            For a pooling head other than the card's default or unmerged
-            adapters, which the saved layout does not hold yet; pickle or
-            joblib keep them, and ``merge_lora=True`` folds adapters in.
-        """
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self, "module_")
-        if self.module_.head is not None or self.module_.peft_config is not None:
-            raise NotImplementedError(
-                "save_pretrained does not store a non-default pooling head or unmerged peft adapters yet; "
-                "use pickle/joblib, or fit with pooling=None and merge_lora=True.")
-        return super().save_pretrained(directory)
-
     # -- checks before any heavy work ---------------------------------------
     def _check_finetune_params(self, classifier):
         if self.finetune not in ft.METHODS:

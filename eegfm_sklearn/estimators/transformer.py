@@ -29,6 +29,10 @@ TRANSFORMER_PARAMS_DOC = COMMON_PARAMS_DOC + """
         processes (joblib ``n_jobs > 1``). With ``weights=None`` set
         ``random_state``, else every fit draws new weights and nothing is
         shared.
+    pooling : {None, "cls", "mean", "flatten"}, default=None
+        How tokens become one embedding; None is the card's default
+        (``get_model_card(model).default_pooling``). Attentive pooling needs
+        training: use ``FoundationClassifier(pooling="attentive")``.
     window_seconds : float or None, default=None
         For a continuous ``mne.io.Raw`` input: window length. Windows are
         read chunk by chunk (bounded memory) and embedded in order.
@@ -73,12 +77,13 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     def __init__(self, model="labram", weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", random_state=None, verbose=0, cache=None,
-                 window_seconds=None, stride_seconds=None):
+                 pooling=None, window_seconds=None, stride_seconds=None):
         super().__init__(model=model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names,
                          units=units, montage=montage, missing_channels=missing_channels,
                          window_policy=window_policy, model_kwargs=model_kwargs, batch_size=batch_size,
                          device=device, random_state=random_state, verbose=verbose)
         self.cache = cache
+        self.pooling = pooling
         self.window_seconds = window_seconds
         self.stride_seconds = stride_seconds
 
@@ -200,7 +205,11 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         return self._adapt_and_forward(X)
 
     def _build_frozen(self, resolved):
+        if self.pooling == "attentive":
+            raise ValueError("pooling='attentive' is learned; a frozen transformer cannot train it. "
+                             "Use 'cls', 'mean' or 'flatten', or FoundationClassifier(pooling='attentive').")
         self._build(resolved, n_outputs=1, output="features")
+        self.module_.set_pooling(self.pooling)
         self.module_.eval().requires_grad_(False)
         return self.module_
 
@@ -226,6 +235,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             "contract": self.contract_,
             "weights": weights,
             "model_kwargs": repr(sorted((self.model_kwargs or {}).items())),
+            "pooling": self.pooling,
             "input": {"sfreq": info.sfreq, "ch_names": list(info.ch_names), "units": info.units},
             "adapter": {
                 "matrix": hashlib.blake2b(np.ascontiguousarray(ad.matrix_).tobytes(), digest_size=16).hexdigest(),
