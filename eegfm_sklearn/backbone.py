@@ -9,6 +9,8 @@ picklable and joblib-safe.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import torch
 from torch import nn
@@ -193,8 +195,20 @@ def _rebuild(card, build_args, slot_names, output, state, training, pooling=None
     return module.train(training)
 
 
+PRECISIONS = {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def autocast(device, precision):
+    """Autocast context for ``precision`` (None: full float32)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}; use one of {list(PRECISIONS)}.")
+    if precision is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=PRECISIONS[precision])
+
+
 @torch.inference_mode()
-def predict_batches(module, X, batch_size=64, device="cpu"):
+def predict_batches(module, X, batch_size=64, device="cpu", precision=None):
     """Forward ``X`` through ``module`` in eval mode, batch by batch.
 
     Parameters
@@ -203,18 +217,24 @@ def predict_batches(module, X, batch_size=64, device="cpu"):
     X : ndarray of float32, shape (n_trials, n_chans, n_times)
     batch_size : int
     device : str or torch.device
+    precision : {None, "bf16", "fp16"}
+        Autocast dtype; outputs are returned as float32 either way.
 
     Returns
     -------
     out : ndarray of float32, shape (n_trials, n_outputs)
     """
+    device = torch.device(device)
+    pinned = device.type == "cuda"  # page-locked host memory makes the copy asynchronous
     was_training = module.training
     module.eval()
+    outs = []
     try:
-        outs = [
-            module(torch.from_numpy(X[i : i + batch_size]).to(device)).float().cpu().numpy()
-            for i in range(0, len(X), batch_size)
-        ]
+        with autocast(device, precision):
+            for i in range(0, len(X), batch_size):
+                batch = torch.from_numpy(X[i : i + batch_size])
+                batch = batch.pin_memory().to(device, non_blocking=True) if pinned else batch.to(device)
+                outs.append(module(batch).float().cpu().numpy())
     finally:
         module.train(was_training)
     return np.concatenate(outs, axis=0)

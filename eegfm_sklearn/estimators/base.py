@@ -55,7 +55,13 @@ COMMON_PARAMS_DOC = """
     batch_size : int, default=64
         Windows per forward pass.
     device : str, default="cpu"
-        Torch device.
+        Torch device (``"cuda"``, ``"cuda:1"``, ``"mps"``...).
+    precision : {None, "bf16", "fp16"}, default=None
+        Autocast dtype for the forward passes (and bf16 for training); None
+        keeps float32. On CPU, bf16 is the useful one.
+    compile : bool, default=False
+        Run inference through ``torch.compile`` (compiled on first use;
+        worth it for long recordings or many predictions on a GPU).
     random_state : int or None, default=None
         Seeds weight initialisation and training (the global torch RNG is
         left untouched).
@@ -80,7 +86,7 @@ class FoundationEstimatorBase(BaseEstimator):
 
     def __init__(self, model="labram", weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
-                 batch_size=64, device="cpu", random_state=None, verbose=0):
+                 batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0):
         self.model = model
         self.weights = weights
         self.cache_dir = cache_dir
@@ -93,6 +99,8 @@ class FoundationEstimatorBase(BaseEstimator):
         self.model_kwargs = model_kwargs
         self.batch_size = batch_size
         self.device = device
+        self.precision = precision
+        self.compile = compile
         self.random_state = random_state
         self.verbose = verbose
 
@@ -197,7 +205,7 @@ class FoundationEstimatorBase(BaseEstimator):
         one runs through the backbone (numpy/scipy and torch release the
         GIL), so the adapter's cost hides behind the forward pass.
         """
-        module, size = self._module(), max(int(self.batch_size), 1)
+        module, size = self._inference_module(), max(int(self.batch_size), 1)
         starts = range(0, len(X), size)
         outs = []
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -206,12 +214,26 @@ class FoundationEstimatorBase(BaseEstimator):
                 Xt = pending.result()
                 if start + size < len(X):
                     pending = pool.submit(self.adapter_.transform, X[start + size : start + 2 * size])
-                outs.append(predict_batches(module, Xt, size, self.device))
+                outs.append(predict_batches(module, Xt, size, self.device, self.precision))
         return np.concatenate(outs, axis=0)
 
     def _module(self):
         """The fitted module (estimators that build it lazily override this)."""
         return self.module_
+
+    def _inference_module(self):
+        """The module for predictions, compiled on first use when ``compile``."""
+        if not self.compile:
+            return self._module()
+        # Kept out of pickles (see __getstate__): compiled graphs are process-local.
+        if self.__dict__.get("_compiled") is None:
+            self._compiled = torch.compile(self._module())
+        return self._compiled
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_compiled", None)
+        return state
 
     # -- fitted views -----------------------------------------------------
     @property

@@ -18,7 +18,7 @@ from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler, P
 from skorch.dataset import ValidSplit
 
 from .. import finetune as ft
-from ..backbone import resolve_pooling
+from ..backbone import autocast, resolve_pooling
 from ..cards import get_model_card
 from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase, seeded
 
@@ -96,9 +96,15 @@ LR_SCHEDULES = ("constant", "cosine")
 class _Net(NeuralNet):
     """A NeuralNet whose optimiser takes the estimator's parameter groups."""
 
-    def __init__(self, *args, param_groups=None, **kwargs):
+    def __init__(self, *args, param_groups=None, precision=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.param_groups = param_groups
+        self.precision = precision
+
+    def infer(self, x, **fit_params):
+        # Forward under autocast; the loss is computed in float32.
+        with autocast(self.device, self.precision):
+            return super().infer(x, **fit_params).float()
 
     def initialize_optimizer(self, triggered_directly=None):
         self.optimizer_ = self.optimizer(self.param_groups, lr=self.lr)
@@ -127,7 +133,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
 
     def __init__(self, model="labram", weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
-                 batch_size=64, device="cpu", random_state=None, verbose=0,
+                 batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
                  keep_head=False, max_epochs=10, lr=1e-4, weight_decay=0.01, callbacks=None,
                  finetune="full", n_unfrozen_blocks=1, pooling=None, layer_decay=None, lora_rank=8,
                  lora_alpha=None, peft_config=None, merge_lora=False, lr_schedule="constant",
@@ -136,7 +142,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
         super().__init__(model=model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names, units=units,
                          montage=montage, missing_channels=missing_channels, window_policy=window_policy,
                          model_kwargs=model_kwargs, batch_size=batch_size, device=device,
-                         random_state=random_state, verbose=verbose)
+                         precision=precision, compile=compile, random_state=random_state, verbose=verbose)
         self.keep_head = keep_head
         self.max_epochs = max_epochs
         self.lr = lr
@@ -231,11 +237,14 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
 
     def _train(self, X, y_train, n_outputs, criterion):
         """Adapt X, build the backbone with an ``n_outputs`` head and train it."""
-        if len(y_train) != len(X):
-            raise ValueError(f"X has {len(X)} windows but y has {len(y_train)} targets.")
         classifier = issubclass(criterion, torch.nn.CrossEntropyLoss)
         self._check_finetune_params(classifier)
+        if self.precision == "fp16":
+            raise ValueError("precision='fp16' is for inference; train with precision='bf16' "
+                             "(fp16 training needs loss scaling).")
         Xt = self._fit_backbone(X, n_outputs=n_outputs, output="logits")
+        if len(y_train) != len(Xt):
+            raise ValueError(f"X has {len(Xt)} windows but y has {len(y_train)} targets.")
         with seeded(self.random_state):
             self._prepare_module()
             groups = ft.param_groups(self.module_, self.lr, self.weight_decay, self.layer_decay)
@@ -254,6 +263,8 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
                 train_split=train_split,
                 iterator_train__shuffle=True,
                 device=self.device,
+                precision=self.precision,
+                iterator_train__pin_memory=torch.device(self.device).type == "cuda",
                 callbacks=self._callbacks(len(Xt)) or None,
                 verbose=int(self.verbose),
                 **self._criterion_kwargs(y_train),

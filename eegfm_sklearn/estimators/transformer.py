@@ -76,12 +76,14 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
 
     def __init__(self, model="labram", weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
-                 batch_size=64, device="cpu", random_state=None, verbose=0, cache=None,
+                 batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
+                 cache=None,
                  pooling=None, window_seconds=None, stride_seconds=None):
         super().__init__(model=model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names,
                          units=units, montage=montage, missing_channels=missing_channels,
                          window_policy=window_policy, model_kwargs=model_kwargs, batch_size=batch_size,
-                         device=device, random_state=random_state, verbose=verbose)
+                         device=device, precision=precision, compile=compile, random_state=random_state,
+                         verbose=verbose)
         self.cache = cache
         self.pooling = pooling
         self.window_seconds = window_seconds
@@ -116,7 +118,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             return self
         self._build_frozen(resolved)
         probe = self.adapter_.transform(X[:1])
-        self.embedding_size_ = predict_batches(self.module_, probe, 1, self.device).shape[1]
+        self.embedding_size_ = predict_batches(self.module_, probe, 1, self.device, self.precision).shape[1]
         if store is not None:
             store.put_meta(self.cache_key_, {"embedding_size": self.embedding_size_})
         return self
@@ -244,6 +246,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                 "stats": ad.stats_,
             },
             "device": str(self.device),
+            "precision": self.precision,
         }
 
     def _fitted_state(self):

@@ -1,0 +1,43 @@
+"""GPU-oriented options, exercised through their CPU fallbacks."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from eegfm_sklearn import FoundationClassifier, FoundationTransformer
+
+from conftest import tiny
+
+
+def _params(data, model="biot", **extra):
+    return tiny(model, sfreq=data.sfreq, ch_names=data.ch_names, random_state=0, **extra)
+
+
+def test_bf16_autocast_inference_is_close_to_float32(eegmat_small):
+    full = FoundationTransformer(**_params(eegmat_small)).fit(eegmat_small.X).transform(eegmat_small.X)
+    half = FoundationTransformer(**_params(eegmat_small, precision="bf16")).fit(eegmat_small.X)
+    out = half.transform(eegmat_small.X)
+    assert out.dtype == np.float32
+    assert np.abs(out - full).max() / np.abs(full).max() < 0.02
+    assert not np.array_equal(out, full)  # autocast really ran in bf16
+
+
+def test_bf16_training_and_fp16_refused(eegmat_small):
+    clf = FoundationClassifier(**_params(eegmat_small, precision="bf16", max_epochs=1))
+    proba = clf.fit(eegmat_small.X, eegmat_small.y).predict_proba(eegmat_small.X)
+    assert np.all(np.isfinite(proba)) and np.allclose(proba.sum(1), 1)
+    with pytest.raises(ValueError, match="fp16' is for inference.*bf16"):
+        FoundationClassifier(**_params(eegmat_small, precision="fp16")).fit(eegmat_small.X, eegmat_small.y)
+    with pytest.raises(ValueError, match="precision='half'"):
+        FoundationTransformer(**_params(eegmat_small, precision="half")).fit(eegmat_small.X)
+
+
+@pytest.mark.slow
+def test_torch_compile_gives_the_same_embeddings_and_pickles(eegmat_small):
+    eager = FoundationTransformer(**_params(eegmat_small)).fit(eegmat_small.X)
+    compiled = FoundationTransformer(**_params(eegmat_small, compile=True)).fit(eegmat_small.X)
+    np.testing.assert_allclose(compiled.transform(eegmat_small.X), eager.transform(eegmat_small.X), atol=1e-4)
+    copy = pickle.loads(pickle.dumps(compiled))  # the compiled graph stays behind
+    assert copy.__dict__.get("_compiled") is None
+    np.testing.assert_allclose(copy.transform(eegmat_small.X[:4]), eager.transform(eegmat_small.X[:4]), atol=1e-4)
