@@ -9,6 +9,7 @@ this module turns the estimator's params into skorch callbacks.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -88,6 +89,10 @@ FINETUNE_PARAMS_DOC = COMMON_PARAMS_DOC + """
     class_weight : dict, "balanced" or None, default=None
         Classifiers only: weights of the cross-entropy per class (keys are
         the original labels), or ``"balanced"`` for inverse frequencies.
+    accelerate : bool, default=False
+        Train through Hugging Face accelerate (skorch's ``AccelerateMixin``):
+        run the script with ``accelerate launch`` for several GPUs, nodes or
+        CPU processes; the global batch stays ``batch_size``.
 """
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -109,6 +114,44 @@ class _Net(NeuralNet):
     def initialize_optimizer(self, triggered_directly=None):
         self.optimizer_ = self.optimizer(self.param_groups, lr=self.lr)
         return self
+
+
+@functools.lru_cache(maxsize=None)
+def _accelerated_net_class():
+    from skorch.hf import AccelerateMixin
+
+    class _AcceleratedNet(AccelerateMixin, _Net):
+        def _initialize_accelerator(self):
+            # A parameter-free criterion cannot be wrapped in DistributedDataParallel.
+            kept = {}
+            for name in self._criteria:
+                crit = getattr(self, name + "_")
+                if not any(p.requires_grad for p in crit.parameters()):
+                    kept[name] = crit
+                    setattr(self, name + "_", None)
+            super()._initialize_accelerator()
+            for name, crit in kept.items():
+                setattr(self, name + "_", crit)
+            return self
+
+    return _AcceleratedNet
+
+
+def _accelerated_net(device):
+    """skorch net class and kwargs for Hugging Face accelerate (multi-GPU / multi-node).
+
+    The Accelerator reads the launch environment (``accelerate launch`` or
+    ``torchrun``); ``split_batches`` keeps the global batch equal to
+    ``batch_size`` however many processes share it, so results match a
+    single process.
+    """
+    from accelerate import Accelerator, DataLoaderConfiguration
+
+    cpu = torch.device(device).type == "cpu"  # CPU processes join through gloo
+    # the same seeded shuffling whatever the number of processes
+    loader = DataLoaderConfiguration(split_batches=True, use_seedable_sampler=True)
+    accelerator = Accelerator(dataloader_config=loader, cpu=cpu)
+    return _accelerated_net_class(), {"accelerator": accelerator, "device": None}  # accelerate places devices
 
 
 def warmup_cosine(warmup_steps, total_steps, schedule="cosine"):
@@ -138,7 +181,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
                  finetune="full", n_unfrozen_blocks=1, pooling=None, layer_decay=None, lora_rank=8,
                  lora_alpha=None, peft_config=None, merge_lora=False, lr_schedule="constant",
                  warmup_epochs=0, max_grad_norm=None, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=5, class_weight=None):
+                 n_iter_no_change=5, class_weight=None, accelerate=False):
         super().__init__(model=model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names, units=units,
                          montage=montage, missing_channels=missing_channels, window_policy=window_policy,
                          model_kwargs=model_kwargs, batch_size=batch_size, device=device,
@@ -163,6 +206,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.class_weight = class_weight
+        self.accelerate = accelerate
 
     @property
     def _keep_head(self):
@@ -252,7 +296,10 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
             if self.early_stopping:
                 train_split = ValidSplit(self.validation_fraction, stratified=classifier,
                                          random_state=self.random_state)
-            net = _Net(
+            net_class, extra = _Net, {"device": self.device}
+            if self.accelerate:
+                net_class, extra = _accelerated_net(self.device)
+            net = net_class(
                 module=self.module_,
                 criterion=criterion,
                 optimizer=torch.optim.AdamW,
@@ -262,12 +309,12 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
                 batch_size=self.batch_size,
                 train_split=train_split,
                 iterator_train__shuffle=True,
-                device=self.device,
                 precision=self.precision,
                 iterator_train__pin_memory=torch.device(self.device).type == "cuda",
                 callbacks=self._callbacks(len(Xt)) or None,
                 verbose=int(self.verbose),
                 **self._criterion_kwargs(y_train),
+                **extra,
             )
             net.fit(Xt, y_train)
         self.n_trainable_params_ = ft.count_trainable(self.module_)

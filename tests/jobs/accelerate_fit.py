@@ -1,0 +1,25 @@
+"""Fine-tune under accelerate and save predictions (run by tests/test_accelerate.py).
+
+Usage: [accelerate launch --cpu --num_processes N] accelerate_fit.py OUT.npy
+"""
+
+import os
+import sys
+
+import numpy as np
+import torch
+
+from eegfm_sklearn import FoundationClassifier, get_model_card
+from eegfm_sklearn.datasets import load_eegmat
+
+torch.set_num_threads(1)
+data = load_eegmat(range(2), window_seconds=4.0, download=False)
+no_dropout = {"drop_prob": 0.0, "att_drop_prob": 0.0, "att_layer_drop_prob": 0.0}
+clf = FoundationClassifier(
+    "biot", sfreq=data.sfreq, ch_names=data.ch_names, random_state=0, max_epochs=2, batch_size=16, lr=1e-3,
+    model_kwargs={**get_model_card("biot").tiny_kwargs, **no_dropout}, accelerate=True,
+)
+clf.fit(data.X, data.y)
+proba = clf.predict_proba(data.X)
+if int(os.environ.get("RANK", "0")) == 0:
+    np.save(sys.argv[1], proba)
