@@ -2,6 +2,7 @@
 
 from .adapter import ChannelReport, ChannelWarning
 from .cards import get_model_card, list_models, register_card
+from .eeg2meg import EEGToMEGRegressor
 from .estimators import FoundationClassifier, FoundationRegressor, FoundationTransformer
 
 __version__ = "0.1.0"
@@ -9,6 +10,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ChannelReport",
     "ChannelWarning",
+    "EEGToMEGRegressor",
     "FoundationClassifier",
     "FoundationRegressor",
     "FoundationTransformer",
