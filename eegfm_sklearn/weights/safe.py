@@ -85,8 +85,8 @@ def _unsafe(path, err) -> UnsafeCheckpointError:
         f"Refused to load {str(path)!r}: unpickling it needs {what}, which "
         "could run arbitrary code. Only tensors, containers and "
         f"{sorted(allowed)} are accepted. If you trust the file, convert it "
-        "once in a separate session: load it with torch.load(path, "
-        "weights_only=False), take its state dict and write it with "
+        "once, in a separate session: load it with torch.load allowing full "
+        "unpickling (only for a file you trust), take its state dict and write it with "
         "safetensors.torch.save_file(state_dict, 'model.safetensors'); then "
         "pass that file."
     )
