@@ -50,8 +50,10 @@ def main():
     print(f"EEGMAT: {len(data.y)} windows of {data.X.shape[1]} channels x {data.X.shape[2]} samples "
           f"at {data.sfreq:g} Hz from {args.subjects} subjects")
 
+    # cache="memory": each window is embedded once, whatever the number of folds
     encoder = FoundationTransformer(args.model, weights=args.weights, sfreq=data.sfreq,
-                                    ch_names=data.ch_names, units=data.units, random_state=0)
+                                    ch_names=data.ch_names, units=data.units, random_state=0,
+                                    cache="memory")
     pipelines = {
         f"{args.model} ({args.weights or 'random weights'}) + LR":
             make_pipeline(encoder, StandardScaler(), LogisticRegression(C=0.1, max_iter=2000)),
