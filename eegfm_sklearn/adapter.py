@@ -273,8 +273,23 @@ class InputAdapter:
         X : ndarray, shape (n_trials, n_chans, n_times)
             Training windows in ``units``.
         """
-        self._plan(X.shape[-1])
-        self.stats_ = self.card.scaling.fit(self._before_scaling(X))
+        return self.fit_chunks([X], X.shape[-1])
+
+    def fit_chunks(self, chunks, n_times_in):
+        """``fit`` on windows arriving in chunks (a long recording): bounded memory.
+
+        Parameters
+        ----------
+        chunks : iterable of ndarray, each of shape (n_windows, n_chans, n_times_in)
+            Training windows in ``units``.
+        n_times_in : int
+            Window length.
+        """
+        self._plan(int(n_times_in))
+        stats = [self.card.scaling.fit(self._before_scaling(c)) for c in chunks]
+        if not stats:
+            raise ValueError("No windows to fit the adapter on.")
+        self.stats_ = stats[0] if len(stats) == 1 else self.card.scaling.merge(stats)
         self._warn()
         return self
 
@@ -309,10 +324,10 @@ class InputAdapter:
         if zeros:
             warnings.warn(f"Zero-filled {len(zeros)} slot(s) of {self.card.name}: {zeros}. "
                           "Pass missing_channels='interpolate' to estimate them instead.",
-                          ChannelWarning, stacklevel=4)
+                          ChannelWarning, stacklevel=5)
         if self.report_.unused:
             warnings.warn(f"{self.card.name} does not use input channel(s) {list(self.report_.unused)}.",
-                          ChannelWarning, stacklevel=4)
+                          ChannelWarning, stacklevel=5)
 
     def _accepted_length(self, n):
         w = self.card.window

@@ -135,23 +135,30 @@ class FoundationEstimatorBase(BaseEstimator):
         return (resolved.config or {}).get("checkpoint")
 
     def _prepare(self, X):
-        """Validate X, resolve the weights' card, plan the adapter.
+        """Validate X, resolve the weights' card, plan and fit the adapter.
 
         Returns the validated X (input units) and the resolved weights.
         """
         X, info = check_eeg_input(self, X, sfreq=self.sfreq, ch_names=self.ch_names,
                                   units=self.units, reset=True, montage=self.montage)
+        return X, self._fit_adapter(info, lambda adapter: adapter.fit(X))
+
+    def _fit_adapter(self, info, fit):
+        """Resolve the weights' card, plan the adapter for ``info``, fit it with ``fit(adapter)``.
+
+        Returns the resolved weights (None for random weights).
+        """
         card, resolved = self._resolve_weights(get_model_card(self.model))
         adapter = InputAdapter(card, info.sfreq, info.ch_names, info.units,
                                missing=self.missing_channels, window_policy=self.window_policy,
                                positions=info.positions)
-        self.adapter_ = adapter.fit(X)
+        self.adapter_ = fit(adapter)
         self.recording_info_ = info
         self.card_ = card
         self.contract_ = self._contract_name(resolved)
         if self.verbose:
             print(self.describe_preprocessing())
-        return X, resolved
+        return resolved
 
     def _build(self, resolved, n_outputs, output):
         """Build ``module_`` (seeded) for the planned input and load the weights."""
@@ -189,11 +196,6 @@ class FoundationEstimatorBase(BaseEstimator):
         X, _ = check_eeg_input(self, X, sfreq=self.sfreq, ch_names=self.ch_names, units=self.units,
                                reset=False, fitted_info=self.recording_info_)
         return X
-
-    def _adapt(self, X):
-        """Validate and adapt X for a fitted estimator."""
-        X = self._validate(X)  # checks fitted first
-        return self.adapter_.transform(X)
 
     def _forward(self, X):
         return self._adapt_and_forward(self._validate(X))

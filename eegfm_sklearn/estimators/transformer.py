@@ -10,7 +10,6 @@ import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..adapter import InputAdapter
 from ..backbone import predict_batches
 from ..cache import config_hash, get_store, window_hashes
 from ..cards import get_model_card
@@ -164,17 +163,8 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     def _prepare_raw(self, raw):
         """``_prepare`` for a Raw: plan from its windows, statistics merged chunk by chunk."""
         picks, info = mne_recording_info(raw, self.sfreq, self.ch_names)
-        card, resolved = self._resolve_weights(get_model_card(self.model))
-        adapter = InputAdapter(card, info.sfreq, info.ch_names, info.units,
-                               missing=self.missing_channels, window_policy=self.window_policy,
-                               positions=info.positions)
         window, _ = self._raw_geometry(raw)
-        adapter.restore(window, {})
-        stats = [card.scaling.fit(adapter._before_scaling(c)) for c in self._raw_chunks(raw, picks)]
-        self.adapter_ = adapter.restore(window, card.scaling.merge(stats))
-        adapter._warn()
-        self.recording_info_, self.card_ = info, card
-        self.contract_ = self._contract_name(resolved)
+        resolved = self._fit_adapter(info, lambda adapter: adapter.fit_chunks(self._raw_chunks(raw, picks), window))
         self.n_features_in_ = len(picks)
         first = next(iter(iter_raw_windows(raw, picks, window, window, 1)))
         return first, resolved
@@ -192,19 +182,16 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     def _transform_windows(self, X):
         store = get_store(self.cache)
         if store is None:
-            return self._embed(X)
+            return self._adapt_and_forward(X)
         keys = window_hashes(X)
         found = store.get_many(self.cache_key_, keys)
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
-            computed = self._embed(X[missing])
+            computed = self._adapt_and_forward(X[missing])
             store.put_many(self.cache_key_, [keys[i] for i in missing], computed)
             for i, row in zip(missing, computed):
                 found[i] = row
         return np.stack(found).astype(np.float32, copy=False)
-
-    def _embed(self, X):
-        return self._adapt_and_forward(X)
 
     def _build_frozen(self, resolved):
         if self.pooling == "attentive":
