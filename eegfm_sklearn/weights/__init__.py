@@ -14,7 +14,6 @@ from .resolve import (
     effective_card,
     hub_cache_dir,
     originals_dir,
-    resolve_post_build,
     resolve_weights,
 )
 from .safe import read_weight_file, sha256_file
@@ -36,7 +35,6 @@ __all__ = [
     "originals_dir",
     "read_weight_file",
     "register_format",
-    "resolve_post_build",
     "resolve_weights",
     "save_weights_dir",
     "sha256_file",

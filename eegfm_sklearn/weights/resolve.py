@@ -9,7 +9,6 @@ local file, or a dict naming each file of a multi-file release.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -98,23 +97,6 @@ def originals_dir(cache_dir=None) -> Path:
 
 
 # ------------------------------------------------------------- contracts
-def resolve_post_build(value):
-    """A ``post_build`` override as a callable (dotted paths imported lazily).
-
-    Parameters
-    ----------
-    value : callable, str or None
-        ``"package.module.function"`` or a callable ``f(module) -> module``.
-    """
-    if value is None or callable(value):
-        return value
-    module_name, _, attr = str(value).rpartition(".")
-    try:
-        return getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as err:
-        raise WeightsError(f"post_build {value!r} cannot be imported ({err}).") from None
-
-
 def effective_card(card, ckpt):
     """The card with ``ckpt``'s contract applied, and its post-build tweak.
 
@@ -128,7 +110,7 @@ def effective_card(card, ckpt):
     if unknown:
         raise WeightsError(f"Checkpoint {ckpt.name!r} overrides unknown card fields {unknown}.")
     eff = card.for_checkpoint(ckpt)
-    return eff, resolve_post_build(eff.post_build)
+    return eff, eff.post_build_fn
 
 
 def _check_sha(ckpt, files):
