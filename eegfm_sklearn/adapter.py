@@ -1,11 +1,15 @@
 """The input adapter: the user's montage, rate and units -> a card's contract.
 
-Numpy and mne only (no torch). ``InputAdapter.fit`` plans every step once
-(which slot comes from which channel, the resampling ratio, the window
-length, dataset-level scaling statistics); ``transform`` applies the plan:
+``InputAdapter.fit`` plans every step once (which slot comes from which
+channel, the resampling filter, the window length, dataset-level scaling
+statistics); ``transform`` applies the plan, in float32:
 
     channels (one linear map: match / derive / interpolate / zero)
     -> units to µV -> resample -> crop or pad -> the card's scaling
+
+mne supplies the channel map's spherical-spline weights; the resampling is
+mne's polyphase filter run as one convolution (``resampling.py``), because
+it sits on the inference path.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import mne
 import numpy as np
 
 from .channels import find_channel, index_user_channels, normalize_name
+from .resampling import PolyphaseResampler
 from .scaling import to_microvolts
 
 MISSING_POLICIES = ("interpolate", "zero")
@@ -317,6 +322,9 @@ class InputAdapter:
         self.n_times_in_ = n_times_in
         self.n_times_resampled_ = int(np.ceil(n_times_in * self.up_ / self.down_))
         self.n_times_out_ = self._accepted_length(self.n_times_resampled_)
+        self.resampler_ = None
+        if (self.up_, self.down_) != (1, 1):
+            self.resampler_ = PolyphaseResampler(self.up_, self.down_, n_times_in)
         self.steps_ = self._describe()
 
     def _warn(self):
@@ -370,9 +378,10 @@ class InputAdapter:
 
     # -- applying ---------------------------------------------------------
     def _before_scaling(self, X):
-        X = self.matrix_ @ X  # (s, c) @ (n, c, t) -> (n, s, t); BLAS, unlike einsum here
-        if (self.up_, self.down_) != (1, 1):
-            X = mne.filter.resample(X, up=self.up_, down=self.down_, method="polyphase", axis=-1, verbose=False)
+        # (s, c) @ (n, c, t) -> (n, s, t): BLAS (einsum is not, here), float32 as the backbone
+        X = self.matrix_.astype(np.float32) @ np.asarray(X, dtype=np.float32)
+        if self.resampler_ is not None:
+            X = self.resampler_(X)
         return X[..., : min(self.n_times_out_, X.shape[-1])]
 
     def transform(self, X):

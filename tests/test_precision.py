@@ -1,6 +1,7 @@
 """GPU-oriented options, exercised through their CPU fallbacks."""
 
 import pickle
+import threading
 
 import numpy as np
 import pytest
@@ -41,3 +42,23 @@ def test_torch_compile_gives_the_same_embeddings_and_pickles(eegmat_small):
     copy = pickle.loads(pickle.dumps(compiled))  # the compiled graph stays behind
     assert copy.__dict__.get("_compiled") is None
     np.testing.assert_allclose(copy.transform(eegmat_small.X[:4]), eager.transform(eegmat_small.X[:4]), atol=1e-4)
+
+
+def test_accelerator_path_adapts_next_batch_in_background(eegmat_small, monkeypatch):
+    # On CUDA the next batch is adapted in a thread while the device computes; here the
+    # same code path runs on CPU (forced), and must give the batch-by-batch result.
+    est = FoundationTransformer(**_params(eegmat_small, batch_size=5)).fit(eegmat_small.X)
+    serial = est.transform(eegmat_small.X)
+    threads = []
+    adapt = est.adapter_.transform
+
+    def spy(X):
+        threads.append(threading.current_thread())
+        return adapt(X)
+
+    monkeypatch.setattr(type(est), "_overlap_adapter", lambda self: True)
+    monkeypatch.setattr(est.adapter_, "transform", spy)
+    overlapped = est.transform(eegmat_small.X)
+    np.testing.assert_array_equal(overlapped, serial)
+    assert len(threads) == -(-len(eegmat_small.X) // 5)
+    assert threading.main_thread() not in threads

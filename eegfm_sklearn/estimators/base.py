@@ -8,6 +8,7 @@ ends in ``_``; the skorch net is built inside ``fit``.
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -203,21 +204,30 @@ class FoundationEstimatorBase(BaseEstimator):
     def _adapt_and_forward(self, X):
         """Adapt and forward validated windows, batch by batch.
 
-        The next batch is adapted in a background thread while the current
-        one runs through the backbone (numpy/scipy and torch release the
-        GIL), so the adapter's cost hides behind the forward pass.
+        On an accelerator, the next batch is adapted in a background thread
+        while the device computes the current one. On CPU the forward already
+        keeps torch's intra-op threads busy, so a concurrent adapter only
+        contends for the same cores (measured: 0.86x of the raw forward with
+        the thread, 0.97x without); batches are adapted in turn instead.
         """
         module, size = self._inference_module(), max(int(self.batch_size), 1)
-        starts = range(0, len(X), size)
+        batches = (X[start : start + size] for start in range(0, len(X), size))
+        forward = partial(predict_batches, module, batch_size=size, device=self.device,
+                          precision=self.precision)
+        if not self._overlap_adapter():
+            return np.concatenate([forward(self.adapter_.transform(b)) for b in batches], axis=0)
         outs = []
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(self.adapter_.transform, X[:size])
-            for start in starts:
-                Xt = pending.result()
-                if start + size < len(X):
-                    pending = pool.submit(self.adapter_.transform, X[start + size : start + 2 * size])
-                outs.append(predict_batches(module, Xt, size, self.device, self.precision))
+            pending = pool.submit(self.adapter_.transform, next(batches))
+            for batch in batches:
+                Xt, pending = pending.result(), pool.submit(self.adapter_.transform, batch)
+                outs.append(forward(Xt))
+            outs.append(forward(pending.result()))
         return np.concatenate(outs, axis=0)
+
+    def _overlap_adapter(self):
+        """Adapt the next batch in a background thread (accelerators only)."""
+        return torch.device(self.device).type != "cpu"
 
     def _module(self):
         """The fitted module (estimators that build it lazily override this)."""
