@@ -91,8 +91,9 @@ FINETUNE_PARAMS_DOC = COMMON_PARAMS_DOC + """
         the original labels), or ``"balanced"`` for inverse frequencies.
     accelerate : bool, default=False
         Train through Hugging Face accelerate (skorch's ``AccelerateMixin``):
-        run the script with ``accelerate launch`` for several GPUs, nodes or
-        CPU processes; the global batch stays ``batch_size``.
+        run the script with ``accelerate launch --multi_gpu --num_processes N``
+        for several GPUs, nodes or (on a machine without GPUs, with
+        ``device="cpu"``) CPU processes; the global batch stays ``batch_size``.
 """
 
 LR_SCHEDULES = ("constant", "cosine")

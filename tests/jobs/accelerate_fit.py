@@ -1,6 +1,11 @@
 """Fine-tune under accelerate and save predictions (run by tests/test_accelerate.py).
 
-Usage: [accelerate launch --cpu --num_processes N] accelerate_fit.py OUT.npy
+Usage: [accelerate launch --multi_gpu --num_processes N] accelerate_fit.py OUT.npz
+
+``--multi_gpu`` is accelerate's torchrun launcher; on a machine without GPUs
+the processes train on CPU and all-reduce through gloo (``device="cpu"``).
+(``--cpu`` would pick accelerate's single-process launcher, which needs
+mpirun for several CPU processes.)
 """
 
 import os
@@ -8,6 +13,7 @@ import sys
 
 import numpy as np
 import torch
+from accelerate import PartialState
 
 from eegfm_sklearn import FoundationClassifier, get_model_card
 from eegfm_sklearn.datasets import load_eegmat
@@ -22,4 +28,4 @@ clf = FoundationClassifier(
 clf.fit(data.X, data.y)
 proba = clf.predict_proba(data.X)
 if int(os.environ.get("RANK", "0")) == 0:
-    np.save(sys.argv[1], proba)
+    np.savez(sys.argv[1], proba=proba, num_processes=PartialState().num_processes)
