@@ -17,9 +17,10 @@ repeat:
 * ``adapter``: ``est.adapter_.transform(X)`` alone (resample + montage +
   scaling, numpy/scipy).
 
-It reports the median of ``--repeats`` runs after one warm-up: throughput in
-windows/s, ``transform`` time over ``forward`` time, and the adapter's time
-as a fraction of the forward's.
+It reports, after one warm-up, the median of ``--repeats`` runs (their order
+alternating) as throughput in windows/s, and the median over repeats of
+``transform`` time over the adjacent ``forward`` time (with its interquartile
+range) and of the adapter's time as a fraction of the forward's.
 
 Run from the project root (the data folder is found as in the package, or
 give --data-dir):
@@ -85,19 +86,25 @@ def bench_model(model, X, sfreq, ch_names, batch_size, repeats):
     for fn in runs.values():  # warm-up
         fn()
     times = {name: [] for name in runs}
-    for _ in range(repeats):  # interleaved, so load changes hit all three alike
-        for name, fn in runs.items():
-            times[name].append(_timed(fn))
+    order = list(runs)
+    for _ in range(repeats):  # interleaved, order alternating, so load changes hit all alike
+        for name in order:
+            times[name].append(_timed(runs[name]))
+        order.reverse()
     med = {name: statistics.median(ts) for name, ts in times.items()}
+    # Ratios of runs adjacent in time, then their median: robust to load drifting over the run.
+    ratios = sorted(t / f for t, f in zip(times["transform"], times["forward"]))
+    shares = sorted(a / f for a, f in zip(times["adapter"], times["forward"]))
     return {
         "model": model,
         "params_M": sum(p.numel() for p in backbone.parameters()) / 1e6,
         "adapted": "x".join(str(s) for s in Xt.shape[1:]),
         "transform_wps": len(X) / med["transform"],
         "forward_wps": len(X) / med["forward"],
-        "ratio": med["transform"] / med["forward"],
+        "ratio": statistics.median(ratios),
+        "ratio_iqr": (ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]),
         "adapter_ms": 1e3 * med["adapter"],
-        "adapter_frac": med["adapter"] / med["forward"],
+        "adapter_frac": statistics.median(shares),
         "spread": {name: (min(ts), max(ts)) for name, ts in times.items()},
     }
 
@@ -117,17 +124,20 @@ def machine_description(threads):
 
 def format_table(rows, n_windows, batch_size):
     header = ("| model | params (M) | backbone input (ch x samples) | transform (win/s) "
-              "| raw forward (win/s) | transform / forward time | adapter (ms) | adapter / forward |")
-    lines = [header, "|" + "---|" * 8]
+              "| raw forward (win/s) | transform / forward time (IQR) | throughput vs forward "
+              "| adapter (ms) | adapter / forward |")
+    lines = [header, "|" + "---|" * 9]
     for r in rows:
+        lo, hi = r["ratio_iqr"]
         lines.append(
             f"| {r['model']} | {r['params_M']:.1f} | {r['adapted']} | {r['transform_wps']:.1f} "
-            f"| {r['forward_wps']:.1f} | {r['ratio']:.3f} | {r['adapter_ms']:.1f} "
-            f"| {100 * r['adapter_frac']:.1f} % |"
+            f"| {r['forward_wps']:.1f} | {r['ratio']:.3f} ({lo:.3f}-{hi:.3f}) | {1 / r['ratio']:.3f}x "
+            f"| {r['adapter_ms']:.1f} | {100 * r['adapter_frac']:.1f} % |"
         )
     lines.append("")
     lines.append(f"{n_windows} windows of 19 ch x 4 s at 500 Hz (EEGMAT, µV), batch size {batch_size}; "
-                 "medians of the repeats; adapter = channel map + resample + crop + scaling "
+                 "win/s and adapter ms: medians of the repeats; ratios: medians of per-repeat ratios "
+                 "(runs adjacent in time); adapter = channel map + resample + crop + scaling "
                  f"on all {n_windows} windows.")
     return "\n".join(lines)
 

@@ -226,8 +226,10 @@ def predict_batches(module, X, batch_size=64, device="cpu", precision=None):
     """
     device = torch.device(device)
     pinned = device.type == "cuda"  # page-locked host memory makes the copy asynchronous
+    # A fitted module is already in eval mode; switching walks every submodule, so only do it when needed.
     was_training = module.training
-    module.eval()
+    if was_training:
+        module.eval()
     outs = []
     try:
         with autocast(device, precision):
@@ -236,5 +238,6 @@ def predict_batches(module, X, batch_size=64, device="cpu", precision=None):
                 batch = batch.pin_memory().to(device, non_blocking=True) if pinned else batch.to(device)
                 outs.append(module(batch).float().cpu().numpy())
     finally:
-        module.train(was_training)
+        if was_training:
+            module.train()
     return np.concatenate(outs, axis=0)

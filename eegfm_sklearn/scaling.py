@@ -88,7 +88,7 @@ class DivideBy(Scaling):
     divisor: float = 100.0
 
     def apply(self, X, stats):
-        return (X / self.divisor).astype(np.float32)
+        return (X / self.divisor).astype(np.float32, copy=False)
 
     def describe(self):
         return f"µV / {self.divisor:g}"
@@ -103,7 +103,7 @@ class PercentileNormalize(Scaling):
 
     def apply(self, X, stats):
         scale = upper_quantile(np.abs(X), self.q / 100.0)
-        return (X / (scale + self.eps)).astype(np.float32)
+        return (X / (scale + self.eps)).astype(np.float32, copy=False)
 
     def describe(self):
         return f"per channel / {self.q:g}th percentile of |x|"
@@ -139,7 +139,7 @@ class MinMaxWithScaleChannel(Scaling):
         else:
             scale = np.zeros_like(ptp)
         scale_row = np.broadcast_to(scale, (X.shape[0], 1, X.shape[2]))
-        return np.concatenate([out, scale_row], axis=1).astype(np.float32)
+        return np.concatenate([out, scale_row], axis=1).astype(np.float32, copy=False)
 
     def describe(self):
         return "per window min-max to [-1, 1] over all channels + SCALE channel"
