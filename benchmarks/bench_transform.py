@@ -14,8 +14,8 @@ repeat:
   runs the computation ``transform`` runs: ``backbone(x,
   return_features=True)`` (plus ``ch_names`` for LaBraM) and the card's
   pooling;
-* ``adapter``: ``est.adapter_.transform(X)`` alone (resample + montage +
-  scaling, numpy/scipy).
+* ``adapter``: ``est.adapter_.transform`` alone (channel map + resample +
+  crop + scaling), batch by batch as ``transform`` calls it.
 
 It reports, after one warm-up, the median of ``--repeats`` runs (their order
 alternating) as throughput in windows/s, and the median over repeats of
@@ -82,7 +82,7 @@ def bench_model(model, X, sfreq, ch_names, batch_size, repeats):
     np.testing.assert_allclose(est.transform(X[:2]), ref, rtol=1e-4, atol=1e-4)
 
     runs = {"transform": lambda: est.transform(X), "forward": raw_forward,
-            "adapter": lambda: est.adapter_.transform(X)}
+            "adapter": lambda: [est.adapter_.transform(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]}
     for fn in runs.values():  # warm-up
         fn()
     times = {name: [] for name in runs}

@@ -193,3 +193,14 @@ def test_montage_without_1020_names_is_interpolated_from_positions(eegmat_small)
         truth = [n.upper() for n in names].index(name)
         est = np.einsum("c,nct->nt", row, X)
         assert np.corrcoef(est.ravel(), X[:, truth].ravel())[0, 1] > 0.95, slot
+
+
+@pytest.mark.parametrize("model", ["bendr", "biot", "labram"])
+def test_long_inputs_are_adapted_in_chunks_like_single_windows(eegmat_small, model):
+    from eegfm_sklearn.adapter import CHUNK
+
+    X = eegmat_small.X
+    assert len(X) > CHUNK  # several passes, the last one partial
+    ad = _adapter(model, eegmat_small).fit(X)
+    one_by_one = np.concatenate([ad.transform(X[i : i + 1]) for i in range(len(X))])
+    np.testing.assert_array_equal(ad.transform(X), one_by_one)
