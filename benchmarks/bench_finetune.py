@@ -24,7 +24,6 @@ import sys
 import time
 import warnings
 
-import mne
 import numpy as np
 import torch
 from scipy.signal import welch
@@ -36,6 +35,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from eegfm_sklearn import FoundationClassifier, get_model_card
 from eegfm_sklearn.datasets import load_eegmat
+from eegfm_sklearn.resampling import PolyphaseResampler
 
 BANDS = ((1, 4), (4, 8), (8, 13), (13, 30), (30, 45))
 
@@ -96,16 +96,15 @@ def parse_weights(pairs):
 def resample_for(card, data):
     """Windows at the card's rate, done once per model rather than per fold.
 
-    The estimator's adapter would do the same polyphase resampling on every
-    fit; here it then sees data already at the card's rate.
+    The estimator's adapter would run the same resampler on every fit; here
+    it then sees data already at the card's rate.
     """
     if card.sfreq == data.sfreq:
         return data.X
     from fractions import Fraction
 
     ratio = Fraction(card.sfreq / data.sfreq).limit_denominator(1000)
-    return mne.filter.resample(data.X, up=ratio.numerator, down=ratio.denominator, method="polyphase",
-                               axis=-1, verbose=False)
+    return PolyphaseResampler(ratio.numerator, ratio.denominator, data.X.shape[-1])(data.X)
 
 
 def run(args):

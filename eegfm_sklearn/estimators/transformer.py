@@ -219,7 +219,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             weights = {"unshared": uuid.uuid4().hex}  # fresh random weights each fit
         ad, info = self.adapter_, self.recording_info_
         return {
-            "version": 1,
+            "version": 2,  # bump when the adapter's or forward's numerics change (2: float32 resampling)
             "card": {k: repr(v) for k, v in self.card_.summary().items()},
             "contract": self.contract_,
             "weights": weights,
