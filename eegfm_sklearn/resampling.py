@@ -8,7 +8,7 @@ same to float32 precision. What changes is how it is computed: scipy's
 ``upfirdn`` walks the signal row by row in float64, which costs as much as a
 small backbone's forward; here the ``up`` polyphase branches are the output
 channels of a single ``torch.nn.functional.conv1d`` with stride ``down``,
-run in float32 on all rows at once (about 5x faster on 2 CPU cores). The
+run in float32 on all rows at once (3-4x faster on 2 CPU cores). The
 ratio is the exact ``up / down`` of the two rates, whatever the window
 length (mne derives it from the window's rounded output length instead).
 """
