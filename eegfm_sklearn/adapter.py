@@ -382,9 +382,13 @@ class InputAdapter:
     # -- applying ---------------------------------------------------------
     def _before_scaling(self, X):
         # (s, c) @ (n, c, t) -> (n, s, t): BLAS (einsum is not, here), float32 as the backbone
-        X = self.matrix_.astype(np.float32) @ np.asarray(X, dtype=np.float32)
-        if self.resampler_ is not None:
-            X = self.resampler_(X)
+        M, X = self.matrix_.astype(np.float32), np.asarray(X, dtype=np.float32)
+        if self.resampler_ is None:
+            X = M @ X
+        elif M.shape[1] < M.shape[0]:  # both steps are linear: resample the side with fewer channels
+            X = M @ self.resampler_(X)
+        else:
+            X = self.resampler_(M @ X)
         return X[..., : min(self.n_times_out_, X.shape[-1])]
 
     def transform(self, X):

@@ -204,3 +204,16 @@ def test_long_inputs_are_adapted_in_chunks_like_single_windows(eegmat_small, mod
     ad = _adapter(model, eegmat_small).fit(X)
     one_by_one = np.concatenate([ad.transform(X[i : i + 1]) for i in range(len(X))])
     np.testing.assert_array_equal(ad.transform(X), one_by_one)
+
+
+@pytest.mark.parametrize("n_kept", [8, 19])
+def test_resampling_and_channel_map_commute(eegmat_small, n_kept):
+    # With fewer inputs than slots the adapter resamples before mapping (cheaper); the result
+    # is the same linear map either way.
+    names = list(eegmat_small.ch_names)[:n_kept]
+    X = eegmat_small.X[:4, :n_kept]
+    ad = InputAdapter(get_model_card("bendr"), eegmat_small.sfreq, names, "uV").fit(X)
+    assert ad.matrix_.shape == (19, n_kept)
+    resampled = mne.filter.resample(X, up=ad.up_, down=ad.down_, method="polyphase", axis=-1, verbose=False)
+    expected = np.einsum("sc,nct->nst", ad.matrix_, resampled)[..., : ad.n_times_out_]
+    np.testing.assert_allclose(ad._before_scaling(X), expected, rtol=0, atol=1e-4 * np.abs(expected).max())
