@@ -24,10 +24,19 @@ import numpy as np
 
 
 def window_hashes(X):
-    """One hex digest per window of X (n_trials, n_chans, n_times), of its bytes."""
+    """One hex digest per window of X (n_trials, n_chans, n_times), of its bytes.
+
+    SHA-256, fed the array's memory without a copy: CPUs with SHA extensions
+    hash it 2-3x faster than blake2b, and every fold hashes every window.
+    """
     X = np.ascontiguousarray(X)
     head = f"{X.dtype.str}{X.shape[1:]}".encode()
-    return [hashlib.blake2b(head + X[i].tobytes(), digest_size=16).hexdigest() for i in range(len(X))]
+    digests = []
+    for window in X:
+        h = hashlib.sha256(head)
+        h.update(memoryview(window).cast("B"))
+        digests.append(h.hexdigest()[:32])
+    return digests
 
 
 def config_hash(config: dict) -> str:
