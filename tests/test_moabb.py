@@ -320,3 +320,34 @@ def test_numpy_and_epochs_inputs_agree(model, moabb_home):
     E_epochs = from_epochs.fit(epochs).transform(epochs)
     assert E_array.shape == (len(meta), from_array.embedding_size_)
     np.testing.assert_allclose(E_epochs, E_array, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_within_session_evaluation_embeds_each_trial_once_with_cache(moabb_home, monkeypatch):
+    from eegfm_sklearn.cache import MemoryStore
+
+    embedded = []
+    forward = FoundationTransformer._adapt_and_forward
+
+    def counting(self, X):
+        embedded.append(len(X))
+        return forward(self, X)
+
+    monkeypatch.setattr(FoundationTransformer, "_adapt_and_forward", counting)
+    extra = dict(random_state=0, sfreq=SFREQ, ch_names=list(CHANNELS))
+
+    def pipes(**cache):
+        return {"labram-frozen": make_pipeline(FoundationTransformer(**tiny("labram", **extra, **cache)),
+                                               LogisticRegression(max_iter=200))}
+
+    plain = run_evaluation(WithinSessionEvaluation, pipes(), "array", moabb_home)
+    n_plain, embedded[:] = sum(embedded), []
+    MemoryStore.clear()
+    cached = run_evaluation(WithinSessionEvaluation, pipes(cache="memory"), "array", moabb_home)
+    MemoryStore.clear()
+    # 2 subjects x 2 sessions x 2 folds, each embedding its 5 training and 5 test trials
+    assert n_plain == N_SUBJECTS * N_SESSIONS * TRIALS_PER_SESSION * 2
+    assert sum(embedded) == N_SUBJECTS * N_SESSIONS * TRIALS_PER_SESSION  # each trial once
+    key = ["subject", "session"]
+    np.testing.assert_allclose(cached.sort_values(key)["score"].to_numpy(float),
+                               plain.sort_values(key)["score"].to_numpy(float), atol=1e-6)
