@@ -68,7 +68,7 @@ def bench_model(model, X, sfreq, ch_names, batch_size, repeats, device="cpu", pr
                                 device=device, precision=precision, random_state=0).fit(X)
     backbone = est.backbone_.eval()
     card = est.card_
-    extra = {"ch_names": list(est.channel_report_.slots)} if card.passes_ch_names else {}
+    extra = card.forward_kwargs_for(est.channel_report_.slots, est.adapter_.slot_positions_)
     Xt = est.adapter_.transform(X)  # the adapted windows, computed once
     dtype = {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 

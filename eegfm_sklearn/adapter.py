@@ -222,6 +222,47 @@ def plan_channels(scheme, user_names, missing="interpolate", positions=None):
     return _ChannelPlan(matrix=matrix, report=report)
 
 
+def slot_positions(card, report, positions=None):
+    """Head-frame position of every slot, for cards that place channels by position.
+
+    A slot fed by one input channel takes that channel's position (from the
+    recording or montage); otherwise the template 10-05 position of its name.
+
+    Parameters
+    ----------
+    card : ModelCard
+    report : ChannelReport
+    positions : dict or None
+        Input channel name -> position (m).
+
+    Returns
+    -------
+    positions : ndarray of shape (n_slots, 3)
+
+    Raises
+    ------
+    ValueError
+        Naming every slot with no known position.
+    """
+    template = None
+    out, unknown = [], []
+    for slot, source in zip(report.slots, report.sources):
+        pos = (positions or {}).get(source)
+        if pos is None:
+            template = head_positions(standard_montage()) if template is None else template
+            pos = template.get(normalize_name(slot))
+        if pos is None:
+            unknown.append(slot)
+        out.append(pos)
+    if unknown:
+        raise ValueError(
+            f"{card.name} places channels by their 3-D positions, and none is known for {unknown}. "
+            "Pass an mne object whose info has a montage, or montage= (a DigMontage or a "
+            "standard montage name), or use standard 10-05 channel names."
+        )
+    return np.asarray(out, dtype=float).reshape(len(out), 3)
+
+
 def _ratio(sfreq_in, sfreq_out):
     frac = Fraction(sfreq_out / sfreq_in).limit_denominator(10_000)
     return frac.numerator, frac.denominator
@@ -320,6 +361,8 @@ class InputAdapter:
             raise ValueError(f"window_policy={self.window_policy!r}; use one of {WINDOW_POLICIES}.")
         plan = plan_channels(self.card.channels, self.ch_names, self.missing, self.positions)
         self.report_ = plan.report
+        self.slot_positions_ = (slot_positions(self.card, plan.report, self.positions)
+                                if self.card.uses_positions else None)
         self.matrix_ = to_microvolts(plan.matrix, self.units)
         self.up_, self.down_ = _ratio(self.sfreq, self.card.sfreq)
         self.n_times_in_ = n_times_in

@@ -2,7 +2,7 @@
 
 ``CardModule`` wraps the braindecode module so that skorch (and our own
 inference loop) can call ``module(x)`` whatever the backbone needs besides
-``x`` (LaBraM's ``ch_names``). It pickles through its state dict and a
+``x`` (the card's ``forward_kwargs``, e.g. LaBraM's ``ch_names``). It pickles through its state dict and a
 rebuild recipe, which makes parametrized backbones (BENDR's weight norm)
 picklable and joblib-safe.
 """
@@ -90,6 +90,9 @@ class CardModule(nn.Module):
     slot_names : tuple of str, length n_chans
         Names of the channels the backbone receives, for cards that index
         embeddings by channel name.
+    slot_positions : ndarray of shape (n_chans, 3) or None
+        Head-frame positions of those channels (m), for cards that use them
+        (``card.uses_positions``).
     output : {"logits", "features"}
         Return the head's output (n, n_outputs) or the pooled embedding
         (n, n_features).
@@ -112,13 +115,16 @@ class CardModule(nn.Module):
     """
 
     def __init__(self, card, build_args, slot_names, output="logits", backbone=None, pooling=None,
-                 peft_config=None):
+                 peft_config=None, slot_positions=None):
         super().__init__()
         self.card = card
         self.build_args = dict(build_args)
         self.slot_names = tuple(slot_names)
+        self.slot_positions = None if slot_positions is None else np.asarray(slot_positions, dtype=float)
         self.output = output
-        self.backbone = backbone if backbone is not None else card.build_module(**self.build_args)
+        if backbone is None:
+            backbone = card.build_module(**self.build_args, slots=self.slot_names, positions=self.slot_positions)
+        self.backbone = backbone
         self.head = None
         self.pooling = None
         self.peft_config = None
@@ -129,7 +135,7 @@ class CardModule(nn.Module):
             inject_adapters(self, peft_config)
 
     def _forward_kwargs(self):
-        return {"ch_names": list(self.slot_names)} if self.card.passes_ch_names else {}
+        return self.card.forward_kwargs_for(self.slot_names, self.slot_positions)
 
     def set_pooling(self, pooling):
         """Use ``pooling`` (see the class parameters); returns self."""
@@ -175,7 +181,7 @@ class CardModule(nn.Module):
         state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
         frozen = tuple(n for n, p in self.named_parameters() if not p.requires_grad)
         return (_rebuild, (self.card, self.build_args, self.slot_names, self.output, state, self.training,
-                           self.pooling, self.peft_config, frozen))
+                           self.pooling, self.peft_config, frozen, self.slot_positions))
 
 
 def _frozen_subtrees(module):
@@ -186,8 +192,10 @@ def _frozen_subtrees(module):
     return [m for child in module.children() for m in _frozen_subtrees(child)]
 
 
-def _rebuild(card, build_args, slot_names, output, state, training, pooling=None, peft_config=None, frozen=()):
-    module = CardModule(card, build_args, slot_names, output, pooling=pooling, peft_config=peft_config)
+def _rebuild(card, build_args, slot_names, output, state, training, pooling=None, peft_config=None, frozen=(),
+             slot_positions=None):
+    module = CardModule(card, build_args, slot_names, output, pooling=pooling, peft_config=peft_config,
+                        slot_positions=slot_positions)
     module.load_state_dict(state, strict=True)
     frozen = set(frozen)
     for name, p in module.named_parameters():

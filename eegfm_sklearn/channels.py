@@ -180,3 +180,37 @@ class ChannelVocabulary(ChannelScheme):
 
     def describe(self):
         return f"any of {len(self.names)} named channels"
+
+
+@dataclass(frozen=True)
+class AnyChannels(ChannelScheme):
+    """Whatever channels the input has, in its order (CBraMod, position-aware models).
+
+    Each input channel is one slot; nothing is derived or filled in. Models
+    that place channels by position (SignalJEPA, REVE, LUNA...) get each
+    slot's position from the recording, the montage, or the template 10-05
+    montage by name (see ``ModelCard.uses_positions``).
+
+    Parameters
+    ----------
+    max_channels : int or None
+        Most channels the backbone takes (None: no limit).
+    """
+
+    max_channels: int | None = None
+
+    def slots(self, user_names):
+        names = tuple(user_names)
+        if self.max_channels is not None and len(names) > self.max_channels:
+            raise ValueError(
+                f"This model takes at most {self.max_channels} channels; the input has {len(names)}. "
+                "Pick the channels to keep (e.g. epochs.pick([...]) or fewer ch_names)."
+            )
+        return names
+
+    def fills_missing(self):
+        return False
+
+    def describe(self):
+        limit = f" (at most {self.max_channels})" if self.max_channels else ""
+        return f"any channels, in the input's order{limit}"

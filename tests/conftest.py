@@ -7,11 +7,16 @@ import warnings
 import numpy as np
 import pytest
 
-from eegfm_sklearn import get_model_card
+from eegfm_sklearn import get_model_card, list_models
 from eegfm_sklearn._data_dir import get_data_dir
 from eegfm_sklearn.datasets import load_eegmat
 
-MODELS = ("bendr", "biot", "labram")
+MODELS = tuple(list_models())
+# Models with published weights (the others are architecture-only cards).
+PRETRAINED_MODELS = tuple(m for m in MODELS if get_model_card(m).checkpoints)
+# The 19 electrodes of the 10-20 system (new names), a montage every card can adapt.
+STANDARD_19 = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3",
+               "Pz", "P4", "P8", "O1", "O2")
 
 
 def require_data(*parts):
@@ -25,6 +30,19 @@ def require_data(*parts):
 def tiny(model, **extra):
     """Params giving a tiny, fast architecture of ``model``."""
     return {"model": model, "model_kwargs": dict(get_model_card(model).tiny_kwargs), **extra}
+
+
+def card_module(model, n_times, output="features", n_outputs=2, names=STANDARD_19):
+    """A tiny CardModule of ``model`` for channels ``names`` (template positions), randomly initialised."""
+    from eegfm_sklearn.adapter import plan_channels, slot_positions
+    from eegfm_sklearn.backbone import CardModule
+
+    card = get_model_card(model)
+    report = plan_channels(card.channels, list(names)).report
+    positions = slot_positions(card, report) if card.uses_positions else None
+    build = {"n_chans": len(report.slots) + card.scaling.n_extra_channels, "n_times": n_times,
+             "n_outputs": n_outputs, "model_kwargs": dict(card.tiny_kwargs)}
+    return CardModule(card, build, report.slots, output=output, slot_positions=positions)
 
 
 @pytest.fixture(autouse=True)

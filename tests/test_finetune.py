@@ -15,7 +15,7 @@ from eegfm_sklearn import finetune as ft
 from eegfm_sklearn.backbone import CardModule, PoolingHead
 from eegfm_sklearn.estimators.training import warmup_cosine
 
-from conftest import MODELS, tiny
+from conftest import MODELS, card_module, tiny
 
 # Constructor kwarg giving the number of transformer blocks (test-only fact).
 DEPTH_KW = {"bendr": "transformer_layers", "biot": "num_layers", "labram": "num_layers"}
@@ -187,10 +187,9 @@ def test_lora_pickles_and_round_trips(model, eegmat_small, tmp_path):
 @pytest.mark.parametrize("model", MODELS)
 def test_poolings_of_each_card(model, eegmat_small):
     card = get_model_card(model)
-    slots = card.channels.names[:16] if card.passes_ch_names else [f"C{i}" for i in range(16)]
-    build = {"n_chans": 16, "n_times": 800, "n_outputs": 2, "model_kwargs": dict(card.tiny_kwargs)}
-    module = CardModule(card, build, slots, output="features").eval()
-    x = torch.randn(3, 16, 800)
+    n_times = card.window.min_samples * 2 // card.window.multiple * card.window.multiple
+    module = card_module(model, n_times).eval()
+    x = torch.randn(3, module.build_args["n_chans"], n_times)
     with torch.no_grad():
         native = module(x)
         # The card's tokens, pooled its default way, are braindecode's own features.

@@ -310,7 +310,7 @@ def test_bendr_original_release_loads_in_authors_form(tmp_path, how):
     assert resolved.checkpoint.name == "bendr-original"
     assert len(resolved.files) == 2
 
-    module = build("bendr", 20, 768, seed=1)
+    module = build("bendr", 20, 768, seed=1, card=resolved.card)  # the release's contract: authors' form
     report = load_into_module(module, resolved)
     assert isinstance(module.contextualizer.norm, torch.nn.Identity)
     assert_loaded(card, module, sd, report)
@@ -341,8 +341,8 @@ def test_bendr_braindecode_form_keeps_final_norm(tmp_path):
     ref = build("bendr", 20, 768, seed=0)
     save_weights_dir(ref, tmp_path / "bd", {"n_chans": 20})
     resolved = resolve_weights(tmp_path / "bd", card)
-    assert resolved.post_build is None
-    module = build("bendr", 20, 768, seed=1)
+    assert resolved.card.post_build is None
+    module = build("bendr", 20, 768, seed=1, card=resolved.card)
     report = load_into_module(module, resolved)
     assert isinstance(module.contextualizer.norm, torch.nn.LayerNorm)
     heads = [k for k in ref.state_dict() if is_head(card, k)]
@@ -426,16 +426,16 @@ def test_unknown_name_lists_known_and_points_to_other_model(tmp_path, monkeypatc
 
 def test_every_registered_checkpoint_has_a_consistent_contract():
     from eegfm_sklearn.cards import list_models
-    from eegfm_sklearn.weights import FORMATS, effective_card
+    from eegfm_sklearn.weights import effective_card, formats_for
 
     for model in list_models():
         card = get_model_card(model)
         assert card.checkpoints, model
         for ckpt in card.checkpoints:
-            assert ckpt.fmt in card.weight_formats and ckpt.fmt in FORMATS
+            assert ckpt.fmt in {f.name for f in formats_for(card)}
             assert ckpt.filenames and (ckpt.source == "original") == (ckpt.repo_id is None)
-            eff, post_build = effective_card(card, ckpt)
-            assert post_build is None or callable(post_build)
+            eff = effective_card(card, ckpt)
+            assert eff.post_build is None or callable(eff.post_build)
             if model == "biot":  # channel count follows from the montage in the name
                 assert len(eff.channels.slots()) == int(re.search(r"(16|18)", ckpt.name).group(1))
 

@@ -82,7 +82,7 @@ def test_bendr_full_size_release_99_tensors_authors_form(tmp_path):
 
     resolved = resolve_weights("bendr-original", card, cache_dir=tmp_path)
     assert len(resolved.state_dict) == 99  # braindecode gh#992 once matched 0 of 99
-    module = full(card, 20, 1536, seed=1)
+    module = full(resolved.card, 20, 1536, seed=1)  # the release's contract: authors' form
     report = load_into_module(module, resolved)
     assert len(report.loaded) == 97  # the authors' form drops the unused final norm
     assert sorted(s.split(" ")[0] for s in report.ignored if "Identity" in s) == [

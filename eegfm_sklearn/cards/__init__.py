@@ -1,7 +1,16 @@
-"""Model cards: the registry of supported foundation models."""
+"""Model cards: the registry of supported foundation models.
 
-from .base import Checkpoint, ModelCard, WindowSpec
-from . import bendr, biot, labram
+Every module or package under ``eegfm_sklearn/cards/`` that defines
+``CARD`` (or ``CARDS``, for a family of variants) is registered when this
+package is imported: adding a model is adding its card module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from .base import Checkpoint, FilterSpec, ModelCard, WindowSpec
 
 _REGISTRY: dict[str, ModelCard] = {}
 
@@ -12,13 +21,34 @@ def register_card(card: ModelCard) -> ModelCard:
     return card
 
 
-for _module in (bendr, biot, labram):
-    register_card(_module.CARD)
+def _discover():
+    for info in pkgutil.iter_modules(__path__):
+        if info.name == "base" or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for card in getattr(module, "CARDS", ()) or (getattr(module, "CARD", None),):
+            if card is not None:
+                register_card(card)
 
 
-def list_models() -> list[str]:
-    """Names of the registered models, sorted."""
-    return sorted(_REGISTRY)
+_discover()
+
+
+def list_models(status=False):
+    """Names of the registered models, sorted.
+
+    Parameters
+    ----------
+    status : bool, default=False
+        Return ``{name: status}`` instead, where status is ``"weights
+        available"`` or ``"architecture only"``.
+
+    Returns
+    -------
+    names : list of str, or dict of str to str
+    """
+    names = sorted(_REGISTRY)
+    return {n: _REGISTRY[n].status for n in names} if status else names
 
 
 def get_model_card(name) -> ModelCard:
@@ -37,4 +67,5 @@ def get_model_card(name) -> ModelCard:
     return _REGISTRY[key]
 
 
-__all__ = ["Checkpoint", "ModelCard", "WindowSpec", "get_model_card", "list_models", "register_card"]
+__all__ = ["Checkpoint", "FilterSpec", "ModelCard", "WindowSpec", "get_model_card", "list_models",
+           "register_card"]

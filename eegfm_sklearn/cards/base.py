@@ -1,9 +1,9 @@
 """The model card: every fact about one pretrained model, in one place.
 
 Generic code (adapter, weights, estimators) asks a card; it never branches
-on a model's name. Cards hold data and small per-model functions only; they
-import neither torch nor braindecode at import time, so listing models is
-cheap.
+on a model's name. Cards hold data and small per-model functions (builders,
+converters of the authors' layouts, forward hooks); they import neither
+torch nor braindecode at import time, so listing models is cheap.
 """
 
 from __future__ import annotations
@@ -36,6 +36,40 @@ class WindowSpec:
 
 
 @dataclass(frozen=True)
+class FilterSpec:
+    """The filters a checkpoint's pretraining data went through.
+
+    Parameters
+    ----------
+    l_freq : float or None
+        High-pass edge (Hz); None for none.
+    h_freq : float or None
+        Low-pass edge (Hz); None for none.
+    notch : tuple of float
+        Line-noise frequencies removed (Hz).
+    source : str
+        Where the fact comes from (paper, code).
+    """
+
+    l_freq: float | None = None
+    h_freq: float | None = None
+    notch: tuple[float, ...] = ()
+    source: str = ""
+
+    def describe(self) -> str:
+        parts = []
+        if self.l_freq is not None and self.h_freq is not None:
+            parts.append(f"band-pass {self.l_freq:g}-{self.h_freq:g} Hz")
+        elif self.l_freq is not None:
+            parts.append(f"high-pass {self.l_freq:g} Hz")
+        elif self.h_freq is not None:
+            parts.append(f"low-pass {self.h_freq:g} Hz")
+        if self.notch:
+            parts.append("notch " + ", ".join(f"{f:g}" for f in self.notch) + " Hz")
+        return ", ".join(parts) or "none"
+
+
+@dataclass(frozen=True)
 class Checkpoint:
     """One known pretrained checkpoint and the contract it was trained with.
 
@@ -53,7 +87,8 @@ class Checkpoint:
     sha256 : mapping or None
         Expected SHA-256 per file name, where known.
     fmt : str
-        Name of the on-disk key layout (see :mod:`eegfm_sklearn.weights`).
+        Name of the on-disk key layout: ``"braindecode"`` or one of the
+        card's ``weight_formats``.
     card_overrides : mapping
         Card fields this checkpoint changes (channel scheme, build kwargs,
         window...), so the adapter applies the checkpoint's own contract.
@@ -102,18 +137,40 @@ class ModelCard:
     features : callable
         ``features(output_dict) -> Tensor (n, n_features)``: pooling of the
         dict returned by ``module(x, return_features=True)``.
-    passes_ch_names : bool
-        Whether ``forward`` needs ``ch_names=`` (channel-indexed embeddings).
+    forward_kwargs : callable or None
+        ``forward_kwargs(slots, positions) -> dict``: keyword arguments the
+        backbone's ``forward`` needs besides ``x`` (LaBraM's ``ch_names``).
+        ``slots`` are the backbone's channel names, ``positions`` an array
+        (n_slots, 3) of head-frame positions in metres, or None.
+    build_extra : callable or None
+        ``build_extra(slots, positions) -> dict``: constructor kwargs that
+        depend on the channels (``chs_info`` for position-aware models).
+    uses_positions : bool
+        Whether ``forward_kwargs``/``build_extra`` need electrode positions
+        (the adapter then resolves one per slot, or says which is missing).
     head_prefixes : tuple of str
         State-dict prefixes of the task head (re-initialised per task).
     checkpoints : tuple of Checkpoint
         Known pretrained checkpoints.
-    weight_formats : tuple of str
-        On-disk layouts this model's checkpoints come in.
-    post_build : str or callable or None
-        ``f(module) -> module`` applied after building (a dotted path is
-        imported on use), for checkpoints whose architecture differs
-        slightly from braindecode's (BENDR's authors' form).
+    weight_formats : tuple of WeightFormat
+        The authors' own on-disk layouts and their converters (braindecode's
+        layout is always accepted besides these).
+    post_build : callable or None
+        ``f(module) -> module`` applied after building, for checkpoints
+        whose architecture differs slightly from braindecode's (BENDR's
+        authors' form); must be idempotent.
+    truncatable : mapping of str to int
+        Learned position tables that may be cut to the module's length
+        along the given dim (LaBraM's 16-row ``temporal_embedding`` for
+        shorter windows: the first rows are the first positions).
+    safe_globals : tuple of type
+        Plain-data classes the authors' pickles carry beside tensors,
+        allowed when reading them code-free (LaBraM's ``argparse.Namespace``).
+    filters : FilterSpec or None
+        The filters the pretraining data went through.
+    no_weights_reason : str
+        For architectures with no published checkpoint: why (shown when
+        ``weights=`` names one).
     notes : str
         Free-text facts worth showing users.
     tokens : callable or None
@@ -152,11 +209,17 @@ class ModelCard:
     build_kwargs: Mapping[str, Any] = field(default_factory=dict)
     tiny_kwargs: Mapping[str, Any] = field(default_factory=dict)
     features: Callable[[Mapping[str, Any]], Any] | None = None
-    passes_ch_names: bool = False
+    forward_kwargs: Callable[..., Mapping[str, Any]] | None = None
+    build_extra: Callable[..., Mapping[str, Any]] | None = None
+    uses_positions: bool = False
     head_prefixes: tuple[str, ...] = ("final_layer.",)
     checkpoints: tuple[Checkpoint, ...] = ()
-    weight_formats: tuple[str, ...] = ("braindecode",)
-    post_build: str | Callable | None = None
+    weight_formats: tuple[Any, ...] = ()
+    post_build: Callable | None = None
+    truncatable: Mapping[str, int] = field(default_factory=dict)
+    safe_globals: tuple[type, ...] = ()
+    filters: FilterSpec | None = None
+    no_weights_reason: str = ""
     notes: str = ""
     tokens: Callable[..., Mapping[str, Any]] | None = None
     default_pooling: str = "default"
@@ -187,7 +250,12 @@ class ModelCard:
             overrides["build_kwargs"] = {**self.build_kwargs, **overrides["build_kwargs"]}
         return replace(self, **overrides)
 
-    def build_module(self, n_chans, n_times, n_outputs, model_kwargs=None):
+    @property
+    def status(self) -> str:
+        """``"weights available"`` or ``"architecture only"``."""
+        return "weights available" if self.checkpoints else "architecture only"
+
+    def build_module(self, n_chans, n_times, n_outputs, model_kwargs=None, slots=None, positions=None):
         """Build the braindecode module for the given input/output sizes.
 
         Parameters
@@ -200,6 +268,10 @@ class ModelCard:
             Size of the head's output.
         model_kwargs : dict or None
             Overrides of ``build_kwargs`` (e.g. ``tiny_kwargs``).
+        slots : sequence of str or None
+            Channel names of the backbone's input (for ``build_extra``).
+        positions : ndarray of shape (n_slots, 3) or None
+            Their head-frame positions (m), for ``build_extra``.
 
         Returns
         -------
@@ -207,6 +279,8 @@ class ModelCard:
             The braindecode model, randomly initialised.
         """
         kwargs = {**self.build_kwargs, **(model_kwargs or {})}
+        if self.build_extra is not None:
+            kwargs.update(self.build_extra(slots, positions))
         module = self.module_class(
             n_chans=n_chans,
             n_times=n_times,
@@ -214,15 +288,11 @@ class ModelCard:
             sfreq=self.sfreq,
             **kwargs,
         )
-        return module if self.post_build is None else self.post_build_fn(module)
+        return module if self.post_build is None else self.post_build(module)
 
-    @property
-    def post_build_fn(self):
-        """``post_build`` as a callable (dotted paths imported here)."""
-        if self.post_build is None or callable(self.post_build):
-            return self.post_build
-        module_name, _, attr = self.post_build.rpartition(".")
-        return getattr(importlib.import_module(module_name), attr)
+    def forward_kwargs_for(self, slots, positions=None) -> dict:
+        """Keyword arguments of ``forward`` for these slots (empty by default)."""
+        return {} if self.forward_kwargs is None else dict(self.forward_kwargs(slots, positions))
 
     def summary(self) -> dict:
         """Plain-dict summary of the card (for tables and docs)."""
@@ -234,5 +304,7 @@ class ModelCard:
             "scaling": self.scaling.describe(),
             "window": self.window,
             "embedding_size": self.embedding_size,
+            "filters": self.filters.describe() if self.filters else "none",
+            "status": self.status,
             "checkpoints": [c.name for c in self.checkpoints],
         }

@@ -171,7 +171,8 @@ class FoundationEstimatorBase(BaseEstimator):
             "model_kwargs": self.model_kwargs,
         }
         with seeded(self.random_state):
-            self.module_ = CardModule(self.card_, build_args, adapter.report_.slots, output=output)
+            self.module_ = CardModule(self.card_, build_args, adapter.report_.slots, output=output,
+                                      slot_positions=adapter.slot_positions_)
         self.weights_report_ = self._load_weights(resolved)
         self.module_.to(self.device)
         return self.module_

@@ -126,7 +126,8 @@ def load_estimator(cls, directory):
                                 missing=est.missing_channels, window_policy=est.window_policy,
                                 positions=positions).restore(**ours["adapter"])
     build = {k: config[k] for k in ("n_chans", "n_times", "n_outputs", "model_kwargs")}
-    est.module_ = CardModule(resolved.card, build, est.adapter_.report_.slots, output=ours["output"])
+    est.module_ = CardModule(resolved.card, build, est.adapter_.report_.slots, output=ours["output"],
+                             slot_positions=est.adapter_.slot_positions_)
     est.weights_report_ = load_into_module(est.module_.backbone, resolved, keep_head=True)
     if (directory / MODULE_FILE).is_file():
         _load_full_module(est, ours, directory / MODULE_FILE)
@@ -146,5 +147,6 @@ def _load_full_module(est, ours, path):
         peft_config = peft.get_peft_config(ours["peft_config"])
     module = est.module_
     est.module_ = type(module)(module.card, module.build_args, module.slot_names, module.output,
-                               backbone=module.backbone, pooling=ours.get("pooling"), peft_config=peft_config)
+                               backbone=module.backbone, pooling=ours.get("pooling"), peft_config=peft_config,
+                               slot_positions=module.slot_positions)
     est.module_.load_state_dict(load_file(str(path)), strict=True)

@@ -8,7 +8,7 @@ This package never imports scikit-learn.
 """
 
 from .errors import UnsafeCheckpointError, WeightsError
-from .formats import FORMATS, WeightFormat, bendr_authors_form, register_format
+from .formats import BRAINDECODE, WeightFormat, formats_for
 from .resolve import (
     ResolvedWeights,
     effective_card,
@@ -21,20 +21,19 @@ from .save import save_weights_dir
 from .verify import WeightsReport, load_into_module, match_state_dict
 
 __all__ = [
-    "FORMATS",
+    "BRAINDECODE",
     "ResolvedWeights",
     "UnsafeCheckpointError",
     "WeightFormat",
     "WeightsError",
     "WeightsReport",
-    "bendr_authors_form",
     "effective_card",
+    "formats_for",
     "hub_cache_dir",
     "load_into_module",
     "match_state_dict",
     "originals_dir",
     "read_weight_file",
-    "register_format",
     "resolve_weights",
     "save_weights_dir",
     "sha256_file",

@@ -47,9 +47,6 @@ class ResolvedWeights:
         ``config.json`` of a braindecode folder / repo, if any.
     checkpoint : Checkpoint or None
         The registry entry, when one applies.
-    post_build : callable or None
-        ``post_build(module)`` tweak the checkpoint needs after building
-        (e.g. BENDR's authors' form); :func:`load_into_module` applies it.
     """
 
     card: Any
@@ -59,7 +56,6 @@ class ResolvedWeights:
     files: dict = field(default_factory=dict)
     config: dict | None = None
     checkpoint: Any = None
-    post_build: Callable | None = None
 
 
 # ------------------------------------------------------------ environment
@@ -98,19 +94,29 @@ def originals_dir(cache_dir=None) -> Path:
 
 # ------------------------------------------------------------- contracts
 def effective_card(card, ckpt):
-    """The card with ``ckpt``'s contract applied, and its post-build tweak.
+    """The card with ``ckpt``'s contract applied (channels, scaling, post-build tweak...).
 
     Returns
     -------
     card : ModelCard
-    post_build : callable or None
     """
     names = {f.name for f in dataclasses.fields(card)}
     unknown = sorted(set(ckpt.card_overrides) - names)
     if unknown:
         raise WeightsError(f"Checkpoint {ckpt.name!r} overrides unknown card fields {unknown}.")
-    eff = card.for_checkpoint(ckpt)
-    return eff, eff.post_build_fn
+    return card.for_checkpoint(ckpt)
+
+
+def _safe_globals(card):
+    """Plain-data classes allowed in pickles: every registered card's, so that
+    another model's release is read and then recognised as such (not refused
+    as unsafe)."""
+    from ..cards import get_model_card, list_models
+
+    allowed = list(card.safe_globals)
+    for name in list_models():
+        allowed += [c for c in get_model_card(name).safe_globals if c not in allowed]
+    return tuple(allowed)
 
 
 def _check_sha(ckpt, files):
@@ -129,20 +135,18 @@ def _finish(obj, card, files, source, *, ckpt=None, config=None, check_sha=True)
     if ckpt is not None:
         if check_sha:
             _check_sha(ckpt, files)
-        card, post_build = effective_card(card, ckpt)
+        card = effective_card(card, ckpt)
         fmt = ckpt.fmt
     else:
-        post_build = None
         fmt = detect_format(obj, card, where=f"Weights from {source}")
     return ResolvedWeights(
         card=card,
-        state_dict=convert(obj, fmt),
+        state_dict=convert(obj, fmt, card),
         source=source,
         fmt=fmt,
         files=files,
         config=config,
         checkpoint=ckpt,
-        post_build=post_build,
     )
 
 
@@ -174,7 +178,7 @@ def _read_parts(card, parts: Mapping, source, ckpt=None):
             f"{card.name!r} (known: {multi or 'none'})."
         )
     paths = {part: Path(os.fspath(p)).expanduser() for part, p in parts.items()}
-    obj = {part: read_weight_file(p) for part, p in paths.items()}
+    obj = {part: read_weight_file(p, _safe_globals(card)) for part, p in paths.items()}
     files = {str(p): sha256_file(p) for p in paths.values()}
     check_sha = ckpt is not None
     if ckpt is None and fmt.matches(obj):
@@ -202,12 +206,12 @@ def _resolve_file(path: Path, card, source, ckpt=None, config=None, match_releas
                     f"{ {p: '...' for p, _ in fmt.parts} }."
                 )
             return _read_parts(card, parts, source, ckpt)
-    obj = read_weight_file(path)
+    obj = read_weight_file(path, _safe_globals(card))
     files = {str(path): sha256_file(path)}
     check_sha = ckpt is not None
     if ckpt is None and match_release:
         fmt_name = detect_format(obj, card, where=f"Weights from {source}")
-        if not get_format(fmt_name).generic:
+        if not get_format(fmt_name, card).generic:
             ckpt = _release_for(card, fmt_name, [path.name])
     return _finish(obj, card, files, source, ckpt=ckpt, config=config, check_sha=check_sha)
 
@@ -224,8 +228,7 @@ def _with_saved_contract(resolved, card, config):
     contract = config.get("checkpoint")
     if not contract:
         return resolved
-    eff, post_build = effective_card(card, card.get_checkpoint(contract))
-    return dataclasses.replace(resolved, card=eff, post_build=post_build)
+    return dataclasses.replace(resolved, card=effective_card(card, card.get_checkpoint(contract)))
 
 
 def _read_config(folder: Path):
@@ -345,7 +348,7 @@ def _resolve_original(ckpt, card, cache_dir):
             f"file/folder itself as weights=). Hub conversions that download "
             f"automatically: {hub}."
         )
-    fmt = get_format(ckpt.fmt)
+    fmt = get_format(ckpt.fmt, card)
     if fmt.parts:
         by_name = dict((name, part) for part, name in fmt.parts)
         parts = {by_name[p.name]: p for p in paths}
@@ -392,7 +395,7 @@ def resolve_weights(weights, card, *, cache_dir=None, revision=None):
         dict naming the files of a multi-file release
         (``{"encoder": ..., "contextualizer": ...}`` for BENDR).
     card : ModelCard
-        The model; its ``weight_formats`` say which layouts may apply.
+        The model; braindecode's layout and its ``weight_formats`` may apply.
     cache_dir : str or Path, optional
         Hugging Face cache folder (default: ``HF_HUB_CACHE`` /
         ``HF_HOME/hub``). Authors' releases are looked up in
@@ -437,6 +440,13 @@ def resolve_weights(weights, card, *, cache_dir=None, revision=None):
             source=f"{repo_id}@{rev or 'main'}",
             # "a/b" may also have been meant as a local path.
             note=f" (No local path {text!r} exists either.)",
+        )
+    if not card.checkpoints:
+        raise WeightsError(
+            f"No pretrained checkpoint of {card.name!r} is published"
+            + (f" ({card.no_weights_reason})" if card.no_weights_reason else "")
+            + f"; weights={text!r} is not an existing path either. Use weights=None (random "
+            "initialisation) or a folder written by save_pretrained."
         )
     raise WeightsError(
         f"weights={text!r} is not an existing path, a Hugging Face repo id "

@@ -8,18 +8,12 @@ pickle asks for is refused with :class:`UnsafeCheckpointError`.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import pickle
 import warnings
 from pathlib import Path
 
 from .errors import UnsafeCheckpointError, WeightsError
-
-# Plain-data classes beside tensors/dicts/lists that released checkpoints
-# carry: LaBraM stores its training ``args`` as an argparse.Namespace
-# (a plain attribute bag; building one runs no user code).
-SAFE_GLOBALS = (argparse.Namespace,)
 
 _SAFETENSORS_SUFFIXES = (".safetensors",)
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -71,14 +65,14 @@ def _corrupt(path, err) -> WeightsError:
     )
 
 
-def _unsafe(path, err) -> UnsafeCheckpointError:
+def _unsafe(path, err, safe_globals) -> UnsafeCheckpointError:
     import torch
 
     try:
         found = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
     except Exception:  # not a zip checkpoint: the opcode scan cannot run
         found = []
-    allowed = {f"{c.__module__}.{c.__qualname__}" for c in SAFE_GLOBALS}
+    allowed = {f"{c.__module__}.{c.__qualname__}" for c in safe_globals}
     found = [g for g in found if g not in allowed]
     what = f"objects {found}" if found else "pickle content beyond plain tensors"
     return UnsafeCheckpointError(
@@ -92,7 +86,7 @@ def _unsafe(path, err) -> UnsafeCheckpointError:
     )
 
 
-def read_weight_file(path):
+def read_weight_file(path, safe_globals=()):
     """Read a weight file without executing code from it.
 
     Parameters
@@ -100,6 +94,9 @@ def read_weight_file(path):
     path : str or Path
         A ``.safetensors`` file, or a torch pickle (``.pt``, ``.pth``,
         ``.bin``, ``.ckpt``; zip or legacy format).
+    safe_globals : tuple of type
+        Plain-data classes allowed besides tensors and containers (a card's
+        ``safe_globals``, e.g. LaBraM's ``argparse.Namespace``).
 
     Returns
     -------
@@ -129,13 +126,13 @@ def read_weight_file(path):
     import torch
 
     try:
-        with torch.serialization.safe_globals(list(SAFE_GLOBALS)), warnings.catch_warnings():
+        with torch.serialization.safe_globals(list(safe_globals)), warnings.catch_warnings():
             # Protocol notes on plain pickles are noise: refusal is what counts.
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         if "truncated" in str(err).lower():
             raise _corrupt(path, err) from None
-        raise _unsafe(path, err) from None
+        raise _unsafe(path, err, safe_globals) from None
     except Exception as err:  # RuntimeError (zip), EOFError, IndexError...
         raise _corrupt(path, err) from None

@@ -12,11 +12,6 @@ from dataclasses import dataclass, field
 
 from .errors import WeightsError
 
-# Learned position tables longer than the module needs may be cut to the
-# module's length along this dim (e.g. LaBraM's 16-row temporal_embedding
-# for shorter windows): the first rows are the first positions.
-TRUNCATABLE = {"temporal_embedding": 1}
-
 _MAX_LISTED = 12
 
 
@@ -108,9 +103,10 @@ def _drop_unusable(module, state, target):
     return ignored
 
 
-def _truncate_tables(state, target):
+def _truncate_tables(state, target, truncatable):
+    # Learned position tables longer than the module needs are cut to its length (a card fact).
     adapted = []
-    for key, dim in TRUNCATABLE.items():
+    for key, dim in truncatable.items():
         if key not in state or key not in target:
             continue
         have, want = state[key].shape, target[key].shape
@@ -123,7 +119,7 @@ def _truncate_tables(state, target):
     return adapted
 
 
-def match_state_dict(module, state, head_prefixes, *, keep_head=False, where="checkpoint"):
+def match_state_dict(module, state, head_prefixes, *, keep_head=False, where="checkpoint", truncatable=None):
     """Check converted weights against a module and build what to load.
 
     Parameters
@@ -138,6 +134,9 @@ def match_state_dict(module, state, head_prefixes, *, keep_head=False, where="ch
         Load the checkpoint's head too (shapes must match).
     where : str
         Source description for error messages.
+    truncatable : mapping of str to int or None
+        Position tables that may be cut to the module's length along a dim
+        (the card's ``truncatable``).
 
     Returns
     -------
@@ -155,7 +154,7 @@ def match_state_dict(module, state, head_prefixes, *, keep_head=False, where="ch
     target = module.state_dict()
     state = dict(state)
     ignored = _drop_unusable(module, state, target)
-    adapted = _truncate_tables(state, target)
+    adapted = _truncate_tables(state, target, truncatable or {})
 
     def is_head(key):
         return key.startswith(tuple(head_prefixes))
@@ -220,9 +219,9 @@ def load_into_module(module, resolved, *, keep_head=False):
     Parameters
     ----------
     module : torch.nn.Module
-        Built by ``resolved.card.build_module(...)``; changed in place. If
-        the checkpoint needs a post-build tweak (``resolved.post_build``,
-        e.g. BENDR's authors' form), it is applied first.
+        Built by ``resolved.card.build_module(...)`` (which applies the
+        checkpoint's post-build tweak, e.g. BENDR's authors' form); changed
+        in place.
     resolved : ResolvedWeights
         From :func:`~eegfm_sklearn.weights.resolve_weights`.
     keep_head : bool
@@ -240,14 +239,13 @@ def load_into_module(module, resolved, *, keep_head=False):
     """
     import torch
 
-    if getattr(resolved, "post_build", None) is not None:
-        resolved.post_build(module)
     to_load, info = match_state_dict(
         module,
         resolved.state_dict,
         resolved.card.head_prefixes,
         keep_head=keep_head,
         where=f"checkpoint {resolved.source}",
+        truncatable=resolved.card.truncatable,
     )
     full = module.state_dict()
     full.update(to_load)

@@ -1,8 +1,9 @@
 """BENDR (Kostas et al., 2021): conv encoder + transformer contextualizer."""
 
-from ..channels import FixedChannels
-from ..scaling import MinMaxWithScaleChannel
-from .base import Checkpoint, ModelCard, WindowSpec
+from ...channels import FixedChannels
+from ...scaling import MinMaxWithScaleChannel
+from ..base import Checkpoint, ModelCard, WindowSpec
+from .convert import FORMAT as ORIGINAL_FORMAT, bendr_authors_form
 
 # The 19 electrodes of the release, in order (old names T5/T6 for P7/P8);
 # a 20th SCALE channel is appended by the scaling step.
@@ -27,8 +28,8 @@ def _tokens(module, x):
 CHECKPOINTS = (
     # Hub filenames are alternatives, in order; original releases are
     # converted on load and placed by hand (see docs/checkpoints.md).
-    # "post_build" (a dotted path, imported lazily) makes the authors' form:
-    # no final contextualizer norm, as in the authors' code.
+    # "post_build" makes the authors' form: no final contextualizer norm,
+    # as in the authors' code.
     Checkpoint(
         name="bendr",
         source="hub",
@@ -41,7 +42,7 @@ CHECKPOINTS = (
         source="hub",
         repo_id="braindecode/braindecode-bendr",
         filenames=("model.safetensors", "pytorch_model.bin"),
-        card_overrides={"post_build": "eegfm_sklearn.weights.formats.bendr_authors_form"},
+        card_overrides={"post_build": bendr_authors_form},
         notes="Same weights in the authors' form (no final contextualizer norm).",
     ),
     Checkpoint(
@@ -49,7 +50,7 @@ CHECKPOINTS = (
         source="original",
         filenames=("encoder.pt", "contextualizer.pt"),
         fmt="bendr-original",
-        card_overrides={"post_build": "eegfm_sklearn.weights.formats.bendr_authors_form"},
+        card_overrides={"post_build": bendr_authors_form},
         url="https://github.com/SPOClab-ca/BENDR",
         notes="The authors' release files, in the authors' form (no final norm).",
     ),
@@ -73,7 +74,7 @@ CARD = ModelCard(
     features=_start_token,
     head_prefixes=("final_layer.",),
     checkpoints=CHECKPOINTS,
-    weight_formats=("braindecode", "bendr-original"),
+    weight_formats=(ORIGINAL_FORMAT,),
     notes=(
         "Features are the start token (braindecode); the authors' classifier "
         "read the last token. Pretraining windows were 60 s (15360 samples)."

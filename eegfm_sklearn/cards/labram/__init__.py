@@ -1,8 +1,11 @@
 """LaBraM (Jiang et al., ICLR 2024): patch transformer over any 10-20 subset."""
 
-from ..channels import ChannelVocabulary
-from ..scaling import DivideBy
-from .base import Checkpoint, ModelCard, WindowSpec
+import argparse
+
+from ...channels import ChannelVocabulary
+from ...scaling import DivideBy
+from ..base import Checkpoint, FilterSpec, ModelCard, WindowSpec
+from .convert import FORMAT as ORIGINAL_FORMAT
 
 # braindecode's LABRAM_CHANNEL_ORDER (position = embedding row - 1); a test
 # checks this copy against braindecode so the two cannot drift apart.
@@ -20,6 +23,11 @@ LABRAM_CHANNELS = tuple(
 def _cls_token(out):
     # braindecode's Labram head (use_mean_pooling=False) reads the CLS token.
     return out["cls_token"]
+
+
+def _forward_kwargs(slots, positions):
+    # Embedding rows are looked up by channel name.
+    return {"ch_names": list(slots)}
 
 
 def _tokens(module, x, **kwargs):
@@ -60,14 +68,16 @@ CARD = ModelCard(
     # braindecode ties the width to the 200-sample patch, so "tiny" = one block.
     tiny_kwargs={"num_layers": 1, "num_heads": 2},
     features=_cls_token,
-    passes_ch_names=True,
+    forward_kwargs=_forward_kwargs,
     head_prefixes=("final_layer.",),
     checkpoints=CHECKPOINTS,
-    weight_formats=("braindecode", "labram-original"),
-    notes=(
-        "Pretrained with band-pass 0.1-75 Hz and a 50 Hz notch at 200 Hz; "
-        "the adapter resamples and rescales but does not filter."
-    ),
+    weight_formats=(ORIGINAL_FORMAT,),
+    # The authors' file holds 16 temporal-embedding rows; shorter windows use the first ones.
+    truncatable={"temporal_embedding": 1},
+    # The authors' pickle stores its training args as an argparse.Namespace (plain data).
+    safe_globals=(argparse.Namespace,),
+    filters=FilterSpec(0.1, 75.0, (50.0,), source="Jiang et al. 2024, sec. 3 / LaBraM repo"),
+    notes="Pretrained at 200 Hz on data band-passed 0.1-75 Hz with a 50 Hz notch, in units of 0.1 mV.",
     tokens=_tokens,
     default_pooling="cls",
     poolings=("cls", "mean", "flatten", "attentive"),

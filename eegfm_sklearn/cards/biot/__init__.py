@@ -1,8 +1,9 @@
 """BIOT (Yang et al., NeurIPS 2023): STFT tokens of bipolar channels."""
 
-from ..channels import BipolarChannels
-from ..scaling import PercentileNormalize
-from .base import Checkpoint, ModelCard, WindowSpec
+from ...channels import BipolarChannels
+from ...scaling import PercentileNormalize
+from ..base import Checkpoint, ModelCard, WindowSpec
+from .convert import FORMAT as ORIGINAL_FORMAT
 
 # TUH "double banana" (TCP) order the 16-channel checkpoints were trained on.
 BIOT_16_PAIRS = (
@@ -101,7 +102,7 @@ CARD = ModelCard(
     features=_pooled,
     head_prefixes=("final_layer.",),
     checkpoints=CHECKPOINTS,
-    weight_formats=("braindecode", "biot-original"),
+    weight_formats=(ORIGINAL_FORMAT,),
     notes="PREST checkpoints were trained on 10 s windows.",
     tokens=_tokens,
     default_pooling="mean",  # braindecode's head reads the token mean; no CLS token
