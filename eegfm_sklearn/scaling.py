@@ -143,3 +143,34 @@ class MinMaxWithScaleChannel(Scaling):
 
     def describe(self):
         return "per window min-max to [-1, 1] over all channels + SCALE channel"
+
+
+@dataclass(frozen=True)
+class ZScore(Scaling):
+    """Per window and channel, subtract the mean and divide by the standard deviation.
+
+    Optionally clip at ``clip`` standard deviations (REVE: 15) and multiply
+    by ``target_std`` (models trained on a fixed spread, e.g. 0.1).
+    """
+
+    clip: float | None = None
+    target_std: float = 1.0
+    eps: float = 1e-8
+
+    def apply(self, X, stats):
+        X = np.asarray(X, dtype=np.float32)
+        out = X - X.mean(axis=-1, keepdims=True)
+        out /= out.std(axis=-1, keepdims=True) + self.eps
+        if self.clip is not None:
+            np.clip(out, -self.clip, self.clip, out=out)
+        if self.target_std != 1.0:
+            out *= self.target_std
+        return out
+
+    def describe(self):
+        text = "per channel z-score over the window"
+        if self.clip is not None:
+            text += f", clipped at ±{self.clip:g} sd"
+        if self.target_std != 1.0:
+            text += f", times {self.target_std:g}"
+        return text
