@@ -96,6 +96,9 @@ class Checkpoint:
         Where the original release can be obtained by hand.
     notes : str
         Anything a user should know (training data, window length).
+    input_shape : tuple of (int, int) or None
+        ``(n_chans, n_times)`` the released module was built with (its
+        tensors' shapes follow from it); None where any input fits.
     """
 
     name: str
@@ -107,6 +110,7 @@ class Checkpoint:
     card_overrides: Mapping[str, Any] = field(default_factory=dict)
     url: str | None = None
     notes: str = ""
+    input_shape: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ CHECKPOINTS = (
     # as in the authors' code.
     Checkpoint(
         name="bendr",
+        input_shape=(20, 1536),
         source="hub",
         repo_id="braindecode/braindecode-bendr",
         filenames=("model.safetensors", "pytorch_model.bin"),
@@ -39,6 +40,7 @@ CHECKPOINTS = (
     ),
     Checkpoint(
         name="bendr-authors",
+        input_shape=(20, 1536),
         source="hub",
         repo_id="braindecode/braindecode-bendr",
         filenames=("model.safetensors", "pytorch_model.bin"),
@@ -47,6 +49,7 @@ CHECKPOINTS = (
     ),
     Checkpoint(
         name="bendr-original",
+        input_shape=(20, 1536),
         source="original",
         filenames=("encoder.pt", "contextualizer.pt"),
         fmt="bendr-original",

@@ -37,6 +37,7 @@ CHECKPOINTS = (
     # converted on load and placed by hand (see docs/checkpoints.md).
     Checkpoint(
         name="biot-prest-16",
+        input_shape=(16, 2000),
         source="hub",
         repo_id="braindecode/biot-pretrained-prest-16chs",
         filenames=("model.safetensors", "pytorch_model.bin"),
@@ -44,6 +45,7 @@ CHECKPOINTS = (
     ),
     Checkpoint(
         name="biot-shhs-prest-18",
+        input_shape=(18, 2000),
         source="hub",
         repo_id="braindecode/biot-pretrained-shhs-prest-18chs",
         filenames=("model.safetensors", "pytorch_model.bin"),
@@ -52,6 +54,7 @@ CHECKPOINTS = (
     ),
     Checkpoint(
         name="biot-six-datasets-18",
+        input_shape=(18, 2000),
         source="hub",
         repo_id="braindecode/biot-pretrained-six-datasets-18chs",
         filenames=("model.safetensors", "pytorch_model.bin"),
@@ -60,6 +63,7 @@ CHECKPOINTS = (
     ),
     Checkpoint(
         name="biot-prest-16-original",
+        input_shape=(16, 2000),
         source="original",
         filenames=("EEG-PREST-16-channels.ckpt",),
         fmt="biot-original",
@@ -68,6 +72,7 @@ CHECKPOINTS = (
     ),
     Checkpoint(
         name="biot-shhs-prest-18-original",
+        input_shape=(18, 2000),
         source="original",
         filenames=("EEG-SHHS+PREST-18-channels.ckpt",),
         fmt="biot-original",
@@ -77,6 +82,7 @@ CHECKPOINTS = (
     ),
     Checkpoint(
         name="biot-six-datasets-18-original",
+        input_shape=(18, 2000),
         source="original",
         filenames=("EEG-six-datasets-18-channels.ckpt",),
         fmt="biot-original",

@@ -40,6 +40,7 @@ CHECKPOINTS = (
     # converted on load and placed by hand (see docs/checkpoints.md).
     Checkpoint(
         name="labram-base",
+        input_shape=(19, 3000),
         source="hub",
         repo_id="braindecode/labram-pretrained",
         filenames=("model.safetensors", "pytorch_model.bin"),
@@ -47,6 +48,7 @@ CHECKPOINTS = (
     ),
     Checkpoint(
         name="labram-base-original",
+        input_shape=(19, 3000),
         source="original",
         filenames=("labram-base.pth",),
         fmt="labram-original",
