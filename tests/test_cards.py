@@ -6,9 +6,7 @@ tested in ``test_card_<model>.py``.
 
 from __future__ import annotations
 
-import json
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
