@@ -205,3 +205,13 @@ def test_nothing_needs_the_network_to_build(monkeypatch):
         card = get_model_card(model)
         module = card_module(model, _typical_length(card))
         assert sum(p.numel() for p in module.parameters()) > 0
+
+
+@pytest.mark.slow
+def test_docs_model_table_is_generated_from_the_cards():
+    from pathlib import Path
+
+    from eegfm_sklearn.cards._table import model_table
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text()
+    assert model_table() in text, "docs/models.md is stale: python -m eegfm_sklearn.cards._table > docs/models.md"
