@@ -182,6 +182,12 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         from skorch.callbacks import GradientNormClipping, LRScheduler
 
         X, Y = check_pair(X, Y)
+        short = min(X.shape[2], Y.shape[2])
+        if short < self.seg_len:
+            raise ValueError(
+                f"Windows of {short} samples are shorter than one segment token (seg_len={self.seg_len}): "
+                "cut longer windows (at least seg_len samples of EEG and of MEG) or lower seg_len."
+            )
         self.x_mean_, self.x_scale_ = channel_stats(X)
         self.y_mean_, self.y_scale_ = channel_stats(Y)
         Xs = ((X - self.x_mean_[:, None]) / self.x_scale_[:, None]).astype(np.float32)

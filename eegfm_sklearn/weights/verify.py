@@ -214,7 +214,29 @@ def match_state_dict(module, state, head_prefixes, *, keep_head=False, where="ch
     return to_load, info
 
 
-def load_into_module(module, resolved, *, keep_head=False):
+def _check_values(module, to_load, where):
+    """Refuse tensors that would be cast silently (integers into floats) or hold NaN/inf."""
+    import torch
+
+    target = module.state_dict()
+    cast = [f"{k} (dtype {str(v.dtype).replace('torch.', '')})" for k, v in to_load.items()
+            if target[k].is_floating_point() and not v.is_floating_point()]
+    if cast:
+        want = str(next(target[k.split(" ")[0]].dtype for k in cast)).replace("torch.", "")
+        raise WeightsError(
+            f"The {where} holds non-float tensors where the model has {want} parameters: {_listing(cast)}. "
+            "Loading would cast them silently; this is not a float checkpoint of this model "
+            "(quantised or another kind of file). Use the float release of the weights."
+        )
+    bad = [k for k, v in to_load.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise WeightsError(
+            f"The {where} has NaN or infinite values in {len(bad)} tensor(s): {_listing(bad)}. "
+            "The file is damaged or comes from a run that diverged; get a clean copy of the weights."
+        )
+
+
+def load_into_module(module, resolved, *, keep_head=False, apply_post_build=True):
     """Load resolved weights into a built module, verifying every key.
 
     Parameters
@@ -228,6 +250,9 @@ def load_into_module(module, resolved, *, keep_head=False):
     keep_head : bool
         Keep the checkpoint's head (its shapes must match the module's);
         by default the head stays freshly initialised for the user's task.
+    apply_post_build : bool
+        Apply ``resolved.post_build`` first. Pass False for a module built
+        from ``resolved.card`` (``build_module`` already applied it).
 
     Returns
     -------
@@ -236,11 +261,12 @@ def load_into_module(module, resolved, *, keep_head=False):
     Raises
     ------
     WeightsError
-        If any backbone key is missing, unexpected or mis-shaped.
+        If any backbone key is missing, unexpected or mis-shaped, holds
+        integers where the module has floats, or holds NaN/inf.
     """
     import torch
 
-    if getattr(resolved, "post_build", None) is not None:
+    if apply_post_build and getattr(resolved, "post_build", None) is not None:
         resolved.post_build(module)
     to_load, info = match_state_dict(
         module,
@@ -249,6 +275,7 @@ def load_into_module(module, resolved, *, keep_head=False):
         keep_head=keep_head,
         where=f"checkpoint {resolved.source}",
     )
+    _check_values(module, to_load, f"checkpoint {resolved.source}")
     full = module.state_dict()
     full.update(to_load)
     with torch.no_grad():
