@@ -14,6 +14,16 @@ from eegfm_sklearn.datasets import load_eegmat
 MODELS = ("bendr", "biot", "labram")
 
 
+REAL_DATA_FIXTURES = {"eegmat", "eegmat_small"}
+
+
+def pytest_collection_modifyitems(items):
+    """Tests reading the shared recordings through a fixture say so: marker ``real_data``."""
+    for item in items:
+        if REAL_DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_data)
+
+
 def require_data(*parts):
     """Path under the data folder; a missing file fails the test (never skips)."""
     path = get_data_dir().joinpath(*parts)
