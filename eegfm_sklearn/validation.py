@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import mne
 import numpy as np
+from scipy import sparse
 from sklearn.utils.validation import validate_data
 
 from .scaling import UNIT_TO_UV
@@ -110,6 +111,11 @@ def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=
         X, info = _epochs_to_array(X, sfreq, ch_names)
     else:
         info = _numpy_info(X, sfreq, ch_names, units, fitted_info, montage)
+    if sparse.issparse(X):
+        raise TypeError(
+            "Sparse data is not supported: X is a sparse matrix, but EEG windows are dense arrays "
+            "(n_trials, n_chans, n_times); pass X.toarray() reshaped to windows."
+        )
     X = np.asarray(X) if not hasattr(X, "shape") else X
     kind = getattr(getattr(X, "dtype", None), "kind", None)
     if kind == "c":
@@ -122,13 +128,16 @@ def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=
     if getattr(X, "ndim", None) != 3:
         raise ValueError(
             f"Expected a 3-D array (n_trials, n_chans, n_times); got shape {getattr(X, 'shape', None)}. "
-            "For one trial use X[np.newaxis]; for a filter bank, pass one band at a time."
+            "Reshape your data: for one trial use X[np.newaxis]; for a filter bank, pass one band at a time."
         )
     if not reset and X.shape[1] != estimator.n_features_in_:
         raise ValueError(
             f"X has {X.shape[1]} channels but {type(estimator).__name__} was fitted on "
             f"{estimator.n_features_in_}; pass the same channels as in fit (or refit)."
         )
+    if len(X) and 0 in X.shape[1:]:
+        raise ValueError(f"X has windows of shape {X.shape[1:]}: every window needs at least one channel "
+                         "and one sample.")
     X = validate_data(estimator, X, allow_nd=True, dtype=np.float64, reset=reset, ensure_min_features=1)
     if X.shape[1] != len(info.ch_names):
         raise ValueError(

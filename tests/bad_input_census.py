@@ -1,28 +1,53 @@
-"""Classify each bad-input case: clear (expected class + words), cryptic (other error), silent (nothing)."""
-import re, sys, tempfile, warnings, pathlib, collections, traceback
-sys.path.insert(0, "tests")
-import test_bad_input as t
-from conftest import make_synthetic
-d = make_synthetic()
-counts = collections.Counter(); rows = []
-for case in t.CASES:
-    tmp = pathlib.Path(tempfile.mkdtemp())
+"""Classify every row of the bad-input table: clear, cryptic or silent.
+
+``clear``: the expected exception (or warning) with the expected words;
+``cryptic``: some other error; ``silent``: nothing raised or warned. For a
+parameter row, a ValueError naming the parameter counts as clear whatever
+its wording. Run from the repository root: ``python tests/bad_input_census.py``.
+"""
+
+from __future__ import annotations
+
+import collections
+import pathlib
+import re
+import sys
+import tempfile
+import warnings
+
+
+def outcome(case, data, tmp_path, param_cases):
     err = None
-    with warnings.catch_warnings(record=True) as rec:
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            case.run(d, tmp)
-        except BaseException as e:
-            err = e
-    if case in t.PARAM_CASES:  # fair to the old wording: does the message name the parameter?
+            case.run(data, tmp_path)
+        except Exception as exc:  # noqa: BLE001 - every failure is classified
+            err = exc
+    if case in param_cases:
         name = case.id.split("-", 1)[1].split("=")[0]
-        ok = err is not None and isinstance(err, ValueError) and re.search(rf"\b{name}\b", str(err))
+        ok = isinstance(err, ValueError) and re.search(rf"\b{name}\b", str(err))
     elif issubclass(case.expect, Warning):
-        ok = any(isinstance(w.message, case.expect) and re.search(case.match, str(w.message)) for w in rec)
+        ok = any(isinstance(w.message, case.expect) and re.search(case.match, str(w.message)) for w in caught)
     else:
-        ok = err is not None and isinstance(err, case.expect) and re.search(case.match, str(err))
-    outcome = "clear" if ok else ("cryptic" if err is not None else "silent")
-    counts[outcome] += 1
-    msg = "" if err is None else f"{type(err).__name__}: {str(err)[:150]!r}"
-    rows.append(f"{outcome:8s} {case.id:45s} {msg}")
-print("\n".join(rows)); print(dict(counts), "total", len(t.CASES))
+        ok = isinstance(err, case.expect) and re.search(case.match, str(err))
+    return ("clear" if ok else "cryptic" if err is not None else "silent"), err
+
+
+def main():
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    import test_bad_input as table
+    from conftest import make_synthetic
+
+    data = make_synthetic()
+    counts = collections.Counter()
+    for case in table.CASES:
+        result, err = outcome(case, data, pathlib.Path(tempfile.mkdtemp()), table.PARAM_CASES)
+        counts[result] += 1
+        detail = "" if err is None else f"{type(err).__name__}: {str(err).splitlines()[0][:120]}"
+        print(f"{result:8s} {case.id:48s} {detail}")
+    print(f"{len(table.CASES)} cases: " + ", ".join(f"{k} {counts[k]}" for k in ("clear", "cryptic", "silent")))
+
+
+if __name__ == "__main__":
+    main()

@@ -171,11 +171,17 @@ DATA_CASES = [
 
 TARGET_CASES = [
     Case("y-single-class", lambda d, p: C(d).fit(d.X, np.full(len(d.X), "rest")), ValueError,
-         r"single class .'rest'.*at least two"),
+         r"only one class .'rest'.*at least two"),
     Case("y-length", lambda d, p: C(d).fit(d.X, d.y[:-1]), ValueError, r"24 windows but y has 23"),
     Case("y-empty", lambda d, p: C(d).fit(d.X, d.y[:0]), ValueError, r"y is empty.*24 windows"),
     Case("y-none-classifier", lambda d, p: C(d).fit(d.X, None), ValueError, r"requires y to be passed"),
     Case("y-none-regressor", lambda d, p: R(d).fit(d.X, None), ValueError, r"requires y to be passed"),
+    Case("y-column-classifier", lambda d, p: C(d).fit(d.X, d.y[:, None]), UserWarning,
+         r"column-vector y was passed when a 1d array was expected"),
+    Case("y-complex-regressor", lambda d, p: R(d).fit(d.X, np.arange(24) * 1j), ValueError, r"[Cc]omplex.*np\.real"),
+    Case("X-sparse", lambda d, p: T(d).fit(__import__("scipy.sparse", fromlist=["x"]).csr_matrix(d.X[:, 0])),
+         TypeError, r"[Ss]parse.*not supported"),
+    Case("X-zero-length-windows", lambda d, p: T(d).fit(d.X[..., :0]), ValueError, r"at least one channel and one sample"),
     Case("y-3d-classifier", lambda d, p: C(d).fit(d.X, d.y[:, None, None]), ValueError, r"y must be 1-D"),
     Case("y-nan-regressor", lambda d, p: R(d).fit(d.X, np.r_[np.nan, np.ones(len(d.X) - 1)]),
          ValueError, r"y contains NaN"),
@@ -227,6 +233,9 @@ WEIGHTS_CASES = [
          FileNotFoundError, r"does not exist.*save_pretrained"),
     Case("from_pretrained-not-ours", lambda d, p: FoundationTransformer.from_pretrained(
         _saved_backbone(d, p, lambda s: None)), ValueError, r"not written by save_pretrained.*weights="),
+    Case("eeg2meg-from_pretrained-missing-folder",
+         lambda d, p: __import__("eegfm_sklearn.eeg2meg", fromlist=["x"]).EEGToMEGRegressor.from_pretrained(
+             str(p / "my-model")), FileNotFoundError, r"does not exist.*save_pretrained"),
     Case("eeg2meg-window-shorter-than-segment", _eeg2meg_short, ValueError, r"5 samples.*seg_len=10"),
 ]
 

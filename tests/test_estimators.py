@@ -219,3 +219,23 @@ def test_transformer_pooling_options(synthetic):
     assert not np.allclose(cls.transform(synthetic.X), mean.transform(synthetic.X))
     with pytest.raises(ValueError, match="attentive' is learned"):
         FoundationTransformer(**common, pooling="attentive").fit(synthetic.X)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_every_param_is_declared_once_and_keyword_only(cls):
+    import inspect
+
+    params = cls().get_params()
+    assert set(cls._parameter_constraints) == set(params)
+    signature = inspect.signature(cls.__init__).parameters
+    assert signature["model"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for name, p in signature.items()
+               if name not in ("self", "model"))
+    with pytest.raises(TypeError, match="positional"):
+        cls("biot", "labram-base")
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_default_params_pass_their_own_constraints(cls):
+    cls()._validate_params()
+    cls(**tiny("bendr", sfreq=np.float32(250), ch_names=("Fp1", "Fp2"), random_state=np.int64(3)))._validate_params()

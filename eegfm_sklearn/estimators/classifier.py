@@ -55,7 +55,7 @@ class FoundationClassifier(ClassifierMixin, FineTunedEstimatorBase):
         encoder = LabelEncoder().fit(y)
         if len(encoder.classes_) < 2:
             raise ValueError(
-                f"y holds a single class ({encoder.classes_[0].item()!r}); a classifier needs at least two."
+                f"y holds only one class ({encoder.classes_[0].item()!r}); a classifier needs at least two."
             )
         self.classes_ = encoder.classes_
         return self._train(X, encoder.transform(y).astype(np.int64), len(self.classes_),

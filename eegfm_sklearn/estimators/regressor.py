@@ -43,10 +43,13 @@ class FoundationRegressor(RegressorMixin, FineTunedEstimatorBase):
         self
         """
         y = check_targets(self, X, y, column_to_1d=False)
-        if y.dtype.kind not in "biuf":
+        if y.dtype.kind == "c":
+            raise ValueError("Complex data not supported: y is complex; pass real targets (np.real(y) or np.abs(y)).")
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
             raise ValueError(f"y must be numeric regression targets; got dtype {y.dtype}. For class labels, "
-                             "use FoundationClassifier.")
-        y = y.astype(np.float64)
+                             "use FoundationClassifier.") from None
         if y.ndim not in (1, 2):
             raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
         if not np.all(np.isfinite(y)):

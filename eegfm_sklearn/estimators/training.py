@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 
 import numpy as np
 import torch
@@ -183,11 +182,9 @@ def check_targets(est, X, y, column_to_1d=True):
             n = "X has windows"
         raise ValueError(f"y is empty (shape {y.shape}) but {n}; pass one target per window.")
     if column_to_1d and y.ndim == 2 and y.shape[1] == 1:
-        from sklearn.exceptions import DataConversionWarning
+        from sklearn.utils.validation import column_or_1d
 
-        warnings.warn("y of shape (n, 1) was given where (n,) is expected; it is raveled. Pass y.ravel().",
-                      DataConversionWarning, stacklevel=3)
-        y = y[:, 0]
+        y = column_or_1d(y, warn=True)  # scikit-learn's DataConversionWarning, then raveled
     return y
 
 
