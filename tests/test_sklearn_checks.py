@@ -22,19 +22,25 @@ from conftest import tiny
 
 CHANNELS = ("C3", "C4", "Cz", "Fz")
 SFREQ = 200.0
-N_TIMES = 200  # LaBraM's shortest window: one 200-sample patch
+N_TIMES = 200  # LaBraM's shortest window: one 200-sample patch (longer ones are cropped to it)
 
 
 def as_windows(X):
-    """(n, f) rows -> (n, 4, 200) windows, each row tiled along time; other input unchanged."""
+    """(n, f) rows -> (n, 4, 200 + f) windows, each row tiled along time; other input unchanged.
+
+    The window length carries the column count, so data with another number of
+    columns than in fit reaches the estimator as windows of another length,
+    which it must refuse (LaBraM crops every window to 200 samples).
+    """
     if sp.issparse(X) or not hasattr(X, "__len__") and not hasattr(X, "__array__"):
         return X
     arr = np.asarray(X)
     if arr.ndim != 2 or arr.shape[1] == 0:
         return arr
-    size = len(CHANNELS) * N_TIMES
+    n_times = N_TIMES + arr.shape[1]
+    size = len(CHANNELS) * n_times
     reps = -(-size // arr.shape[1])
-    return np.tile(arr, (1, reps))[:, :size].reshape(len(arr), len(CHANNELS), N_TIMES)
+    return np.tile(arr, (1, reps))[:, :size].reshape(len(arr), len(CHANNELS), n_times)
 
 
 class _Rows:
@@ -88,7 +94,8 @@ ESTIMATORS = [
 
 # Checks that fail because of the harness, each with its reason. Nothing else may fail.
 _N_FEATURES = ("n_features_in_ counts the channels of the harness's windows (4), not the check's 2-D "
-               "columns; a different column count gives the same 4 channels")
+               "columns (another column count is refused, as another window length, with the "
+               "estimator's own message)")
 _EMPTY = ("the check wants the 2-D wording '0 feature(s) (shape=(n, 0))'; the estimator reports the "
           "empty windows it receives in 3-D")
 HARNESS_FAILURES = {
