@@ -35,7 +35,11 @@ def outcome(case, data, tmp_path, param_cases):
 
 
 def main():
-    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    here = pathlib.Path(__file__).resolve().parent
+    sys.path[:0] = [str(here.parent), str(here)]  # this checkout's package, then the tests'
+    import eegfm_sklearn
+
+    print(f"eegfm_sklearn from {pathlib.Path(eegfm_sklearn.__file__).parent}")
     import test_bad_input as table
     from conftest import make_synthetic
 
