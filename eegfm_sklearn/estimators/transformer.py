@@ -7,17 +7,14 @@ import uuid
 
 import mne
 import numpy as np
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from ..backbone import predict_batches
+from ..backbone import predict_batches, resolve_pooling
 from ..cache import config_hash, get_store, window_hashes
 from ..cards import get_model_card
 from ..streaming import iter_raw_windows
 from ..validation import mne_recording_info
-from sklearn.base import _fit_context
-
-from ..backbone import resolve_pooling
 from . import params
 from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase
 
