@@ -170,15 +170,20 @@ def test_fit_and_from_pretrained_share_one_builder(synthetic, tmp_path, monkeypa
 
 def test_post_build_is_applied_once(synthetic, tmp_path, monkeypatch):
     # BENDR's authors' form (a checkpoint's contract) is applied by build_module, not again on load.
-    import eegfm_sklearn.weights.formats as formats
+    import dataclasses
+
+    from eegfm_sklearn import cards
 
     card = get_model_card("bendr")
     ckpt = next(c for c in card.checkpoints if "post_build" in c.card_overrides)
+    original = ckpt.card_overrides["post_build"]
+    calls = []
+    spied = dataclasses.replace(ckpt, card_overrides={**ckpt.card_overrides,
+                                                       "post_build": lambda m: calls.append(1) or original(m)})
+    patched = dataclasses.replace(card, checkpoints=tuple(spied if c is ckpt else c for c in card.checkpoints))
+    monkeypatch.setitem(cards._REGISTRY, "bendr", patched)
     module = card.for_checkpoint(ckpt).build_module(20, 512, 1, dict(card.tiny_kwargs))  # 19 channels + the scale channel
     save_weights_dir(module, tmp_path / "bendr", {"model": "bendr", "checkpoint": ckpt.name, "eegfm_sklearn": {}})
-    calls = []
-    original = formats.bendr_authors_form
-    monkeypatch.setattr(formats, "bendr_authors_form", lambda m: calls.append(1) or original(m))
     est = FoundationTransformer(**tiny("bendr", weights=str(tmp_path / "bendr"), **_common(synthetic)))
     est.fit(synthetic.X)
     assert len(calls) == 1 and est.contract_ == ckpt.name
