@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+import warnings
 
+import braindecode
 import mne
 import numpy as np
+import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..backbone import predict_batches
-from ..cache import config_hash, get_store, window_hashes
+from ..cache import CacheWarning, config_hash, file_sha256, get_store, window_hashes
 from ..cards import get_model_card
 from ..streaming import iter_raw_windows
 from ..validation import mne_recording_info
@@ -25,9 +28,19 @@ TRANSFORMER_PARAMS_DOC = COMMON_PARAMS_DOC + """
         embeddings), so folds of a cross-validation reuse each other's
         work, and the backbone is only built on the first cache miss.
         ``"memory"`` lives in this process; a directory is shared by
-        processes (joblib ``n_jobs > 1``). With ``weights=None`` set
-        ``random_state``, else every fit draws new weights and nothing is
-        shared.
+        processes (joblib ``n_jobs > 1``) and threads. Weights files are
+        identified by the SHA-256 of their content. Every entry is verified
+        when read (dtype, length, checksum, finite values); a damaged one
+        is reported with a ``CacheWarning``, deleted and recomputed. A
+        folder that cannot be read or written (read-only, full) is reported
+        once with a ``CacheWarning`` and embeddings are computed without
+        it. With ``weights=None`` set ``random_state``, else every fit
+        draws new weights and nothing is shared.
+    cache_max_bytes : int, default=2**30
+        Bound of the process-wide ``cache="memory"`` table, in bytes
+        (embeddings and keys); when it is exceeded the least recently used
+        embeddings are dropped. Applied whenever this estimator adds
+        entries; ignored by the other caches.
     pooling : {None, "cls", "mean", "flatten"}, default=None
         How tokens become one embedding; None is the card's default
         (``get_model_card(model).default_pooling``). Attentive pooling needs
@@ -76,7 +89,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     def __init__(self, model="labram", weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
-                 cache=None,
+                 cache=None, cache_max_bytes=2**30,
                  pooling=None, window_seconds=None, stride_seconds=None):
         super().__init__(model=model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names,
                          units=units, montage=montage, missing_channels=missing_channels,
@@ -84,6 +97,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                          device=device, precision=precision, compile=compile, random_state=random_state,
                          verbose=verbose)
         self.cache = cache
+        self.cache_max_bytes = cache_max_bytes
         self.pooling = pooling
         self.window_seconds = window_seconds
         self.stride_seconds = stride_seconds
@@ -109,17 +123,18 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         else:
             X, resolved = self._prepare(X)
         self.weights_report_ = None
-        store = get_store(self.cache)
+        store = self._store()
         self.cache_key_ = config_hash(self._cache_config(resolved)) if store is not None else None
         meta = store.get_meta(self.cache_key_) if store is not None else None
-        if meta is not None:
-            self.embedding_size_ = int(meta["embedding_size"])
+        size = meta.get("embedding_size") if isinstance(meta, dict) else None
+        if isinstance(size, int) and size > 0:
+            self.embedding_size_ = size
             return self
         self._build_frozen(resolved)
         probe = self.adapter_.transform(X[:1])
         self.embedding_size_ = predict_batches(self.module_, probe, 1, self.device, self.precision).shape[1]
         if store is not None:
-            store.put_meta(self.cache_key_, {"embedding_size": self.embedding_size_})
+            store.put_meta(self.cache_key_, self._cache_meta())
         return self
 
     def transform(self, X):
@@ -179,16 +194,23 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         out = [self._transform_windows(chunk) for chunk in self._raw_chunks(raw, picks)]
         return np.concatenate(out, axis=0)
 
+    def _store(self):
+        return get_store(self.cache, self.cache_max_bytes)
+
     def _transform_windows(self, X):
-        store = get_store(self.cache)
-        if store is None:
+        store = self._store()
+        if store is None or self.cache_key_ is None:
             return self._adapt_and_forward(X)
         keys = window_hashes(X)
-        found = store.get_many(self.cache_key_, keys)
+        found = store.get_many(self.cache_key_, keys, (self.embedding_size_,))
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
+            self._module()  # a lazy build checks the cache's weights and may turn the cache off
+            if self.cache_key_ is None:
+                return self._adapt_and_forward(X)
             computed = self._adapt_and_forward(X[missing])
-            store.put_many(self.cache_key_, [keys[i] for i in missing], computed)
+            finite = np.isfinite(computed).all(axis=1)  # never cache a broken embedding
+            store.put_many(self.cache_key_, [keys[i] for i, ok in zip(missing, finite) if ok], computed[finite])
             for i, row in zip(missing, computed):
                 found[i] = row
         return np.stack(found).astype(np.float32, copy=False)
@@ -207,19 +229,44 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         if "module_" not in self.__dict__:
             _, resolved = self._resolve_weights(get_model_card(self.model))
             self._build_frozen(resolved)
+            self._check_cached_weights()
         return self.module_
+
+    def _cache_meta(self):
+        meta = {"embedding_size": int(self.embedding_size_)}
+        if self.weights is None:  # random weights: the seed must have given the same tensors
+            meta["weights_fingerprint"] = _fingerprint(self.module_)
+        return meta
+
+    def _check_cached_weights(self):
+        """Turn the cache off if this build's random weights differ from those that filled it."""
+        store = self._store() if self.cache_key_ is not None else None
+        if store is None:
+            return
+        meta = store.get_meta(self.cache_key_)
+        expected = meta.get("weights_fingerprint") if isinstance(meta, dict) else None
+        if expected is None:
+            store.put_meta(self.cache_key_, self._cache_meta())
+        elif expected != _fingerprint(self.module_):
+            warnings.warn(
+                "The backbone built now from random_state differs from the one whose embeddings fill the cache "
+                "(torch's RNG was used by other code during the seeded build, or torch changed); this estimator "
+                "computes without the cache.", CacheWarning, stacklevel=4)
+            self.cache_key_ = None
 
     def _cache_config(self, resolved):
         """What, besides a window's values, determines its embedding."""
         if resolved is not None:
-            weights = {"files": sorted(resolved.files.values()), "fmt": resolved.fmt}
+            # by content, read now: a file rewritten with the same size and mtime is another key
+            weights = {"sha256": sorted(file_sha256(path) for path in resolved.files), "fmt": resolved.fmt}
         elif self.random_state is not None:
-            weights = {"random_state": int(self.random_state)}
+            weights = {"random_state": int(self.random_state), "torch": torch.__version__,
+                       "braindecode": braindecode.__version__}
         else:
             weights = {"unshared": uuid.uuid4().hex}  # fresh random weights each fit
         ad, info = self.adapter_, self.recording_info_
         return {
-            "version": 2,  # bump when the adapter's or forward's numerics change (2: float32 resampling)
+            "version": 3,  # bump when numerics or the entry format change (2: float32 resampling; 3: checksums)
             "card": {k: repr(v) for k, v in self.card_.summary().items()},
             "contract": self.contract_,
             "weights": weights,
@@ -242,3 +289,12 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     @property
     def _n_features_out(self):
         return self.embedding_size_
+
+
+def _fingerprint(module):
+    """Digest of every tensor of a module's state (names and bytes)."""
+    h = hashlib.blake2b(digest_size=16)
+    for name, tensor in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
