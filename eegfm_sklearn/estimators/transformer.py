@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..backbone import predict_batches
 from ..cache import CacheWarning, config_hash, file_sha256, get_store, window_hashes
 from ..cards import get_model_card
-from ..streaming import iter_raw_windows
+from ..streaming import good_window_starts, iter_raw_windows
 from ..validation import mne_recording_info
 from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase
 
@@ -46,10 +46,18 @@ TRANSFORMER_PARAMS_DOC = COMMON_PARAMS_DOC + """
         (``get_model_card(model).default_pooling``). Attentive pooling needs
         training: use ``FoundationClassifier(pooling="attentive")``.
     window_seconds : float or None, default=None
-        For a continuous ``mne.io.Raw`` input: window length. Windows are
-        read chunk by chunk (bounded memory) and embedded in order.
+        For a continuous ``mne.io.Raw`` input: window length (> 0). Windows
+        are read chunk by chunk (bounded memory) and embedded in order;
+        their start samples are ``window_starts_``.
     stride_seconds : float or None, default=None
-        Step between Raw windows (default: ``window_seconds``, no overlap).
+        Step between Raw windows (> 0; default: ``window_seconds``, no
+        overlap).
+    reject_by_annotation : bool, default=True
+        For a Raw input: skip windows overlapping an annotation whose
+        description starts with "bad" (any case: ``BAD_``, the
+        ``BAD boundary`` between concatenated recordings) or "edge"
+        (``EDGE boundary``), as mne's ``reject_by_annotation`` skips epochs.
+        ``False`` embeds every window.
 """
 
 
@@ -77,6 +85,15 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         Length of each embedding.
     cache_key_ : str or None
         Configuration part of the cache keys.
+    window_starts_ : ndarray of int, shape (n_windows,)
+        After ``fit`` or ``transform`` of a Raw: start sample (index into
+        ``raw.times``) of each window embedded, in the order of the rows
+        returned; windows rejected by annotations are absent.
+    window_onsets_ : ndarray of float, shape (n_windows,)
+        The same starts in seconds on the clock of ``raw.times``; add
+        ``raw.first_time`` for mne's event/annotation clock.
+    n_windows_rejected_ : int
+        Windows of the last Raw skipped because of annotations.
 
     Examples
     --------
@@ -90,7 +107,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
                  cache=None, cache_max_bytes=2**30,
-                 pooling=None, window_seconds=None, stride_seconds=None):
+                 pooling=None, window_seconds=None, stride_seconds=None, reject_by_annotation=True):
         super().__init__(model=model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names,
                          units=units, montage=montage, missing_channels=missing_channels,
                          window_policy=window_policy, model_kwargs=model_kwargs, batch_size=batch_size,
@@ -101,6 +118,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         self.pooling = pooling
         self.window_seconds = window_seconds
         self.stride_seconds = stride_seconds
+        self.reject_by_annotation = reject_by_annotation
 
     def fit(self, X, y=None):
         """Plan the adapter and build (or, with a cache, defer) the frozen backbone.
@@ -156,32 +174,59 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
 
     # -- continuous recordings --------------------------------------------
     def _raw_geometry(self, raw):
+        """Window and stride in samples, checked."""
         if self.window_seconds is None:
             raise ValueError("A Raw input needs window_seconds= (and optionally stride_seconds=).")
+        stride_seconds = self.window_seconds if self.stride_seconds is None else self.stride_seconds
+        for name, value in (("window_seconds", self.window_seconds), ("stride_seconds", stride_seconds)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value > 0 \
+                    or not np.isfinite(value):
+                raise ValueError(f"{name} must be a number of seconds > 0; got {value!r}.")
         sfreq = raw.info["sfreq"]
-        window = int(round(self.window_seconds * sfreq))
-        stride = int(round((self.stride_seconds or self.window_seconds) * sfreq))
-        if stride < 1 or raw.n_times < window:
-            raise ValueError(
-                f"The recording ({raw.n_times / sfreq:.1f} s) holds no full {self.window_seconds} s "
-                "window, or the stride is below one sample."
-            )
+        window, stride = int(round(self.window_seconds * sfreq)), int(round(stride_seconds * sfreq))
+        if window < 1 or stride < 1:
+            raise ValueError(f"window_seconds={self.window_seconds} and stride_seconds={stride_seconds} must "
+                             f"each last at least one sample (1 / {sfreq:g} Hz = {1 / sfreq:.4g} s).")
         return window, stride
 
-    def _raw_chunks(self, raw, picks):
+    def _raw_starts(self, raw):
+        """Start samples of the windows to embed; sets ``window_starts_`` and friends."""
         window, stride = self._raw_geometry(raw)
-        for chunk in iter_raw_windows(raw, picks, window, stride, max(int(self.batch_size), 1)):
-            if not np.all(np.isfinite(chunk)):
-                raise ValueError("The recording contains NaN or infinity; clean or annotate it first.")
+        starts, rejected = good_window_starts(raw, window, stride, self.reject_by_annotation)
+        if len(starts) == 0:
+            duration = raw.n_times / raw.info["sfreq"]
+            if rejected:
+                raise ValueError(f"All {rejected} windows of {self.window_seconds} s overlap bad or edge "
+                                 "annotations; shorten window_seconds, remove those annotations, or pass "
+                                 "reject_by_annotation=False to embed them anyway.")
+            raise ValueError(f"The recording ({duration:.1f} s) holds no full {self.window_seconds} s window; "
+                             "shorten window_seconds.")
+        self.window_starts_ = starts
+        self.window_onsets_ = starts / raw.info["sfreq"]
+        self.n_windows_rejected_ = rejected
+        return starts, window
+
+    def _raw_chunks(self, raw, picks, starts, window):
+        for chunk_starts, chunk in iter_raw_windows(raw, picks, starts, window, max(int(self.batch_size), 1)):
+            finite = np.isfinite(chunk).all(axis=(1, 2))
+            if not finite.all():
+                onset = chunk_starts[np.flatnonzero(~finite)[0]] / raw.info["sfreq"]
+                fix = ("mark the span with an annotation whose description starts with 'BAD_' "
+                       "(raw.annotations.append(onset, duration, 'BAD_nan')) so its windows are skipped"
+                       if self.reject_by_annotation else
+                       "annotate the span 'BAD_...' and set reject_by_annotation=True so its windows are skipped")
+                raise ValueError(f"The window starting at {onset:.3f} s (raw.times) contains NaN or infinity; "
+                                 f"{fix}, or repair the data (e.g. raw.interpolate_bads for a bad channel).")
             yield chunk
 
     def _prepare_raw(self, raw):
         """``_prepare`` for a Raw: plan from its windows, statistics merged chunk by chunk."""
         picks, info = mne_recording_info(raw, self.sfreq, self.ch_names)
-        window, _ = self._raw_geometry(raw)
-        resolved = self._fit_adapter(info, lambda adapter: adapter.fit_chunks(self._raw_chunks(raw, picks), window))
+        starts, window = self._raw_starts(raw)
+        resolved = self._fit_adapter(
+            info, lambda adapter: adapter.fit_chunks(self._raw_chunks(raw, picks, starts, window), window))
         self.n_features_in_ = len(picks)
-        first = next(iter(iter_raw_windows(raw, picks, window, window, 1)))
+        _, first = next(iter_raw_windows(raw, picks, starts[:1], window, 1))
         return first, resolved
 
     def _transform_raw(self, raw):
@@ -191,7 +236,8 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             raise ValueError("The Raw's channels or sampling rate differ from those seen in fit; refit.")
         if self._raw_geometry(raw)[0] != self.adapter_.n_times_in_:
             raise ValueError("window_seconds differs from the one used in fit; refit.")
-        out = [self._transform_windows(chunk) for chunk in self._raw_chunks(raw, picks)]
+        starts, window = self._raw_starts(raw)
+        out = [self._transform_windows(chunk) for chunk in self._raw_chunks(raw, picks, starts, window)]
         return np.concatenate(out, axis=0)
 
     def _store(self):
