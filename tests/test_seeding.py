@@ -1,6 +1,8 @@
 """A seeded fit gives the same numbers alone, beside other fits in threads, or in processes."""
 
+import pickle
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import joblib
@@ -9,7 +11,7 @@ import pytest
 import torch
 
 from eegfm_sklearn import FoundationClassifier, FoundationTransformer
-from eegfm_sklearn.cache import MemoryStore
+from eegfm_sklearn.cache import CacheWarning, MemoryStore
 from eegfm_sklearn.seeding import rng_lock, seeded
 
 from conftest import tiny
@@ -41,21 +43,22 @@ def _finetune(model, X, y, seed):
 
 
 def _noise(stop):
-    """Unseeded fits in a loop: they draw from torch's RNG while the seeded ones run."""
+    """Unseeded fits and unpickled modules in a loop: they draw from torch's RNG while the seeded fits run."""
     X = np.random.default_rng(1).standard_normal((2, len(NAMES), 800)).astype(np.float32)
     while not stop.is_set():
-        FoundationTransformer(**tiny("biot", sfreq=200, ch_names=NAMES)).fit(X)
+        est = FoundationTransformer(**tiny("biot", sfreq=200, ch_names=NAMES)).fit(X)
+        pickle.loads(pickle.dumps(est.module_))  # rebuilt (randomly initialised), then loaded
 
 
-@pytest.mark.parametrize("model", ["biot", "labram"])
-def test_seeded_transformer_same_in_8_threads(windows, model):
+@pytest.mark.parametrize("model, pooling", [("biot", None), ("labram", None), ("labram", "mean")])
+def test_seeded_transformer_same_in_8_threads(windows, model, pooling):
     X, _ = windows
-    alone = {seed: _embed(model, X, seed) for seed in (0, 1)}
+    alone = {seed: _embed(model, X, seed, pooling=pooling) for seed in (0, 1)}
     assert not np.allclose(alone[0], alone[1])
     stop = threading.Event()
     with ThreadPoolExecutor(9) as pool:
         noise = pool.submit(_noise, stop)
-        futures = [(seed, pool.submit(_embed, model, X, seed)) for seed in (0, 1) * 4]
+        futures = [(seed, pool.submit(_embed, model, X, seed, pooling=pooling)) for seed in (0, 1) * 4]
         results = [(seed, f.result()) for seed, f in futures]
         stop.set()
         noise.result()
@@ -119,3 +122,13 @@ def test_seeded_restores_the_callers_rng_and_the_lock_is_reentrant():
     np.testing.assert_array_equal(torch.rand(3), expected)  # the caller's stream continues untouched
     with seeded(7):
         np.testing.assert_array_equal(torch.rand(3), inner)
+
+
+def test_seeded_pooling_head_rebuilds_identically_from_the_cache(windows, tmp_path):
+    X, _ = windows
+    first = _embed("labram", X[:6], 0, pooling="flatten", cache=str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)  # a lazy rebuild must match the cached weights
+        second = _embed("labram", X, 0, pooling="flatten", cache=str(tmp_path))
+    np.testing.assert_array_equal(second[:6], first)
+    np.testing.assert_array_equal(second, _embed("labram", X, 0, pooling="flatten"))

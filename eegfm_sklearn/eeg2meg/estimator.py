@@ -308,7 +308,8 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import EntryNotFoundError
 
-        module = EEGToMEGTransformer.from_pretrained(pretrained, **hub_kwargs)
+        with seeded(None):  # building the module draws from torch's RNG: not during a seeded fit
+            module = EEGToMEGTransformer.from_pretrained(pretrained, **hub_kwargs)
         if os.path.isdir(pretrained):
             path = Path(pretrained) / ESTIMATOR_CONFIG
             params = json.loads(path.read_text()) if path.exists() else {}

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..backbone import predict_batches
 from ..cache import CacheWarning, config_hash, file_sha256, get_store, window_hashes
 from ..cards import get_model_card
+from ..seeding import seeded
 from ..streaming import good_window_starts, iter_raw_windows
 from ..validation import mne_recording_info
 from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase
@@ -162,11 +163,15 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         ----------
         X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs or mne.io.Raw
             Windows with the channels, rate and length seen in ``fit``; a
-            Raw is streamed in windows of ``window_seconds``.
+            Raw is streamed in windows of ``window_seconds`` every
+            ``stride_seconds``, skipping those that overlap bad or edge
+            annotations (``reject_by_annotation``).
 
         Returns
         -------
         embeddings : ndarray of float32, shape (n_trials or n_windows, embedding_size_)
+            For a Raw, row ``i`` is the window starting at sample
+            ``window_starts_[i]`` (``window_onsets_[i]`` seconds).
         """
         if isinstance(X, mne.io.BaseRaw):
             return self._transform_raw(X)
@@ -266,7 +271,8 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             raise ValueError("pooling='attentive' is learned; a frozen transformer cannot train it. "
                              "Use 'cls', 'mean' or 'flatten', or FoundationClassifier(pooling='attentive').")
         self._build(resolved, n_outputs=1, output="features")
-        self.module_.set_pooling(self.pooling)
+        with seeded(self.random_state, self.device):  # a pooling head's layers are initialised too
+            self.module_.set_pooling(self.pooling)
         self.module_.eval().requires_grad_(False)
         return self.module_
 
@@ -286,8 +292,8 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
 
     def _check_cached_weights(self):
         """Turn the cache off if this build's random weights differ from those that filled it."""
-        store = self._store() if self.cache_key_ is not None else None
-        if store is None:
+        store = self._store() if self.cache_key_ is not None and self.weights is None else None
+        if store is None:  # pretrained weights: the key holds their content's SHA-256 already
             return
         meta = store.get_meta(self.cache_key_)
         expected = meta.get("weights_fingerprint") if isinstance(meta, dict) else None
