@@ -17,7 +17,6 @@ from torch import nn
 
 from .seeding import rng_lock
 
-
 POOLINGS = ("cls", "mean", "flatten", "attentive")
 
 

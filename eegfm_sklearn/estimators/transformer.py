@@ -188,7 +188,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                     or not np.isfinite(value):
                 raise ValueError(f"{name} must be a number of seconds > 0; got {value!r}.")
         sfreq = raw.info["sfreq"]
-        window, stride = int(round(self.window_seconds * sfreq)), int(round(stride_seconds * sfreq))
+        window, stride = round(self.window_seconds * sfreq), round(stride_seconds * sfreq)
         if window < 1 or stride < 1:
             raise ValueError(f"window_seconds={self.window_seconds} and stride_seconds={stride_seconds} must "
                              f"each last at least one sample (1 / {sfreq:g} Hz = {1 / sfreq:.4g} s).")
