@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .seeding import rng_lock
 
 POOLINGS = ("cls", "mean", "flatten", "attentive")
 
@@ -122,17 +123,18 @@ class CardModule(nn.Module):
         self.slot_names = tuple(slot_names)
         self.slot_positions = None if slot_positions is None else np.asarray(slot_positions, dtype=float)
         self.output = output
-        if backbone is None:
-            backbone = card.build_module(**self.build_args, slots=self.slot_names, positions=self.slot_positions)
-        self.backbone = backbone
-        self.head = None
-        self.pooling = None
-        self.peft_config = None
-        self.set_pooling(pooling)
-        if peft_config is not None:
-            from .finetune import inject_adapters
+        with rng_lock():  # initialisation draws from torch's RNG: never inside another thread's seeded fit
+            if backbone is None:
+                backbone = card.build_module(**self.build_args, slots=self.slot_names, positions=self.slot_positions)
+            self.backbone = backbone
+            self.head = None
+            self.pooling = None
+            self.peft_config = None
+            self.set_pooling(pooling)
+            if peft_config is not None:
+                from .finetune import inject_adapters
 
-            inject_adapters(self, peft_config)
+                inject_adapters(self, peft_config)
 
     def _forward_kwargs(self):
         return self.card.forward_kwargs_for(self.slot_names, self.slot_positions)
@@ -153,7 +155,8 @@ class CardModule(nn.Module):
             tokens = self.card.tokens(self.backbone.eval(), dummy, **self._forward_kwargs())["tokens"]
             self.backbone.train(was_training)
         _, n_tokens, dim = tokens.shape
-        self.head = PoolingHead(kind, dim, n_tokens, self.build_args["n_outputs"]).to(param.device)
+        with rng_lock():
+            self.head = PoolingHead(kind, dim, n_tokens, self.build_args["n_outputs"]).to(param.device)
         self.pooling = kind
         for name, p in self.backbone.named_parameters():  # braindecode's head is unused now
             if name.startswith(tuple(self.card.head_prefixes)):

@@ -1,7 +1,17 @@
-"""Embedding cache: computed once across folds, never stale, process-safe."""
+"""Embedding cache: computed once across folds, never stale, process-safe, self-checking."""
 
+import contextlib
+import errno
+import json
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import joblib
 import numpy as np
 import pytest
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
@@ -10,7 +20,8 @@ import eegfm_sklearn.estimators.base as base_module
 import eegfm_sklearn.estimators.transformer as transformer_module
 from eegfm_sklearn import FoundationTransformer
 from eegfm_sklearn.backbone import CardModule
-from eegfm_sklearn.cache import MemoryStore
+import eegfm_sklearn.cache as cache_module
+from eegfm_sklearn.cache import CacheWarning, DirectoryStore, MemoryStore
 
 from conftest import tiny
 
@@ -90,7 +101,7 @@ def test_directory_cache_with_process_parallel_folds(eegmat_small, tmp_path):
     args = (eegmat_small.X, eegmat_small.y)
     parallel = cross_val_score(_pipe(eegmat_small, cache=str(tmp_path)), *args, groups=eegmat_small.groups,
                                cv=cv, n_jobs=2)
-    files = list(tmp_path.glob("*/*.npy"))
+    files = list(tmp_path.glob("*/*.emb"))
     assert len(files) == len(eegmat_small.X)  # one file per window, however many workers wrote
     assert not list(tmp_path.glob("*/*.tmp"))
     again = cross_val_score(_pipe(eegmat_small, cache=str(tmp_path)), *args, groups=eegmat_small.groups, cv=cv)
@@ -118,3 +129,188 @@ def test_bad_cache_value(eegmat_small):
                                        cache=3))
     with pytest.raises(ValueError, match=r"'cache' parameter of FoundationTransformer must be None.*Got 3"):
         est.fit(eegmat_small.X)
+
+
+# -- a cache that checks itself ------------------------------------------------
+NAMES = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4", "T5", "P3", "Pz", "P4",
+         "T6", "O1", "O2"]
+
+
+@pytest.fixture(scope="module")
+def windows():
+    """10 synthetic 4 s windows at 200 Hz (µV): plumbing."""
+    return np.random.default_rng(0).standard_normal((10, len(NAMES), 800)).astype(np.float32) * 20
+
+
+def _encoder(**extra):
+    return FoundationTransformer(**tiny("biot", sfreq=200, ch_names=NAMES, random_state=0, **extra))
+
+
+def _entries(folder):
+    return sorted(folder.glob("*/*.emb"))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "empty", "zeros", "nan_valid_format", "edited_value"])
+def test_damaged_entry_is_reported_once_removed_and_recomputed(windows, tmp_path, damage):
+    plain = _encoder().fit(windows).transform(windows)
+    _encoder(cache=str(tmp_path)).fit(windows).transform(windows)
+    files = _entries(tmp_path)
+    assert len(files) == len(windows)
+    victim = files[3]
+    blob = victim.read_bytes()
+    if damage == "truncate":
+        victim.write_bytes(blob[: len(blob) // 2])
+    elif damage == "empty":
+        victim.write_bytes(b"")
+    elif damage == "zeros":
+        victim.write_bytes(bytes(len(blob)))
+    elif damage == "nan_valid_format":  # right header and checksum, values NaN
+        victim.write_bytes(cache_module._encode(np.full(len(plain[0]), np.nan, np.float32)))
+    else:  # one value changed in place (right length, stale checksum)
+        victim.write_bytes(blob[:-4] + b"\x00\x00\x80\x3f")
+    est = _encoder(cache=str(tmp_path)).fit(windows)
+    with pytest.warns(CacheWarning, match="1 cache entries under .* were damaged.*1 removed, all recomputed"):
+        first = est.transform(windows)
+    np.testing.assert_allclose(first, plain, atol=1e-6)
+    assert victim.read_bytes() != b"" and cache_module._decode(victim.read_bytes(), plain[0].shape) is not None
+    with no_cache_warning():  # repaired: not reported again
+        np.testing.assert_array_equal(est.transform(windows), first)
+
+
+@contextlib.contextmanager
+def no_cache_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        yield
+
+
+@pytest.mark.parametrize("damage", ["garbage", "edited_value", "empty"])
+def test_corrupt_meta_is_detected_and_rebuilt(windows, tmp_path, damage, counters):
+    plain = _encoder().fit(windows).transform(windows)
+    _encoder(cache=str(tmp_path)).fit(windows).transform(windows)
+    assert counters["builds"] == 2
+    meta = next(tmp_path.glob("*/meta.json"))
+    record = json.loads(meta.read_text())
+    if damage == "garbage":
+        meta.write_text("{not json")
+    elif damage == "edited_value":  # valid JSON, believable number, stale checksum
+        record["meta"]["embedding_size"] = 7
+        meta.write_text(json.dumps(record))
+    else:
+        meta.write_text("")
+    with pytest.warns(CacheWarning, match="meta.json is corrupt.*rebuilt"):
+        est = _encoder(cache=str(tmp_path)).fit(windows)
+    assert counters["builds"] == 3  # the fit could not trust the meta: it built the backbone
+    assert est.embedding_size_ == plain.shape[1]
+    np.testing.assert_array_equal(est.transform(windows), plain)
+    assert json.loads(meta.read_text())["meta"]["embedding_size"] == plain.shape[1]
+
+
+def test_weights_identified_by_content_not_size_and_mtime(windows, tmp_path):
+    folder = _encoder().fit(windows).save_pretrained(tmp_path / "weights")
+    path = folder / "model.safetensors"
+    state = load_file(path)
+    with safe_open(path, "pt") as f:
+        metadata = f.metadata()
+    before = os.stat(path)
+    cached = FoundationTransformer(**tiny("biot", sfreq=200, ch_names=NAMES, weights=str(folder), cache="memory"))
+    old = cached.fit(windows).transform(windows)
+    name = next(k for k, v in state.items() if v.ndim == 2 and "final_layer" not in k)
+    state[name] = state[name] * 0.5  # same shapes: same file size
+    save_file(state, path, metadata=metadata)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    fresh = FoundationTransformer(**tiny("biot", sfreq=200, ch_names=NAMES, weights=str(folder)))
+    expected = fresh.fit(windows).transform(windows)
+    assert not np.allclose(expected, old)
+    again = FoundationTransformer(**tiny("biot", sfreq=200, ch_names=NAMES, weights=str(folder), cache="memory"))
+    np.testing.assert_array_equal(again.fit(windows).transform(windows), expected)
+
+
+@pytest.mark.parametrize("error", [PermissionError(errno.EACCES, "Permission denied"),
+                                   OSError(errno.ENOSPC, "No space left on device")], ids=["read-only", "full"])
+def test_unwritable_folder_warns_once_and_still_serves_and_computes(windows, tmp_path, monkeypatch, error):
+    plain = _encoder().fit(windows).transform(windows)
+    _encoder(cache=str(tmp_path)).fit(windows[:5]).transform(windows[:5])
+    before = _entries(tmp_path)
+
+    def refuse(*args, **kwargs):  # as a read-only or full file system answers (tests may run as root)
+        raise error
+
+    monkeypatch.setattr(cache_module.tempfile, "mkstemp", refuse)
+    est = _encoder(cache=str(tmp_path)).fit(windows)
+    with pytest.warns(CacheWarning, match=f"Cannot write to the cache folder .*{error.strerror}.*computed without it"):
+        out = est.transform(windows)
+    np.testing.assert_allclose(out, plain, atol=1e-6)  # 5 read back, 5 computed
+    assert _entries(tmp_path) == before
+    with no_cache_warning():  # once per folder
+        np.testing.assert_allclose(est.transform(windows[::-1]), plain[::-1], atol=1e-6)
+
+
+def test_folder_under_a_file_falls_back_and_a_file_is_refused(windows, tmp_path):
+    plain = _encoder().fit(windows).transform(windows)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.warns(CacheWarning, match="Cannot write to the cache folder"):
+        out = _encoder(cache=str(blocker / "cache")).fit(windows).transform(windows)
+    np.testing.assert_allclose(out, plain, atol=1e-6)
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        _encoder(cache=str(blocker)).fit(windows)
+
+
+def test_memory_cache_is_bounded_least_recently_used_first():
+    store = MemoryStore(max_bytes=3 * MemoryStore._size("k0", np.zeros(100, np.float32)))
+    rows = np.arange(500, dtype=np.float32).reshape(5, 100)
+    store.put_many("c", ["k0", "k1", "k2"], rows[:3])
+    assert [v is not None for v in store.get_many("c", ["k0"], (100,))] == [True]  # k0 is now the most recent
+    store.put_many("c", ["k3"], rows[3:4])
+    found = store.get_many("c", ["k0", "k1", "k2", "k3"], (100,))
+    assert [v is not None for v in found] == [True, False, True, True]  # k1 was least recently used
+    np.testing.assert_array_equal(found[3], rows[3])
+    assert MemoryStore.nbytes() <= store.max_bytes
+    with pytest.raises(ValueError, match="cache_max_bytes must be an int >= 0"):
+        cache_module.get_store("memory", -1)
+
+
+def test_unseeded_memory_cache_stays_under_its_bound(windows):
+    one = MemoryStore._size("0" * 32, np.zeros(_encoder().fit(windows[:1]).embedding_size_, np.float32))
+    bound = 25 * one  # two and a half fits' worth of windows
+    for _ in range(4):  # each unseeded fit is a new configuration: it used to grow without bound
+        FoundationTransformer(**tiny("biot", sfreq=200, ch_names=NAMES, cache="memory",
+                                     cache_max_bytes=bound)).fit(windows).transform(windows)
+        assert 0 < MemoryStore.nbytes() <= bound
+    assert MemoryStore.nbytes() > bound - one  # filled up to the bound, not emptied
+
+
+def test_mixed_up_weights_are_detected_and_the_cache_turned_off(windows, tmp_path):
+    plain = _encoder().fit(windows).transform(windows)
+    _encoder(cache=str(tmp_path)).fit(windows[:5]).transform(windows[:5])
+    key = next(tmp_path.iterdir()).name
+    store = DirectoryStore(tmp_path)
+    store.put_meta(key, {**store.get_meta(key), "weights_fingerprint": "0" * 32})  # as if built from other weights
+    est = _encoder(cache=str(tmp_path)).fit(windows)
+    with pytest.warns(CacheWarning, match="differs from the one whose embeddings fill the cache"):
+        out = est.transform(windows)
+    np.testing.assert_allclose(out, plain, atol=1e-6)
+    assert est.cache_key_ is None
+
+
+def _fill(folder, X):
+    return _encoder(cache=folder).fit(X).transform(X)
+
+
+def test_two_threads_and_two_processes_write_one_folder(windows, tmp_path):
+    plain = _encoder().fit(windows).transform(windows)
+    for name, run in [("threads", lambda f: list(ThreadPoolExecutor(2).map(_fill, [f, f], [windows, windows]))),
+                      ("processes", lambda f: joblib.Parallel(n_jobs=2, backend="loky")(
+                          joblib.delayed(_fill)(f, windows) for _ in range(2)))]:
+        folder = tmp_path / name
+        for out in run(str(folder)):
+            np.testing.assert_allclose(out, plain, atol=1e-6)
+        files = _entries(folder)
+        assert len(files) == len(windows) and not list(folder.glob("*/*.tmp"))
+        stored = [cache_module._decode(f.read_bytes(), plain[0].shape) for f in files]
+        assert all(v is not None for v in stored)  # every file intact, whichever writer won
+        with no_cache_warning():
+            np.testing.assert_allclose(_fill(str(folder), windows), plain, atol=1e-6)

@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ..seeding import seeded
 from ._validation import channel_stats, check_eeg, check_pair
 from .metrics import channel_r2
 from .network import EEGToMEGTransformer
@@ -210,9 +211,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         self.n_eeg_channels_, self.n_meg_channels_ = X.shape[1], Y.shape[1]
 
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        devices = [self.device] if str(self.device).startswith("cuda") else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
+        with seeded(seed, self.device):  # alone in the process: threads cannot shift the RNG
             net = NeuralNetRegressor(
                 module=EEGToMEGTransformer,
                 module__n_chans_in=X.shape[1],
@@ -331,7 +330,8 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         from huggingface_hub.errors import EntryNotFoundError
 
         _check_folder_or_repo_id(pretrained)
-        module = EEGToMEGTransformer.from_pretrained(pretrained, **hub_kwargs)
+        with seeded(None):  # building the module draws from torch's RNG: not during a seeded fit
+            module = EEGToMEGTransformer.from_pretrained(pretrained, **hub_kwargs)
         if os.path.isdir(pretrained):
             path = Path(pretrained) / ESTIMATOR_CONFIG
             params = json.loads(path.read_text()) if path.exists() else {}

@@ -7,7 +7,6 @@ ends in ``_``; the skorch net is built inside ``fit``.
 
 from __future__ import annotations
 
-import contextlib
 from functools import partial
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..adapter import InputAdapter
 from ..backbone import CardModule, predict_batches
 from ..cards import get_model_card
+from ..seeding import seeded  # also imported from here by training.py
 from ..validation import check_eeg_input, check_finite_outputs
 from . import params
 
@@ -66,21 +66,12 @@ COMMON_PARAMS_DOC = """
         worth it for long recordings or many predictions on a GPU).
     random_state : int or None, default=None
         Seeds weight initialisation and training (the global torch RNG is
-        left untouched).
+        left untouched). Seeded sections run one at a time in the process
+        (see :mod:`eegfm_sklearn.seeding`), so a seeded fit gives the same
+        result alone or beside other fits in threads.
     verbose : int, default=0
         Print the preprocessing steps and training progress when > 0.
 """
-
-
-@contextlib.contextmanager
-def seeded(random_state):
-    """Run a block with torch seeded, restoring the global RNG afterwards."""
-    if random_state is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(random_state))
-        yield
 
 
 class FoundationEstimatorBase(BaseEstimator):
@@ -190,7 +181,7 @@ class FoundationEstimatorBase(BaseEstimator):
             "n_outputs": n_outputs,
             "model_kwargs": self.model_kwargs,
         }
-        with seeded(self.random_state):
+        with seeded(self.random_state, self.device):
             # Built from the effective card, whose post_build (if any) is applied here, once.
             module = CardModule(self.card_, build_args, adapter.report_.slots, output=output,
                                 slot_positions=adapter.slot_positions_)

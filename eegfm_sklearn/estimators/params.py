@@ -97,6 +97,8 @@ TRANSFORMER = {
     "pooling": [None, StrOptions(set(POOLINGS))],
     "window_seconds": [None, _positive()],
     "stride_seconds": [None, _positive()],
+    "cache_max_bytes": [Interval(Integral, 0, None, closed="left")],
+    "reject_by_annotation": ["boolean"],
 }
 
 FINETUNE = {

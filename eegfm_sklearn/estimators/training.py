@@ -342,7 +342,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
         Xt = self._fit_backbone(X, n_outputs=n_outputs, output="logits")
         if len(y_train) != len(Xt):
             raise ValueError(f"X has {len(Xt)} windows but y has {len(y_train)} targets.")
-        with seeded(self.random_state):
+        with seeded(self.random_state, self.device):
             self._prepare_module()
             groups = ft.param_groups(self.module_, self.lr, self.weight_decay, self.layer_decay)
             train_split = None

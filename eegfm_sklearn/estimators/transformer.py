@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+import warnings
 
+import braindecode
 import mne
 import numpy as np
+import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
 from ..backbone import predict_batches, resolve_pooling
-from ..cache import config_hash, get_store, window_hashes
+from ..cache import CacheWarning, config_hash, file_sha256, get_store, window_hashes
 from ..cards import get_model_card
-from ..streaming import iter_raw_windows
+from ..seeding import seeded
+from ..streaming import good_window_starts, iter_raw_windows
 from ..validation import mne_recording_info
 from . import params
 from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase
@@ -26,18 +30,36 @@ TRANSFORMER_PARAMS_DOC = COMMON_PARAMS_DOC + """
         embeddings), so folds of a cross-validation reuse each other's
         work, and the backbone is only built on the first cache miss.
         ``"memory"`` lives in this process; a directory is shared by
-        processes (joblib ``n_jobs > 1``). With ``weights=None`` set
-        ``random_state``, else every fit draws new weights and nothing is
-        shared.
+        processes (joblib ``n_jobs > 1``) and threads. Weights files are
+        identified by the SHA-256 of their content. Every entry is verified
+        when read (dtype, length, checksum, finite values); a damaged one
+        is reported with a ``CacheWarning``, deleted and recomputed. A
+        folder that cannot be read or written (read-only, full) is reported
+        once with a ``CacheWarning`` and embeddings are computed without
+        it. With ``weights=None`` set ``random_state``, else every fit
+        draws new weights and nothing is shared.
+    cache_max_bytes : int, default=2**30
+        Bound of the process-wide ``cache="memory"`` table, in bytes
+        (embeddings and keys); when it is exceeded the least recently used
+        embeddings are dropped. Applied whenever this estimator adds
+        entries; ignored by the other caches.
     pooling : {None, "cls", "mean", "flatten"}, default=None
         How tokens become one embedding; None is the card's default
         (``get_model_card(model).default_pooling``). Attentive pooling needs
         training: use ``FoundationClassifier(pooling="attentive")``.
     window_seconds : float or None, default=None
-        For a continuous ``mne.io.Raw`` input: window length. Windows are
-        read chunk by chunk (bounded memory) and embedded in order.
+        For a continuous ``mne.io.Raw`` input: window length (> 0). Windows
+        are read chunk by chunk (bounded memory) and embedded in order;
+        their start samples are ``window_starts_``.
     stride_seconds : float or None, default=None
-        Step between Raw windows (default: ``window_seconds``, no overlap).
+        Step between Raw windows (> 0; default: ``window_seconds``, no
+        overlap).
+    reject_by_annotation : bool, default=True
+        For a Raw input: skip windows overlapping an annotation whose
+        description starts with "bad" (any case: ``BAD_``, the
+        ``BAD boundary`` between concatenated recordings) or "edge"
+        (``EDGE boundary``), as mne's ``reject_by_annotation`` skips epochs.
+        ``False`` embeds every window.
 """
 
 
@@ -65,6 +87,15 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         Length of each embedding.
     cache_key_ : str or None
         Configuration part of the cache keys.
+    window_starts_ : ndarray of int, shape (n_windows,)
+        After ``fit`` or ``transform`` of a Raw: start sample (index into
+        ``raw.times``) of each window embedded, in the order of the rows
+        returned; windows rejected by annotations are absent.
+    window_onsets_ : ndarray of float, shape (n_windows,)
+        The same starts in seconds on the clock of ``raw.times``; add
+        ``raw.first_time`` for mne's event/annotation clock.
+    n_windows_rejected_ : int
+        Windows of the last Raw skipped because of annotations.
 
     Examples
     --------
@@ -79,17 +110,19 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     def __init__(self, model="labram", *, weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
-                 cache=None,
-                 pooling=None, window_seconds=None, stride_seconds=None):
+                 cache=None, cache_max_bytes=2**30,
+                 pooling=None, window_seconds=None, stride_seconds=None, reject_by_annotation=True):
         super().__init__(model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names,
                          units=units, montage=montage, missing_channels=missing_channels,
                          window_policy=window_policy, model_kwargs=model_kwargs, batch_size=batch_size,
                          device=device, precision=precision, compile=compile, random_state=random_state,
                          verbose=verbose)
         self.cache = cache
+        self.cache_max_bytes = cache_max_bytes
         self.pooling = pooling
         self.window_seconds = window_seconds
         self.stride_seconds = stride_seconds
+        self.reject_by_annotation = reject_by_annotation
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -111,17 +144,18 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             X, resolved = self._prepare_raw(X)
         else:
             X, resolved = self._prepare(X)
-        store = get_store(self.cache)
+        store = self._store()
         self.cache_key_ = config_hash(self._cache_config(resolved)) if store is not None else None
         meta = store.get_meta(self.cache_key_) if store is not None else None
-        if meta is not None:
-            self.embedding_size_ = int(meta["embedding_size"])
+        size = meta.get("embedding_size") if isinstance(meta, dict) else None
+        if isinstance(size, int) and size > 0:
+            self.embedding_size_ = size
             return self
         self._build_frozen(resolved)
         probe = self.adapter_.transform(X[:1])
         self.embedding_size_ = predict_batches(self.module_, probe, 1, self.device, self.precision).shape[1]
         if store is not None:
-            store.put_meta(self.cache_key_, {"embedding_size": self.embedding_size_})
+            store.put_meta(self.cache_key_, self._cache_meta())
         return self
 
     def transform(self, X):
@@ -131,11 +165,15 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         ----------
         X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs or mne.io.Raw
             Windows with the channels, rate and length seen in ``fit``; a
-            Raw is streamed in windows of ``window_seconds``.
+            Raw is streamed in windows of ``window_seconds`` every
+            ``stride_seconds``, skipping those that overlap bad or edge
+            annotations (``reject_by_annotation``).
 
         Returns
         -------
         embeddings : ndarray of float32, shape (n_trials or n_windows, embedding_size_)
+            For a Raw, row ``i`` is the window starting at sample
+            ``window_starts_[i]`` (``window_onsets_[i]`` seconds).
         """
         if isinstance(X, mne.io.BaseRaw):
             return self._transform_raw(X)
@@ -143,31 +181,58 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
 
     # -- continuous recordings --------------------------------------------
     def _raw_geometry(self, raw):
+        """Window and stride in samples, checked."""
         if self.window_seconds is None:
             raise ValueError("A Raw input needs window_seconds= (and optionally stride_seconds=).")
+        stride_seconds = self.window_seconds if self.stride_seconds is None else self.stride_seconds
+        for name, value in (("window_seconds", self.window_seconds), ("stride_seconds", stride_seconds)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value > 0 \
+                    or not np.isfinite(value):
+                raise ValueError(f"{name} must be a number of seconds > 0; got {value!r}.")
         sfreq = raw.info["sfreq"]
-        window = int(round(self.window_seconds * sfreq))
-        stride = int(round((self.stride_seconds or self.window_seconds) * sfreq))
-        if stride < 1 or raw.n_times < window:
-            raise ValueError(
-                f"The recording ({raw.n_times / sfreq:.1f} s) holds no full {self.window_seconds} s "
-                "window, or the stride is below one sample."
-            )
+        window, stride = round(self.window_seconds * sfreq), round(stride_seconds * sfreq)
+        if window < 1 or stride < 1:
+            raise ValueError(f"window_seconds={self.window_seconds} and stride_seconds={stride_seconds} must "
+                             f"each last at least one sample (1 / {sfreq:g} Hz = {1 / sfreq:.4g} s).")
         return window, stride
 
-    def _raw_chunks(self, raw, picks):
+    def _raw_starts(self, raw):
+        """Start samples of the windows to embed; sets ``window_starts_`` and friends."""
         window, stride = self._raw_geometry(raw)
-        for chunk in iter_raw_windows(raw, picks, window, stride, max(int(self.batch_size), 1)):
-            if not np.all(np.isfinite(chunk)):
-                raise ValueError("The recording contains NaN or infinity; clean or annotate it first.")
+        starts, rejected = good_window_starts(raw, window, stride, self.reject_by_annotation)
+        if len(starts) == 0:
+            duration = raw.n_times / raw.info["sfreq"]
+            if rejected:
+                raise ValueError(f"All {rejected} windows of {self.window_seconds} s overlap bad or edge "
+                                 "annotations; shorten window_seconds, remove those annotations, or pass "
+                                 "reject_by_annotation=False to embed them anyway.")
+            raise ValueError(f"The recording ({duration:.1f} s) holds no full {self.window_seconds} s window; "
+                             "shorten window_seconds.")
+        self.window_starts_ = starts
+        self.window_onsets_ = starts / raw.info["sfreq"]
+        self.n_windows_rejected_ = rejected
+        return starts, window
+
+    def _raw_chunks(self, raw, picks, starts, window):
+        for chunk_starts, chunk in iter_raw_windows(raw, picks, starts, window, max(int(self.batch_size), 1)):
+            finite = np.isfinite(chunk).all(axis=(1, 2))
+            if not finite.all():
+                onset = chunk_starts[np.flatnonzero(~finite)[0]] / raw.info["sfreq"]
+                fix = ("mark the span with an annotation whose description starts with 'BAD_' "
+                       "(raw.annotations.append(onset, duration, 'BAD_nan')) so its windows are skipped"
+                       if self.reject_by_annotation else
+                       "annotate the span 'BAD_...' and set reject_by_annotation=True so its windows are skipped")
+                raise ValueError(f"The window starting at {onset:.3f} s (raw.times) contains NaN or infinity; "
+                                 f"{fix}, or repair the data (e.g. raw.interpolate_bads for a bad channel).")
             yield chunk
 
     def _prepare_raw(self, raw):
         """``_prepare`` for a Raw: plan from its windows, statistics merged chunk by chunk."""
         picks, info = mne_recording_info(raw, self.sfreq, self.ch_names)
-        window, _ = self._raw_geometry(raw)
-        resolved = self._set_fitted(info, lambda adapter: adapter.fit_chunks(self._raw_chunks(raw, picks), window))
-        first = next(iter(iter_raw_windows(raw, picks, window, window, 1)))
+        starts, window = self._raw_starts(raw)
+        resolved = self._set_fitted(
+            info, lambda adapter: adapter.fit_chunks(self._raw_chunks(raw, picks, starts, window), window))
+        _, first = next(iter_raw_windows(raw, picks, starts[:1], window, 1))
         return first, resolved
 
     def _transform_raw(self, raw):
@@ -177,19 +242,27 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             raise ValueError("The Raw's channels or sampling rate differ from those seen in fit; refit.")
         if self._raw_geometry(raw)[0] != self.adapter_.n_times_in_:
             raise ValueError("window_seconds differs from the one used in fit; refit.")
-        out = [self._transform_windows(chunk) for chunk in self._raw_chunks(raw, picks)]
+        starts, window = self._raw_starts(raw)
+        out = [self._transform_windows(chunk) for chunk in self._raw_chunks(raw, picks, starts, window)]
         return np.concatenate(out, axis=0)
 
+    def _store(self):
+        return get_store(self.cache, self.cache_max_bytes)
+
     def _transform_windows(self, X):
-        store = get_store(self.cache)
-        if store is None:
+        store = self._store()
+        if store is None or self.cache_key_ is None:
             return self._adapt_and_forward(X)
         keys = window_hashes(X)
-        found = store.get_many(self.cache_key_, keys)
+        found = store.get_many(self.cache_key_, keys, (self.embedding_size_,))
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
+            self._module()  # a lazy build checks the cache's weights and may turn the cache off
+            if self.cache_key_ is None:
+                return self._adapt_and_forward(X)
             computed = self._adapt_and_forward(X[missing])
-            store.put_many(self.cache_key_, [keys[i] for i in missing], computed)
+            finite = np.isfinite(computed).all(axis=1)  # never cache a broken embedding
+            store.put_many(self.cache_key_, [keys[i] for i, ok in zip(missing, finite) if ok], computed[finite])
             for i, row in zip(missing, computed):
                 found[i] = row
         return np.stack(found).astype(np.float32, copy=False)
@@ -203,7 +276,8 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
 
     def _build_frozen(self, resolved):
         self._build(resolved, n_outputs=1, output="features")
-        self.module_.set_pooling(self.pooling)
+        with seeded(self.random_state, self.device):  # a pooling head's layers are initialised too
+            self.module_.set_pooling(self.pooling)
         self.module_.eval().requires_grad_(False)
         return self.module_
 
@@ -214,19 +288,44 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             # Re-read the tensors only: the card and contract stay those resolved in fit (card_).
             _, resolved = self._resolve_weights()
             self._build_frozen(resolved)
+            self._check_cached_weights()
         return self.module_
+
+    def _cache_meta(self):
+        meta = {"embedding_size": int(self.embedding_size_)}
+        if self.weights is None:  # random weights: the seed must have given the same tensors
+            meta["weights_fingerprint"] = _fingerprint(self.module_)
+        return meta
+
+    def _check_cached_weights(self):
+        """Turn the cache off if this build's random weights differ from those that filled it."""
+        store = self._store() if self.cache_key_ is not None and self.weights is None else None
+        if store is None:  # pretrained weights: the key holds their content's SHA-256 already
+            return
+        meta = store.get_meta(self.cache_key_)
+        expected = meta.get("weights_fingerprint") if isinstance(meta, dict) else None
+        if expected is None:
+            store.put_meta(self.cache_key_, self._cache_meta())
+        elif expected != _fingerprint(self.module_):
+            warnings.warn(
+                "The backbone built now from random_state differs from the one whose embeddings fill the cache "
+                "(torch's RNG was used by other code during the seeded build, or torch changed); this estimator "
+                "computes without the cache.", CacheWarning, stacklevel=4)
+            self.cache_key_ = None
 
     def _cache_config(self, resolved):
         """What, besides a window's values, determines its embedding."""
         if resolved is not None:
-            weights = {"files": sorted(resolved.files.values()), "fmt": resolved.fmt}
+            # by content, read now: a file rewritten with the same size and mtime is another key
+            weights = {"sha256": sorted(file_sha256(path) for path in resolved.files), "fmt": resolved.fmt}
         elif self.random_state is not None:
-            weights = {"random_state": int(self.random_state)}
+            weights = {"random_state": int(self.random_state), "torch": torch.__version__,
+                       "braindecode": braindecode.__version__}
         else:
             weights = {"unshared": uuid.uuid4().hex}  # fresh random weights each fit
         ad, info = self.adapter_, self.recording_info_
         return {
-            "version": 2,  # bump when the adapter's or forward's numerics change (2: float32 resampling)
+            "version": 3,  # bump when numerics or the entry format change (2: float32 resampling; 3: checksums)
             "card": {k: repr(v) for k, v in self.card_.summary().items()},
             "contract": self.contract_,
             "weights": weights,
@@ -255,3 +354,12 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     @property
     def _n_features_out(self):
         return self.embedding_size_
+
+
+def _fingerprint(module):
+    """Digest of every tensor of a module's state (names and bytes)."""
+    h = hashlib.blake2b(digest_size=16)
+    for name, tensor in sorted(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()

@@ -20,11 +20,13 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_PROTO = b"\x80"  # pickle protocol >= 2, how torch.save's legacy format starts
 
 # In-process cache: hashing a 600 MB file twice per fit is wasteful.
-_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+# Keyed by inode and ctime too: rewriting a file changes its ctime even when
+# size and mtime are restored (cache keys re-hash the content anyway).
+_HASH_CACHE: dict[tuple, str] = {}
 
 
 def sha256_file(path) -> str:
-    """SHA-256 hex digest of a file (cached by path, size and mtime).
+    """SHA-256 hex digest of a file (cached by path, size, mtime, inode and ctime).
 
     Parameters
     ----------
@@ -38,7 +40,7 @@ def sha256_file(path) -> str:
     """
     path = Path(path).resolve()
     stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    key = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns)
     if key not in _HASH_CACHE:
         digest = hashlib.sha256()
         with open(path, "rb") as f:
