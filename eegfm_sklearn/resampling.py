@@ -39,8 +39,9 @@ from scipy.signal import firwin
 # Largest up or down factor searched: the filter has at most 20 * MAX_FACTOR + 1 taps
 # (about 330 000), its kernel at most ~40 * MAX_FACTOR floats (2.6 MB).
 MAX_FACTOR = 16_384
-# Rate errors below this are not worth a larger factor: 0.1 ppm is 6 µs over a minute.
-RATE_TOLERANCE = 1e-7
+# Rate errors below this are not worth a larger factor: 1 ppm is 60 µs over a minute,
+# below the clock tolerance of EEG amplifiers (tens of ppm).
+RATE_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)

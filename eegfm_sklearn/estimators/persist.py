@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ..adapter import InputAdapter
 from ..backbone import CardModule
 from ..cards import get_model_card
 from ..validation import RecordingInfo
@@ -122,11 +121,10 @@ def load_estimator(cls, directory):
     est.n_features_in_ = len(inp["ch_names"])
     est.card_ = resolved.card
     est.contract_ = config.get("checkpoint")
-    est.adapter_ = InputAdapter(resolved.card, inp["sfreq"], inp["ch_names"], inp["units"],
-                                missing=est.missing_channels, window_policy=est.window_policy,
-                                positions=positions).restore(**ours["adapter"])
+    est.adapter_ = est._make_adapter(resolved.card, est.recording_info_).restore(**ours["adapter"])
     build = {k: config[k] for k in ("n_chans", "n_times", "n_outputs", "model_kwargs")}
     est.module_ = CardModule(resolved.card, build, est.adapter_.report_.slots, output=ours["output"])
+    est.module_.split_pooling = est.split_pooling
     est.weights_report_ = load_into_module(est.module_.backbone, resolved, keep_head=True)
     if (directory / MODULE_FILE).is_file():
         _load_full_module(est, ours, directory / MODULE_FILE)
