@@ -167,7 +167,7 @@ def test_too_short_and_too_long_windows_name_the_way_out():
         InputAdapter(get_model_card("labram"), 200, names).fit(np.zeros((2, 3, 3400)))
 
 
-@pytest.mark.parametrize("sfreq, up, down", [(173.61, 773, 671), (300.3074951171875, 325, 488),
+@pytest.mark.parametrize("sfreq, up, down", [(173.61, 1205, 1046), (300.3074951171875, 325, 488),
                                              (600.614990234375, 325, 976), (500.0, 2, 5)])
 def test_describe_states_rate_error_and_filter(sfreq, up, down):
     names = ["Fp1", "Fp2", "Cz"]
