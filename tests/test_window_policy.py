@@ -1,7 +1,7 @@
 """Window policies on real recordings: short trials padded, long trials split and pooled back.
 
 Every registered model (``list_models()``, never a fixed list) takes trials
-of 0.3, 0.5 and 0.8 s (``window_policy="pad"``) and of 30 and 60 s, up to
+of 0.25, 0.3, 0.5 and 0.8 s (``window_policy="pad"``) and of 30 and 60 s, up to
 ten times its longest window (``window_policy="split"``), on EEGMAT
 (500 Hz) and the EEG motor movement/imagery recordings (S001, 160 Hz), with
 tiny architectures.
@@ -72,7 +72,7 @@ def _transformer(model, sfreq, ch_names, **kw):
 
 
 # -- short trials: pad -----------------------------------------------------------
-@pytest.mark.parametrize("seconds", [0.3, 0.5, 0.8])
+@pytest.mark.parametrize("seconds", [0.25, 0.3, 0.5, 0.8])
 @pytest.mark.parametrize("model", MODELS)
 def test_short_eegmat_trials_are_padded_to_the_minimum(eegmat, model, seconds):
     card = get_model_card(model)
