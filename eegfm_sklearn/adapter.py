@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import mne
 import numpy as np
+import torch
 
 from .channels import find_channel, index_user_channels, normalize_name
 from .resampling import PolyphaseResampler, choose_ratio
@@ -221,6 +222,15 @@ def plan_channels(scheme, user_names, missing="interpolate", positions=None):
     unused = tuple(n for i, n in enumerate(user_names) if i not in used)
     report = ChannelReport(tuple(slots), tuple(status), tuple(sources), unused)
     return _ChannelPlan(matrix=matrix, report=report)
+
+
+def _map_channels(M, X):
+    """(s, c) @ (n, c, t) -> (n, s, t) in float32, through torch's BLAS.
+
+    numpy's ``@`` goes to OpenBLAS, whose own threads ignore ``torch.set_num_threads`` and, on a
+    busy machine, made a 19 x 19 map of 16 x 7500-sample windows take 1.3 s instead of 40 ms.
+    """
+    return torch.matmul(torch.from_numpy(M), torch.from_numpy(np.ascontiguousarray(X))).numpy()
 
 
 class InputAdapter:
@@ -457,16 +467,15 @@ class InputAdapter:
 
     # -- applying ---------------------------------------------------------
     def _before_scaling(self, X):
-        # (s, c) @ (n, c, t) -> (n, s, t): BLAS (einsum is not, here), float32 as the backbone
         M, X = self.matrix_.astype(np.float32), np.asarray(X, dtype=np.float32)
         if self.split_ is not None:
             X = self.split_.cut(X)
         if self.resampler_ is None:
-            X = M @ X
+            X = _map_channels(M, X)
         elif M.shape[1] < M.shape[0]:  # both steps are linear: resample the side with fewer channels
-            X = M @ self.resampler_(X)
+            X = _map_channels(M, self.resampler_(X))
         else:
-            X = self.resampler_(M @ X)
+            X = self.resampler_(_map_channels(M, X))
         return X[..., : min(self.n_times_out_, X.shape[-1])]
 
     def transform(self, X):
