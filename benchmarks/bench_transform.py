@@ -15,7 +15,15 @@ repeat:
   return_features=True)`` (plus ``ch_names`` for LaBraM) and the card's
   pooling;
 * ``adapter``: ``est.adapter_.transform`` alone (channel map + resample +
-  crop + scaling), batch by batch as ``transform`` calls it.
+  crop + scaling), batch by batch as ``transform`` calls it;
+* ``policy`` (with ``--window-policy pad`` or ``split``): the window
+  policy's own work alone: padding the adapted windows up to the model's
+  length (pad), or cutting trials into sub-windows and pooling the
+  sub-windows' embeddings back to one row per trial (split).
+
+``--input-sfreq`` reads the EEGMAT samples as if recorded at another rate
+(e.g. 173.61 or 600.614990234375 Hz), to time the resampling for ratios
+such as 1205/1046 or 325/976.
 
 It reports, after one warm-up, the median of ``--repeats`` runs (their order
 alternating) as throughput in windows/s, and the median over repeats of
@@ -27,6 +35,8 @@ give --data-dir):
 
     python benchmarks/bench_transform.py --models bendr biot labram \\
         --n-windows 64 --batch-size 16 --repeats 15 --threads 2 [--device cuda --precision bf16]
+    python benchmarks/bench_transform.py --window-seconds 0.5 --window-policy pad ...
+    python benchmarks/bench_transform.py --window-seconds 60 --window-policy split --max-window-seconds 15 ...
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ import torch
 
 from eegfm_sklearn import FoundationTransformer, get_model_card, list_models
 from eegfm_sklearn.datasets import load_eegmat
+from eegfm_sklearn.windowing import pad_end, pool_subwindows
 
 
 def load_windows(n_windows, window_seconds, data_dir):
@@ -62,14 +73,16 @@ def _timed(fn):
     return time.perf_counter() - start
 
 
-def bench_model(model, X, sfreq, ch_names, batch_size, repeats, device="cpu", precision=None):
-    """Median seconds of transform, raw forward and adapter for one model."""
+def bench_model(model, X, sfreq, ch_names, batch_size, repeats, device="cpu", precision=None, **policy):
+    """Median seconds of transform, raw forward, adapter (and window policy) for one model."""
     est = FoundationTransformer(model, weights=None, sfreq=sfreq, ch_names=ch_names, batch_size=batch_size,
-                                device=device, precision=precision, random_state=0).fit(X)
+                                device=device, precision=precision, random_state=0, **policy).fit(X)
     backbone = est.backbone_.eval()
     card = est.card_
     extra = card.forward_kwargs_for(est.channel_report_.slots, est.adapter_.slot_positions_)
-    Xt = est.adapter_.transform(X)  # the adapted windows, computed once
+    ad = est.adapter_
+    k = ad.n_sub_  # backbone windows per trial (split)
+    Xt = ad.transform(X)  # the adapted windows, computed once
     dtype = {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
     @torch.inference_mode()
@@ -80,12 +93,26 @@ def bench_model(model, X, sfreq, ch_names, batch_size, repeats, device="cpu", pr
                     for i in range(0, len(Xt), batch_size)]
 
     # Same numbers either way (the raw path is what transform runs).
-    ref = raw_forward(Xt[:2])[0].numpy()
+    ref = est._pool(raw_forward(Xt[: 2 * k])[0].numpy())
     tol = 1e-4 if precision is None else 5e-2
     np.testing.assert_allclose(est.transform(X[:2]), ref, rtol=tol, atol=tol)
 
+    trials = max(1, batch_size // k)  # as transform batches split trials
     runs = {"transform": lambda: est.transform(X), "forward": raw_forward,
-            "adapter": lambda: [est.adapter_.transform(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]}
+            "adapter": lambda: [ad.transform(X[i:i + trials]) for i in range(0, len(X), trials)]}
+    real = np.ascontiguousarray(Xt[..., : ad.n_real_samples_])  # adapted windows before padding
+    rows = np.concatenate([r.numpy() for r in raw_forward()])  # backbone outputs, one per sub-window
+
+    def policy():
+        for i in range(0, len(X), trials):
+            if ad.split_ is not None:
+                ad.split_.cut(X[i:i + trials])
+            if ad.n_real_samples_ < ad.n_times_out_:
+                pad_end(real[i * k:(i + trials) * k], ad.n_times_out_, ad.pad_mode)
+        est._pool(rows)
+
+    if ad.split_ is not None or ad.n_real_samples_ < ad.n_times_out_:
+        runs["policy"] = policy
     for fn in runs.values():  # warm-up
         fn()
     times = {name: [] for name in runs}
@@ -98,10 +125,14 @@ def bench_model(model, X, sfreq, ch_names, batch_size, repeats, device="cpu", pr
     # Ratios of runs adjacent in time, then their median: robust to load drifting over the run.
     ratios = sorted(t / f for t, f in zip(times["transform"], times["forward"]))
     shares = sorted(a / f for a, f in zip(times["adapter"], times["forward"]))
+    policy_shares = sorted(a / f for a, f in zip(times.get("policy", []), times["forward"]))
     return {
         "model": model,
         "params_M": sum(p.numel() for p in backbone.parameters()) / 1e6,
-        "adapted": "x".join(str(s) for s in Xt.shape[1:]),
+        "adapted": "x".join(str(s) for s in Xt.shape[1:]) + (f" (x{k} per trial)" if k > 1 else ""),
+        "ratio_used": f"{ad.up_}/{ad.down_}, {abs(ad.ratio_.rate_error) * 1e6:.2g} ppm",
+        "real": f"{ad.n_real_samples_}/{ad.n_times_out_}",
+        "policy_frac": statistics.median(policy_shares) if policy_shares else None,
         "transform_wps": len(X) / med["transform"],
         "forward_wps": len(X) / med["forward"],
         "ratio": statistics.median(ratios),
@@ -125,20 +156,23 @@ def machine_description(threads):
             f"({torch.get_num_threads()} intra-op threads, requested {threads}); load average {load}")
 
 
-def format_table(rows, n_windows, batch_size):
-    header = ("| model | params (M) | backbone input (ch x samples) | transform (win/s) "
-              "| raw forward (win/s) | transform / forward time (IQR) | throughput vs forward "
-              "| adapter (ms) | adapter / forward |")
-    lines = [header, "|" + "---|" * 9]
+def format_table(rows, n_windows, batch_size, window_seconds=4.0, sfreq=500.0):
+    header = ("| model | params (M) | backbone input (ch x samples) | resampling | real samples "
+              "| transform (trials/s) | raw forward (trials/s) | transform / forward time (IQR) "
+              "| throughput vs forward | adapter (ms) | adapter / forward | pad or split / forward |")
+    lines = [header, "|" + "---|" * 12]
     for r in rows:
         lo, hi = r["ratio_iqr"]
+        policy = "-" if r["policy_frac"] is None else f"{100 * r['policy_frac']:.2f} %"
         lines.append(
-            f"| {r['model']} | {r['params_M']:.1f} | {r['adapted']} | {r['transform_wps']:.1f} "
-            f"| {r['forward_wps']:.1f} | {r['ratio']:.3f} ({lo:.3f}-{hi:.3f}) | {1 / r['ratio']:.3f}x "
-            f"| {r['adapter_ms']:.1f} | {100 * r['adapter_frac']:.1f} % |"
+            f"| {r['model']} | {r['params_M']:.1f} | {r['adapted']} | {r['ratio_used']} | {r['real']} "
+            f"| {r['transform_wps']:.1f} | {r['forward_wps']:.1f} | {r['ratio']:.3f} ({lo:.3f}-{hi:.3f}) "
+            f"| {1 / r['ratio']:.3f}x | {r['adapter_ms']:.1f} | {100 * r['adapter_frac']:.1f} % "
+            f"| {policy} |"
         )
     lines.append("")
-    lines.append(f"{n_windows} windows of 19 ch x 4 s at 500 Hz (EEGMAT, µV), batch size {batch_size}; "
+    lines.append(f"{n_windows} trials of 19 ch x {window_seconds:g} s read as {sfreq:g} Hz (EEGMAT, µV), "
+                 f"batch size {batch_size}; "
                  "win/s and adapter ms: medians of the repeats; ratios: medians of per-repeat ratios "
                  "(runs adjacent in time); adapter = channel map + resample + crop + scaling "
                  f"on all {n_windows} windows.")
@@ -157,11 +191,19 @@ def main(argv=None):
     parser.add_argument("--precision", default=None, choices=["bf16", "fp16"], help="autocast, both sides")
     parser.add_argument("--window-seconds", type=float, default=4.0)
     parser.add_argument("--data-dir", default=None, help="folder holding eegmat/ (default: the package's)")
+    parser.add_argument("--input-sfreq", type=float, default=None,
+                        help="read the 500 Hz samples as if recorded at this rate (odd resampling ratios)")
+    parser.add_argument("--window-policy", default="crop", choices=["crop", "pad", "split"])
+    parser.add_argument("--pad-mode", default="constant", choices=["constant", "edge", "reflect"])
+    parser.add_argument("--max-window-seconds", type=float, default=None)
     args = parser.parse_args(argv)
+    policy = {"window_policy": args.window_policy, "pad_mode": args.pad_mode,
+              "max_window_seconds": args.max_window_seconds}
 
     torch.set_num_threads(args.threads)
     batch_size = args.batch_size or args.n_windows
     X, sfreq, ch_names = load_windows(args.n_windows, args.window_seconds, args.data_dir)
+    sfreq = args.input_sfreq or sfreq
     print(machine_description(args.threads))
     print(f"data: {X.shape[0]} windows x {X.shape[1]} ch x {X.shape[2]} samples at {sfreq:g} Hz")
     rows = []
@@ -169,12 +211,13 @@ def main(argv=None):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="A window was not provided")  # torch.stft in BIOT
             warnings.filterwarnings("ignore", message=".*does not use input channel")
-            row = bench_model(model, X, sfreq, ch_names, batch_size, args.repeats, args.device, args.precision)
+            row = bench_model(model, X, sfreq, ch_names, batch_size, args.repeats, args.device, args.precision,
+                              **policy)
         rows.append(row)
         spread = ", ".join(f"{k} {lo * 1e3:.0f}-{hi * 1e3:.0f} ms" for k, (lo, hi) in row["spread"].items())
         print(f"{model}: done ({get_model_card(model).module_path}; range over repeats: {spread})", flush=True)
     print()
-    print(format_table(rows, args.n_windows, batch_size))
+    print(format_table(rows, args.n_windows, batch_size, args.window_seconds, sfreq))
     return rows
 
 

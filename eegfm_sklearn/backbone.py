@@ -163,8 +163,21 @@ class CardModule(nn.Module):
                 p.requires_grad_(False)
         return self
 
+    # How a trial's sub-windows are pooled when forward gets (n, n_sub, n_chans, n_times).
+    split_pooling = "mean"
+
     def forward(self, x):
-        """Run the backbone on x of shape (n, n_chans, n_times)."""
+        """Run the backbone on x of shape (n, n_chans, n_times).
+
+        x of shape (n, n_sub, n_chans, n_times) (trials split into
+        sub-windows, ``window_policy="split"``) runs the sub-windows and
+        pools their outputs per trial (``split_pooling``): one row per trial,
+        so a training loss sees one prediction per trial.
+        """
+        if x.ndim == 4:
+            from .windowing import pool_subwindows
+
+            return pool_subwindows(self.forward(x.flatten(0, 1)), x.shape[1], self.split_pooling)
         kwargs = self._forward_kwargs()
         if self.head is not None:
             out = self.card.tokens(self.backbone, x, **kwargs)
@@ -184,7 +197,7 @@ class CardModule(nn.Module):
         state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
         frozen = tuple(n for n, p in self.named_parameters() if not p.requires_grad)
         return (_rebuild, (self.card, self.build_args, self.slot_names, self.output, state, self.training,
-                           self.pooling, self.peft_config, frozen, self.slot_positions))
+                           self.pooling, self.peft_config, frozen, self.slot_positions, self.split_pooling))
 
 
 def _frozen_subtrees(module):
@@ -196,9 +209,10 @@ def _frozen_subtrees(module):
 
 
 def _rebuild(card, build_args, slot_names, output, state, training, pooling=None, peft_config=None, frozen=(),
-             slot_positions=None):
+             slot_positions=None, split_pooling="mean"):
     module = CardModule(card, build_args, slot_names, output, pooling=pooling, peft_config=peft_config,
                         slot_positions=slot_positions)
+    module.split_pooling = split_pooling
     module.load_state_dict(state, strict=True)
     frozen = set(frozen)
     for name, p in module.named_parameters():

@@ -1,24 +1,106 @@
-"""Polyphase resampling of fixed-length windows, as one strided convolution.
+"""Polyphase resampling of fixed-length windows, for any pair of rates.
 
-The filter and the edge handling are those of
-``mne.filter.resample(..., method="polyphase")`` (that is
-``scipy.signal.resample_poly`` with a Kaiser(5.0) windowed-sinc low-pass of
-``20 * max(up, down) + 1`` taps and reflected edges), so the output is the
-same to float32 precision. What changes is how it is computed: scipy's
-``upfirdn`` walks the signal row by row in float64, which costs as much as a
-small backbone's forward; here the ``up`` polyphase branches are the output
-channels of a single ``torch.nn.functional.conv1d`` with stride ``down``,
-run in float32 on all rows at once (3-4x faster on 2 CPU cores). The
-ratio is the exact ``up / down`` of the two rates, whatever the window
-length (mne derives it from the window's rounded output length instead).
+Two parts:
+
+* :func:`choose_ratio` turns two rates into integers ``up / down``. Real
+  rates are rarely simple fractions (173.61 Hz, or MEGIN's 300.307 and
+  600.615 Hz, whose exact ratios to 200 Hz have denominators in the tens of
+  thousands), so it takes the smallest ``max(up, down)`` whose rate error is
+  at most ``RATE_TOLERANCE``, searching factors up to ``MAX_FACTOR``; exact
+  ratios (500 -> 200 Hz is 2/5) have no error. The error is stated by the
+  adapter.
+* :class:`PolyphaseResampler` applies mne's polyphase filter for that ratio
+  (``mne.filter.resample(..., method="polyphase")``, i.e.
+  ``scipy.signal.resample_poly``: a Kaiser(5.0) windowed-sinc low-pass of
+  ``20 * max(up, down) + 1`` taps, reflected edges), to float32 precision.
+  Only ``~20 * max(up, down) / up`` of those taps touch each output (a
+  tenth of a second of input), and that is all it computes, whatever the
+  size of ``up`` and ``down``: the ``up`` filter phases are grouped by
+  where they read, each group is one small matrix, and all groups run as
+  one batched matrix product over a strided view of the windows (no
+  per-phase loop, no copy of the input per phase). scipy's ``upfirdn``
+  instead walks rows one by one in float64.
+
+The output keeps scipy's length, ``ceil(n_times_in * up / down)``, and the
+ratio is the chosen ``up / down`` whatever the window length (mne derives
+it from the window's rounded output length instead).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from math import gcd
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy.signal import firwin
+
+# Largest up or down factor searched: the filter has at most 20 * MAX_FACTOR + 1 taps
+# (about 330 000), its kernel at most ~40 * MAX_FACTOR floats (2.6 MB).
+MAX_FACTOR = 16_384
+# Rate errors below this are not worth a larger factor: 1 ppm is 60 µs over a minute,
+# below the clock tolerance of EEG amplifiers (tens of ppm).
+RATE_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A resampling ratio and how far it is from the exact one.
+
+    Attributes
+    ----------
+    up, down : int
+        Co-prime factors; the output rate is ``sfreq_in * up / down``.
+    rate_error : float
+        ``(sfreq_in * up / down) / sfreq_out - 1``: relative error of the
+        output rate (the signal is time-stretched by this fraction).
+    """
+
+    up: int
+    down: int
+    rate_error: float
+
+    @property
+    def n_taps(self):
+        """Length of the anti-aliasing filter (``20 * max(up, down) + 1``)."""
+        return 20 * max(self.up, self.down) + 1
+
+
+def choose_ratio(sfreq_in, sfreq_out, tolerance=RATE_TOLERANCE, max_factor=MAX_FACTOR):
+    """The simplest ``up / down`` that resamples ``sfreq_in`` to ``sfreq_out``.
+
+    Parameters
+    ----------
+    sfreq_in, sfreq_out : float
+        Rates in Hz, positive.
+    tolerance : float
+        Largest acceptable relative rate error; among the ratios meeting
+        it, the one with the smallest ``max(up, down)`` (the shortest
+        filter) is taken.
+    max_factor : int
+        Largest ``up`` or ``down`` considered. If no ratio within it meets
+        ``tolerance``, the most accurate one is taken.
+
+    Returns
+    -------
+    ratio : Ratio
+    """
+    target = float(sfreq_out) / float(sfreq_in)
+    down = np.arange(1, max_factor + 1, dtype=np.float64)
+    up = np.rint(target * down)
+    ok = (up >= 1) & (up <= max_factor)
+    if not ok.any():
+        raise ValueError(f"Cannot resample {sfreq_in:g} Hz to {sfreq_out:g} Hz with factors up to "
+                         f"{max_factor}; the rates are too far apart.")
+    down, up = down[ok], up[ok]
+    error = np.abs(up / (down * target) - 1.0)
+    meets = np.flatnonzero(error <= tolerance)
+    best = meets[np.argmin(np.maximum(up, down)[meets])] if meets.size else int(np.argmin(error))
+    u, d = int(up[best]), int(down[best])
+    g = gcd(u, d)
+    u, d = u // g, d // g
+    return Ratio(u, d, u / (d * target) - 1.0)
 
 
 class PolyphaseResampler:
@@ -35,27 +117,70 @@ class PolyphaseResampler:
     ----------
     n_times_out : int
         ``ceil(n_times_in * up / down)``, as ``scipy.signal.resample_poly``.
+    n_taps : int
+        Filter length, ``20 * max(up, down) + 1``.
+    taps_per_output : int
+        Input samples that weigh on one output sample.
+    macs_per_output : float
+        Multiply-adds actually computed per output sample (the grouping
+        computes a few zeros besides ``taps_per_output``).
     """
 
     def __init__(self, up, down, n_times_in):
-        self.up, self.down, self.n_times_in = int(up), int(down), int(n_times_in)
-        self.n_times_out = -(-self.n_times_in * self.up // self.down)
-        half_len = 10 * max(self.up, self.down)
-        h = firwin(2 * half_len + 1, 1.0 / max(self.up, self.down), window=("kaiser", 5.0)) * self.up
-        # Output k = q * up + p reads input q * down + r (r from -left on) with
-        # tap h[half_len + p * down - r * up]; one kernel row per phase p.
-        self.left = half_len // self.up
-        r = np.arange(-self.left, ((self.up - 1) * self.down + half_len) // self.up + 1)
-        taps = half_len + np.arange(self.up)[:, None] * self.down - r[None, :] * self.up
-        kernel = np.where((taps >= 0) & (taps < h.size), h[np.clip(taps, 0, h.size - 1)], 0.0)
-        self.kernel = torch.from_numpy(kernel.astype(np.float32))[:, None, :]  # (up, 1, width)
-        n_steps = -(-self.n_times_out // self.up)  # conv outputs per phase
-        self.right = max((n_steps - 1) * self.down + r.size - self.left - self.n_times_in, 0)
-        if max(self.left, self.right) >= self.n_times_in:
+        up, down, n = int(up), int(down), int(n_times_in)
+        self.up, self.down, self.n_times_in = up, down, n
+        self.n_times_out = -(-n * up // down)
+        half = 10 * max(up, down)
+        h = firwin(2 * half + 1, 1.0 / max(up, down), window=("kaiser", 5.0)) * up
+        self.n_taps = h.size
+        # Output k = q * up + p reads inputs q * down + r, r in [r_lo[p], r_hi[p]], with tap
+        # h[half + p * down - r * up] (scipy's upfirdn, centred).
+        phase = np.arange(up)
+        r_lo = -((half - phase * down) // up)
+        r_hi = (phase * down + half) // up
+        self.left = int(-r_lo[0])
+        width = int((r_hi - r_lo).max()) + 1
+        self.taps_per_output = width
+        # Group phases by where they start reading (column = r + left): a group spans at most
+        # 2 * width columns, so the zeros computed stay about as many as the taps.
+        col = r_lo + self.left
+        group = col // width
+        self.n_groups = int(group[-1]) + 1
+        order = np.argsort(group, kind="stable")
+        starts = np.searchsorted(group[order], np.arange(self.n_groups))
+        slot = np.empty(up, dtype=int)
+        slot[order] = np.arange(up) - starts[group[order]]
+        self.n_slots = int(slot.max()) + 1
+        self.span = int((r_hi + self.left - group * width).max()) + 1  # columns read by a group
+        self.group_stride = width
+        kernel = np.zeros((self.n_groups, self.span, self.n_slots))
+        j = np.arange(width)
+        r = r_lo[:, None] + j[None, :]
+        valid = r <= r_hi[:, None]
+        taps = np.where(valid, half + phase[:, None] * down - r * up, 0)
+        rows = np.broadcast_to(group[:, None], r.shape)[valid]
+        cols = (r + self.left - group[:, None] * width)[valid]
+        slots = np.broadcast_to(slot[:, None], r.shape)[valid]
+        kernel[rows, cols, slots] = h[taps[valid]]
+        self.kernel = torch.from_numpy(kernel.astype(np.float32))  # (group, column, slot)
+        self.conv_kernel = self.kernel[0].T[:, None, :].contiguous()  # (slot, 1, column)
+        self.macs_per_output = self.n_groups * self.span * self.n_slots / up
+        position = group * self.n_slots + slot  # where phase p lands in the groups' output
+        if np.array_equal(position, phase):  # phases already in order: keep the first ``up`` columns
+            self.position = slice(0, up)
+        else:
+            self.position = torch.from_numpy(position)
+        self.n_steps = -(-self.n_times_out // up)
+        # Kept outputs read up to input n_max; reflect up to there, zeros beyond (only
+        # discarded outputs of the last step read them).
+        n_max = ((self.n_times_out - 1) * down + half) // up
+        self.right = max(n_max - (n - 1), 0)
+        self.padded_length = (self.n_steps - 1) * down + (self.n_groups - 1) * width + self.span
+        if max(self.left, self.right) >= n:
             raise ValueError(
-                f"Windows of {self.n_times_in} samples are too short to resample by "
-                f"{self.up}/{self.down} (the filter reaches {max(self.left, self.right)} samples past "
-                "each edge); cut longer windows."
+                f"Windows of {n} samples are too short to resample by {up}/{down}: the filter "
+                f"reaches {max(self.left, self.right)} samples past each edge. Use windows of at "
+                f"least {max(self.left, self.right) + 1} samples."
             )
 
     def __call__(self, X):
@@ -72,9 +197,27 @@ class PolyphaseResampler:
         n_trials, n_chans, n_times = X.shape
         if n_times != self.n_times_in:
             raise ValueError(f"Expected windows of {self.n_times_in} samples, got {n_times}.")
-        rows = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).reshape(-1, 1, n_times)
+        x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).reshape(-1, n_times)
         with torch.inference_mode():
-            rows = F.pad(rows, (self.left, self.right), mode="reflect")
-            out = F.conv1d(rows, self.kernel, stride=self.down)  # (rows, up, steps)
-            out = out.transpose(1, 2).reshape(n_trials, n_chans, -1)[..., : self.n_times_out]
+            rows = self._pad(x)
+            if self.n_groups == 1:
+                # one group: a strided convolution, its output channels being the phases
+                out = F.conv1d(rows[:, None], self.conv_kernel, stride=self.down).transpose(1, 2)
+            else:
+                # (group, row * step, column): step q of group g reads from q * down + g * stride
+                view = rows.as_strided((self.n_groups, rows.shape[0], self.n_steps, self.span),
+                                       (self.group_stride, rows.stride(0), self.down, 1))
+                out = torch.bmm(view.reshape(self.n_groups, -1, self.span), self.kernel)
+                out = out.transpose(0, 1).reshape(rows.shape[0], self.n_steps, -1)
+            out = out[..., self.position].reshape(n_trials, n_chans, -1)[..., : self.n_times_out]
         return out.numpy()
+
+    def _pad(self, x):
+        """Reflect ``left`` / ``right`` samples at the edges, then zeros up to ``padded_length``."""
+        n = x.shape[1]
+        rows = x.new_empty((x.shape[0], max(self.padded_length, self.left + n + self.right)))
+        rows[:, self.left : self.left + n] = x
+        rows[:, : self.left] = x[:, 1 : self.left + 1].flip(-1)
+        rows[:, self.left + n : self.left + n + self.right] = x[:, n - 1 - self.right : n - 1].flip(-1)
+        rows[:, self.left + n + self.right :] = 0
+        return rows

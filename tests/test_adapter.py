@@ -159,12 +159,23 @@ def test_crop_and_pad_to_patch_multiple():
     assert any("crop: 1300 -> 1200" in s for s in crop.steps_)
 
 
-def test_too_short_and_too_long_windows():
+def test_too_short_and_too_long_windows_name_the_way_out():
     names = ["Fp1", "Fp2", "Cz"]
-    with pytest.raises(ValueError, match="too short.*at least 200 samples"):
+    with pytest.raises(ValueError, match=r"too short.*at least 1\.00 s \(200 samples.*window_policy='pad'"):
         InputAdapter(get_model_card("labram"), 200, names).fit(np.zeros((2, 3, 150)))
-    with pytest.raises(ValueError, match="too long.*3000"):
+    with pytest.raises(ValueError, match=r"too long.*3000 \(15\.00 s\).*window_policy='split'"):
         InputAdapter(get_model_card("labram"), 200, names).fit(np.zeros((2, 3, 3400)))
+
+
+@pytest.mark.parametrize("sfreq, up, down", [(173.61, 1205, 1046), (300.3074951171875, 325, 488),
+                                             (600.614990234375, 325, 976), (500.0, 2, 5)])
+def test_describe_states_rate_error_and_filter(sfreq, up, down):
+    names = ["Fp1", "Fp2", "Cz"]
+    ad = InputAdapter(get_model_card("labram"), sfreq, names, "uV").fit(np.ones((1, 3, int(4 * sfreq))))
+    assert (ad.up_, ad.down_) == (up, down)
+    line = next(s for s in ad.steps_ if s.startswith("resample:"))
+    assert f"x{up}/{down}" in line and f"{20 * max(up, down) + 1} taps" in line and "ppm" in line
+    assert abs(ad.ratio_.rate_error) <= 1e-5
 
 
 def test_nothing_mappable_is_an_error():

@@ -20,6 +20,7 @@ from ..backbone import CardModule, predict_batches
 from ..cards import get_model_card
 from ..seeding import seeded  # also imported from here by training.py
 from ..validation import check_eeg_input, check_finite_outputs
+from ..windowing import check_window_params, pool_subwindows
 from . import params
 
 COMMON_PARAMS_DOC = """
@@ -48,9 +49,32 @@ COMMON_PARAMS_DOC = """
     missing_channels : {"interpolate", "zero"}, default="interpolate"
         How to fill channels the model needs but the data lacks: spherical
         spline interpolation (mne) or zeros.
-    window_policy : {"crop", "pad"}, default="crop"
-        Fit each window to a length the backbone accepts by cropping its end
-        or zero-padding it.
+    window_policy : {"crop", "pad", "split"}, default="crop"
+        How windows become lengths the backbone accepts. ``"crop"``: cut
+        each window's end down to an accepted length. ``"pad"``: pad each
+        window at its end up to the next accepted length, and windows
+        shorter than the model's minimum up to that minimum (see
+        ``pad_mode``; ``describe_preprocessing()`` and ``n_real_samples_``
+        say how much is real). ``"split"``: cut trials longer than the
+        model's maximum (or ``max_window_seconds``) into consecutive
+        sub-windows, run each through the backbone and pool the outputs
+        back to one row per trial (``split_pooling``).
+    pad_mode : {"constant", "edge", "reflect"}, default="constant"
+        How ``window_policy="pad"`` fills: zeros, the last sample
+        repeated, or the window mirrored (``numpy.pad`` modes), after the
+        card's scaling.
+    max_window_seconds : float or None, default=None
+        With ``window_policy="split"``: longest sub-window in seconds
+        (below the model's maximum, e.g. to bound BENDR's cost, which grows
+        with length). ``None``: the model's maximum.
+    split_overlap : float, default=0.0
+        With ``window_policy="split"``: overlap of consecutive sub-windows,
+        a fraction in [0, 1). The last sub-window always ends with the trial.
+    split_pooling : {"mean", "max", "concat"}, default="mean"
+        With ``window_policy="split"``: how the sub-windows' outputs become
+        one row per trial (embeddings for the transformer, head outputs for
+        the classifier and regressor, during fine-tuning and prediction;
+        ``"concat"`` is for the transformer only).
     model_kwargs : dict or None, default=None
         Overrides of the card's braindecode constructor kwargs (e.g. the
         card's ``tiny_kwargs`` for quick experiments).
@@ -81,7 +105,8 @@ class FoundationEstimatorBase(BaseEstimator):
 
     def __init__(self, model="labram", *, weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
-                 batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0):
+                 batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
+                 pad_mode="constant", max_window_seconds=None, split_overlap=0.0, split_pooling="mean"):
         self.model = model
         self.weights = weights
         self.cache_dir = cache_dir
@@ -98,6 +123,10 @@ class FoundationEstimatorBase(BaseEstimator):
         self.compile = compile
         self.random_state = random_state
         self.verbose = verbose
+        self.pad_mode = pad_mode
+        self.max_window_seconds = max_window_seconds
+        self.split_overlap = split_overlap
+        self.split_pooling = split_pooling
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -147,11 +176,10 @@ class FoundationEstimatorBase(BaseEstimator):
         """
         for attr in ("module_", "_compiled"):
             self.__dict__.pop(attr, None)
+        check_window_params(self.window_policy, self.pad_mode, self.max_window_seconds, self.split_overlap,
+                            self.split_pooling)
         card, resolved = self._resolve_weights()
-        adapter = InputAdapter(card, info.sfreq, info.ch_names, info.units,
-                               missing=self.missing_channels, window_policy=self.window_policy,
-                               positions=info.positions)
-        self.adapter_ = fit_adapter(adapter)
+        self.adapter_ = fit_adapter(self._make_adapter(card, info))
         self.recording_info_ = info
         self.n_features_in_ = len(info.ch_names)
         self.card_ = card
@@ -172,6 +200,22 @@ class FoundationEstimatorBase(BaseEstimator):
                                   units=self.units, reset=True, montage=self.montage)
         return X, self._set_fitted(info, lambda adapter: adapter.fit(X), **build)
 
+    def _make_adapter(self, card, info):
+        """The (unfitted) adapter from ``info``'s input to ``card``, with this estimator's policies."""
+        return InputAdapter(card, info.sfreq, info.ch_names, info.units, missing=self.missing_channels,
+                            window_policy=self.window_policy, positions=info.positions, pad_mode=self.pad_mode,
+                            max_window_seconds=self.max_window_seconds, split_overlap=self.split_overlap)
+
+    @property
+    def n_real_samples_(self):
+        """Samples of each backbone window that are data, not padding (at the model's rate)."""
+        check_is_fitted(self, "adapter_")
+        return self.adapter_.n_real_samples_
+
+    def _pool(self, out):
+        """One row per trial from the backbone's rows (sub-windows of split trials are pooled)."""
+        return pool_subwindows(out, self.adapter_.n_sub_, self.split_pooling)
+
     def _build(self, resolved, n_outputs, output, keep_head=None):
         """Build ``module_`` (seeded) for the planned input and load the weights."""
         adapter = self.adapter_
@@ -187,13 +231,16 @@ class FoundationEstimatorBase(BaseEstimator):
                                 slot_positions=adapter.slot_positions_)
         self.module_ = module
         self.weights_report_ = self._load_weights(resolved, self._keep_head if keep_head is None else keep_head)
+        self.module_.split_pooling = self.split_pooling
         self.module_.to(self.device)
         return self.module_
 
     def _fit_backbone(self, X, n_outputs, output):
         """Prepare, build the backbone, and return the adapted training X."""
         X, _ = self._prepare(X, n_outputs=n_outputs, output=output)
-        return self.adapter_.transform(X)
+        Xt = self.adapter_.transform(X)
+        # split trials: (n_trials, n_sub, chans, times); the module pools each trial's sub-windows
+        return Xt if self.adapter_.n_sub_ == 1 else Xt.reshape(len(X), self.adapter_.n_sub_, *Xt.shape[1:])
 
     def _load_weights(self, resolved, keep_head):
         if resolved is None:
@@ -224,18 +271,19 @@ class FoundationEstimatorBase(BaseEstimator):
         the thread, 0.97x without); batches are adapted in turn instead.
         """
         module, size = self._inference_module(), max(int(self.batch_size), 1)
-        batches = (X[start : start + size] for start in range(0, len(X), size))
+        trials = max(1, size // self.adapter_.n_sub_)  # split trials: about `size` windows per batch
+        batches = (X[start : start + trials] for start in range(0, len(X), trials))
         forward = partial(predict_batches, module, batch_size=size, device=self.device,
                           precision=self.precision)
         if not self._overlap_adapter():
-            return check_finite_outputs(np.concatenate([forward(self.adapter_.transform(b)) for b in batches]))
+            return check_finite_outputs(np.concatenate([self._pool(forward(self.adapter_.transform(b))) for b in batches]))
         outs = []
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = pool.submit(self.adapter_.transform, next(batches))
             for batch in batches:
                 Xt, pending = pending.result(), pool.submit(self.adapter_.transform, batch)
-                outs.append(forward(Xt))
-            outs.append(forward(pending.result()))
+                outs.append(self._pool(forward(Xt)))
+            outs.append(self._pool(forward(pending.result())))
         return check_finite_outputs(np.concatenate(outs, axis=0))
 
     def _overlap_adapter(self):

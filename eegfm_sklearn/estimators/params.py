@@ -21,6 +21,7 @@ from ..adapter import MISSING_POLICIES, WINDOW_POLICIES
 from ..backbone import POOLINGS, PRECISIONS
 from ..finetune import METHODS
 from ..scaling import UNIT_TO_UV
+from ..windowing import PAD_MODES, SPLIT_POOLINGS
 
 
 class Satisfies(Options):
@@ -89,6 +90,10 @@ COMMON = {
     "compile": ["boolean"],
     "random_state": [None, Interval(Integral, 0, 2**32 - 1, closed="both")],
     "verbose": ["verbose"],
+    "pad_mode": [StrOptions(set(PAD_MODES))],
+    "max_window_seconds": [None, _positive()],
+    "split_overlap": [Interval(Real, 0, 1, closed="left")],
+    "split_pooling": [StrOptions(set(SPLIT_POOLINGS))],
 }
 
 TRANSFORMER = {

@@ -236,6 +236,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
     def __init__(self, model="labram", *, weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
+                 pad_mode="constant", max_window_seconds=None, split_overlap=0.0, split_pooling="mean",
                  keep_head=False, max_epochs=10, lr=1e-4, weight_decay=0.01, callbacks=None,
                  finetune="full", n_unfrozen_blocks=1, pooling=None, layer_decay=None, lora_rank=8,
                  lora_alpha=None, peft_config=None, merge_lora=False, lr_schedule="constant",
@@ -244,7 +245,9 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
         super().__init__(model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names, units=units,
                          montage=montage, missing_channels=missing_channels, window_policy=window_policy,
                          model_kwargs=model_kwargs, batch_size=batch_size, device=device,
-                         precision=precision, compile=compile, random_state=random_state, verbose=verbose)
+                         precision=precision, compile=compile, random_state=random_state, verbose=verbose,
+                         pad_mode=pad_mode, max_window_seconds=max_window_seconds, split_overlap=split_overlap,
+                         split_pooling=split_pooling)
         self.keep_head = keep_head
         self.max_epochs = max_epochs
         self.lr = lr
@@ -278,6 +281,9 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
             raise ValueError(f"peft_config is used with finetune='lora'; got finetune={self.finetune!r}.")
         if self.merge_lora and self.finetune != "lora":
             raise ValueError(f"merge_lora=True needs finetune='lora'; got finetune={self.finetune!r}.")
+        if self.split_pooling == "concat":
+            raise ValueError("split_pooling='concat' is for FoundationTransformer (its width depends on the "
+                             "trial length); fine-tuning pools the sub-windows' head outputs with 'mean' or 'max'.")
         if self.class_weight is not None and not classifier:
             raise ValueError("class_weight applies to classifiers only.")
         card = get_model_card(self.model)

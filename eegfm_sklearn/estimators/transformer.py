@@ -84,7 +84,10 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     n_features_in_ : int
         Number of input channels seen in fit.
     embedding_size_ : int
-        Length of each embedding.
+        Length of each embedding (``n_sub * `` the backbone's with
+        ``window_policy="split"`` and ``split_pooling="concat"``).
+    n_real_samples_ : int
+        Samples of each backbone window that are data, not padding.
     cache_key_ : str or None
         Configuration part of the cache keys.
     window_starts_ : ndarray of int, shape (n_windows,)
@@ -110,13 +113,15 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     def __init__(self, model="labram", *, weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
+                 pad_mode="constant", max_window_seconds=None, split_overlap=0.0, split_pooling="mean",
                  cache=None, cache_max_bytes=2**30,
                  pooling=None, window_seconds=None, stride_seconds=None, reject_by_annotation=True):
         super().__init__(model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names,
                          units=units, montage=montage, missing_channels=missing_channels,
                          window_policy=window_policy, model_kwargs=model_kwargs, batch_size=batch_size,
                          device=device, precision=precision, compile=compile, random_state=random_state,
-                         verbose=verbose)
+                         verbose=verbose, pad_mode=pad_mode, max_window_seconds=max_window_seconds,
+                         split_overlap=split_overlap, split_pooling=split_pooling)
         self.cache = cache
         self.cache_max_bytes = cache_max_bytes
         self.pooling = pooling
@@ -152,8 +157,9 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             self.embedding_size_ = size
             return self
         self._build_frozen(resolved)
-        probe = self.adapter_.transform(X[:1])
-        self.embedding_size_ = predict_batches(self.module_, probe, 1, self.device, self.precision).shape[1]
+        probe = self.adapter_.transform(X[:1])  # one trial (its sub-windows if split)
+        self.embedding_size_ = self._pool(predict_batches(self.module_, probe, 1, self.device,
+                                                          self.precision)).shape[1]
         if store is not None:
             store.put_meta(self.cache_key_, self._cache_meta())
         return self
@@ -336,6 +342,8 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                 "matrix": hashlib.blake2b(np.ascontiguousarray(ad.matrix_).tobytes(), digest_size=16).hexdigest(),
                 "ratio": [ad.up_, ad.down_],
                 "n_times": [ad.n_times_in_, ad.n_times_out_],
+                "windows": {"pad_mode": ad.pad_mode, "split": None if ad.split_ is None else
+                            [ad.split_.length, list(ad.split_.starts), self.split_pooling]},
                 "stats": ad.stats_,
             },
             "device": str(self.device),

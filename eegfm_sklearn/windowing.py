@@ -1,0 +1,124 @@
+"""Window policies: what to do with trials shorter or longer than a model accepts.
+
+* ``"crop"``: shorten each window to the last accepted length (the default).
+* ``"pad"``: lengthen windows up to the next accepted length, and windows
+  shorter than the model's minimum up to that minimum, padding at the end
+  (zeros by default; ``pad_mode="edge"`` or ``"reflect"``).
+* ``"split"``: cut each trial longer than the model's maximum (or than
+  ``max_window_seconds``) into consecutive sub-windows of an accepted length,
+  embed each, and pool them back to one row per trial (mean, max or
+  concatenation).
+
+The geometry is planned by the adapter (it knows the rates and the card);
+this module holds the parts that do not depend on the model: parameter
+checks, cutting trials into sub-windows, padding, and pooling back.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+WINDOW_POLICIES = ("crop", "pad", "split")
+PAD_MODES = ("constant", "edge", "reflect")
+SPLIT_POOLINGS = ("mean", "max", "concat")
+
+
+def check_window_params(window_policy, pad_mode="constant", max_window_seconds=None, split_overlap=0.0,
+                        split_pooling="mean"):
+    """Raise a clear ``ValueError`` for a bad window-policy parameter."""
+    if window_policy not in WINDOW_POLICIES:
+        raise ValueError(f"window_policy={window_policy!r}; use one of {WINDOW_POLICIES}.")
+    if pad_mode not in PAD_MODES:
+        raise ValueError(f"pad_mode={pad_mode!r}; use one of {PAD_MODES} (how window_policy='pad' fills).")
+    if split_pooling not in SPLIT_POOLINGS:
+        raise ValueError(f"split_pooling={split_pooling!r}; use one of {SPLIT_POOLINGS}.")
+    if max_window_seconds is not None:
+        if (isinstance(max_window_seconds, bool) or not isinstance(max_window_seconds, numbers.Real)
+                or not np.isfinite(max_window_seconds) or max_window_seconds <= 0):
+            raise ValueError(f"max_window_seconds must be a positive number of seconds or None; "
+                             f"got {max_window_seconds!r}.")
+        if window_policy != "split":
+            raise ValueError(f"max_window_seconds={max_window_seconds!r} sets where window_policy='split' "
+                             f"cuts trials; got window_policy={window_policy!r}. Pass window_policy='split' "
+                             "or leave max_window_seconds=None.")
+    if (isinstance(split_overlap, bool) or not isinstance(split_overlap, numbers.Real)
+            or not 0 <= split_overlap < 1):
+        raise ValueError(f"split_overlap must be a fraction in [0, 1) of a sub-window; got {split_overlap!r}.")
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """Where each trial is cut into sub-windows (input samples).
+
+    Attributes
+    ----------
+    n_times_in : int
+        Trial length.
+    length : int
+        Sub-window length.
+    starts : tuple of int
+        Start of each sub-window: every ``stride`` samples, the last one
+        ending with the trial.
+    stride : int
+        Step between consecutive starts (but the last).
+    """
+
+    n_times_in: int
+    length: int
+    starts: tuple[int, ...]
+    stride: int
+
+    @classmethod
+    def make(cls, n_times_in, length, overlap=0.0):
+        """Sub-windows of ``length`` overlapping by ``overlap`` (a fraction) covering the trial."""
+        stride = max(1, length - int(round(overlap * length)))
+        starts = list(range(0, n_times_in - length + 1, stride))
+        if starts[-1] != n_times_in - length:  # the last one ends with the trial: nothing dropped
+            starts.append(n_times_in - length)
+        return cls(int(n_times_in), int(length), tuple(starts), int(stride))
+
+    @property
+    def n_sub(self):
+        """Sub-windows per trial."""
+        return len(self.starts)
+
+    def cut(self, X):
+        """(n_trials, n_chans, n_times_in) -> (n_trials * n_sub, n_chans, length), trial-major."""
+        view = np.lib.stride_tricks.sliding_window_view(X, self.length, axis=-1)  # (n, c, pos, length)
+        sub = view[:, :, list(self.starts)]  # (n, c, n_sub, length), one copy
+        return np.ascontiguousarray(sub.transpose(0, 2, 1, 3)).reshape(-1, X.shape[1], self.length)
+
+
+def pad_end(X, n_out, mode="constant"):
+    """Pad the last axis at its end up to ``n_out`` samples (``numpy.pad`` modes)."""
+    pad = n_out - X.shape[-1]
+    if pad <= 0:
+        return X
+    return np.pad(X, [(0, 0)] * (X.ndim - 1) + [(0, pad)], mode=mode)
+
+
+def pool_subwindows(out, n_sub, how="mean"):
+    """Pool consecutive groups of ``n_sub`` rows (one trial's sub-windows) into one.
+
+    Parameters
+    ----------
+    out : ndarray or torch.Tensor, shape (n_trials * n_sub, n_features)
+    n_sub : int
+    how : {"mean", "max", "concat"}
+
+    Returns
+    -------
+    pooled : same type, shape (n_trials, n_features) or (n_trials, n_sub * n_features) for concat
+    """
+    if n_sub == 1:
+        return out
+    grouped = out.reshape(-1, n_sub, out.shape[-1])
+    if how == "mean":
+        return grouped.mean(1)
+    if how == "max":
+        pooled = grouped.max(1)
+        return pooled.values if hasattr(pooled, "values") else pooled
+    return grouped.reshape(grouped.shape[0], -1)
