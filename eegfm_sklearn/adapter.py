@@ -5,7 +5,11 @@ channel, the resampling filter, the window length, dataset-level scaling
 statistics); ``transform`` applies the plan, in float32:
 
     channels (one linear map: match / derive / interpolate / zero)
-    -> units to µV -> resample -> crop or pad -> the card's scaling
+    -> units to µV -> the card's filters (``filtering.py``) -> resample
+    -> crop or pad -> the card's scaling
+
+The filters run at the input rate, before resampling; for a continuous
+recording they run before windowing (``prefiltered=True`` windows skip them).
 
 mne supplies the channel map's spherical-spline weights; the resampling is
 mne's polyphase filter run as one convolution (``resampling.py``), because
@@ -22,6 +26,7 @@ import mne
 import numpy as np
 
 from .channels import find_channel, index_user_channels, normalize_name
+from .filtering import plan_filters
 from .resampling import PolyphaseResampler
 from .scaling import to_microvolts
 
@@ -289,6 +294,8 @@ class InputAdapter:
     positions : dict or None
         Input channel name -> head-frame position, for interpolation from
         montages without 10-20 names.
+    filters : {"card", None}
+        Apply the card's pretraining filters, or none (data already filtered).
 
     Attributes
     ----------
@@ -299,12 +306,17 @@ class InputAdapter:
         Samples per window the backbone receives.
     stats_ : dict
         Dataset-level statistics of the card's scaling.
+    filter_plan_ : FilterPlan
+        The card's filters at the input rate (continuous and per-window forms).
+    continuous_ : bool
+        Whether ``fit`` saw windows of a continuous recording filtered
+        before windowing (the description names that form).
     steps_ : list of str
         Human-readable log of what the adapter does.
     """
 
     def __init__(self, card, sfreq, ch_names, units="uV", missing="interpolate",
-                 window_policy="crop", positions=None):
+                 window_policy="crop", positions=None, filters="card"):
         self.card = card
         self.sfreq = float(sfreq)
         self.ch_names = list(ch_names)
@@ -312,6 +324,7 @@ class InputAdapter:
         self.missing = missing
         self.window_policy = window_policy
         self.positions = positions
+        self.filters = filters
 
     # -- planning ---------------------------------------------------------
     def fit(self, X):
@@ -324,7 +337,7 @@ class InputAdapter:
         """
         return self.fit_chunks([X], X.shape[-1])
 
-    def fit_chunks(self, chunks, n_times_in):
+    def fit_chunks(self, chunks, n_times_in, prefiltered=False):
         """``fit`` on windows arriving in chunks (a long recording): bounded memory.
 
         Parameters
@@ -333,16 +346,19 @@ class InputAdapter:
             Training windows in ``units``.
         n_times_in : int
             Window length.
+        prefiltered : bool
+            The windows come from a recording already filtered by
+            ``filter_plan_.reader`` (read lazily, after planning).
         """
-        self._plan(int(n_times_in))
-        stats = [self.card.scaling.fit(self._before_scaling(c)) for c in chunks]
+        self._plan(int(n_times_in), continuous=prefiltered)
+        stats = [self.card.scaling.fit(self._before_scaling(c, prefiltered)) for c in chunks]
         if not stats:
             raise ValueError("No windows to fit the adapter on.")
         self.stats_ = stats[0] if len(stats) == 1 else self.card.scaling.merge(stats)
         self._warn()
         return self
 
-    def restore(self, n_times_in, stats):
+    def restore(self, n_times_in, stats, continuous=False):
         """Re-create a fitted adapter without data (for saved estimators).
 
         Parameters
@@ -351,12 +367,14 @@ class InputAdapter:
             Window length seen in ``fit``.
         stats : dict
             The scaling statistics learned in ``fit`` (``stats_``).
+        continuous : bool
+            ``continuous_`` of the fitted adapter.
         """
-        self._plan(int(n_times_in))
+        self._plan(int(n_times_in), continuous=continuous)
         self.stats_ = dict(stats)
         return self
 
-    def _plan(self, n_times_in):
+    def _plan(self, n_times_in, continuous=False):
         if self.window_policy not in WINDOW_POLICIES:
             raise ValueError(f"window_policy={self.window_policy!r}; use one of {WINDOW_POLICIES}.")
         plan = plan_channels(self.card.channels, self.ch_names, self.missing, self.positions)
@@ -364,6 +382,8 @@ class InputAdapter:
         self.slot_positions_ = (slot_positions(self.card, plan.report, self.positions)
                                 if self.card.uses_positions else None)
         self.matrix_ = to_microvolts(plan.matrix, self.units)
+        self.filter_plan_ = plan_filters(self.card, self.sfreq, n_times_in, self.filters)
+        self.continuous_ = bool(continuous)
         self.up_, self.down_ = _ratio(self.sfreq, self.card.sfreq)
         self.n_times_in_ = n_times_in
         self.n_times_resampled_ = int(np.ceil(n_times_in * self.up_ / self.down_))
@@ -413,6 +433,7 @@ class InputAdapter:
         ]
         if to_microvolts(1.0, self.units) != 1.0:
             steps.append(f"units: {self.units} -> µV")
+        steps.append(self.filter_plan_.describe(self.continuous_))
         if (self.up_, self.down_) != (1, 1):
             steps.append(f"resample: {self.sfreq:g} Hz -> {self.card.sfreq:g} Hz (polyphase, x{self.up_}/{self.down_})")
         if self.n_times_out_ != self.n_times_resampled_:
@@ -423,24 +444,34 @@ class InputAdapter:
         return steps
 
     # -- applying ---------------------------------------------------------
-    def _before_scaling(self, X):
-        # (s, c) @ (n, c, t) -> (n, s, t): BLAS (einsum is not, here), float32 as the backbone
-        M, X = self.matrix_.astype(np.float32), np.asarray(X, dtype=np.float32)
-        if self.resampler_ is None:
-            X = M @ X
-        elif M.shape[1] < M.shape[0]:  # both steps are linear: resample the side with fewer channels
-            X = M @ self.resampler_(X)
-        else:
-            X = self.resampler_(M @ X)
+    def _before_scaling(self, X, prefiltered=False):
+        # (s, c) @ (n, c, t) -> (n, s, t): BLAS (einsum is not, here), float32 as the backbone.
+        # Channel map, filters and resampling are linear and commute: filter and resample
+        # the side with fewer channels (filters always before resampling).
+        M = self.matrix_.astype(np.float32)
+        windows_filter = None if prefiltered or not self.filter_plan_.active else self.filter_plan_.filter_windows
+        if windows_filter is not None and M.shape[1] <= M.shape[0]:
+            X, windows_filter = windows_filter(X), None
+        X = np.asarray(X, dtype=np.float32)
+        if self.resampler_ is not None and M.shape[1] < M.shape[0]:
+            return (M @ self.resampler_(X))[..., : self.n_times_out_]
+        X = M @ X
+        if windows_filter is not None:
+            X = windows_filter(X)
+        if self.resampler_ is not None:
+            X = self.resampler_(X)
         return X[..., : min(self.n_times_out_, X.shape[-1])]
 
-    def transform(self, X):
+    def transform(self, X, prefiltered=False):
         """Adapt windows.
 
         Parameters
         ----------
         X : ndarray, shape (n_trials, n_chans, n_times)
             Windows in ``units``, with the channels and length seen in ``fit``.
+        prefiltered : bool
+            The windows were cut from a recording filtered by
+            ``filter_plan_.reader`` (the per-window filters are skipped).
 
         Returns
         -------
@@ -453,16 +484,16 @@ class InputAdapter:
                 f"{self.n_times_in_}; cut windows of the same length (or refit)."
             )
         if len(X) <= CHUNK:
-            return self._transform_chunk(X)
-        first = self._transform_chunk(X[:CHUNK])
+            return self._transform_chunk(X, prefiltered)
+        first = self._transform_chunk(X[:CHUNK], prefiltered)
         out = np.empty((len(X),) + first.shape[1:], dtype=np.float32)
         out[:CHUNK] = first
         for start in range(CHUNK, len(X), CHUNK):
-            out[start : start + CHUNK] = self._transform_chunk(X[start : start + CHUNK])
+            out[start : start + CHUNK] = self._transform_chunk(X[start : start + CHUNK], prefiltered)
         return out
 
-    def _transform_chunk(self, X):
-        Xt = self.card.scaling.apply(self._before_scaling(X), self.stats_)
+    def _transform_chunk(self, X, prefiltered=False):
+        Xt = self.card.scaling.apply(self._before_scaling(X, prefiltered), self.stats_)
         if Xt.shape[-1] < self.n_times_out_:
             pad = self.n_times_out_ - Xt.shape[-1]
             Xt = np.pad(Xt, ((0, 0), (0, 0), (0, pad)))

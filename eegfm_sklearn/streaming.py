@@ -17,7 +17,7 @@ def window_starts(n_times, window, stride):
     return np.arange(0, n_times - window + 1, stride)
 
 
-def iter_raw_windows(raw, picks, window, stride, chunk_windows):
+def iter_raw_windows(raw, picks, window, stride, chunk_windows, read=None):
     """Yield arrays of windows, shape (<= chunk_windows, n_picks, window), in V.
 
     Parameters
@@ -28,11 +28,16 @@ def iter_raw_windows(raw, picks, window, stride, chunk_windows):
         In samples.
     chunk_windows : int
         Windows per chunk.
+    read : callable or None
+        ``read(start, stop) -> (n_picks, stop - start)``: how samples are
+        read (e.g. ``FilterPlan.reader``, filtered before windowing);
+        default ``raw.get_data``.
     """
     starts = window_starts(raw.n_times, window, stride)
     for i in range(0, len(starts), chunk_windows):
         chunk = starts[i : i + chunk_windows]
-        data = raw.get_data(picks=picks, start=int(chunk[0]), stop=int(chunk[-1]) + window)
+        start, stop = int(chunk[0]), int(chunk[-1]) + window
+        data = raw.get_data(picks=picks, start=start, stop=stop) if read is None else read(start, stop)
         offsets = chunk - chunk[0]
         # views into one contiguous read, then one copy of just these windows
         view = np.lib.stride_tricks.sliding_window_view(data, window, axis=1)

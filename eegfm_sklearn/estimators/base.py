@@ -68,6 +68,14 @@ COMMON_PARAMS_DOC = """
         left untouched).
     verbose : int, default=0
         Print the preprocessing steps and training progress when > 0.
+    filters : {"card", None}, default="card"
+        ``"card"`` applies the model card's pretraining filters (e.g.
+        LaBraM's 0.1-75 Hz band-pass and 50 Hz notch) at the input rate,
+        before resampling: on a continuous ``mne.io.Raw`` before windowing,
+        as ``raw.filter``/``raw.notch_filter`` would; on windows (numpy,
+        ``mne.Epochs``) per window (detrending, zero-phase IIR).
+        ``describe_preprocessing()`` says which. ``None``: the data are
+        already filtered as the checkpoint expects; nothing is filtered.
 """
 
 
@@ -87,7 +95,8 @@ class FoundationEstimatorBase(BaseEstimator):
 
     def __init__(self, model="labram", weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
-                 batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0):
+                 batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
+                 filters="card"):
         self.model = model
         self.weights = weights
         self.cache_dir = cache_dir
@@ -104,6 +113,7 @@ class FoundationEstimatorBase(BaseEstimator):
         self.compile = compile
         self.random_state = random_state
         self.verbose = verbose
+        self.filters = filters
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -152,7 +162,7 @@ class FoundationEstimatorBase(BaseEstimator):
         card, resolved = self._resolve_weights(get_model_card(self.model))
         adapter = InputAdapter(card, info.sfreq, info.ch_names, info.units,
                                missing=self.missing_channels, window_policy=self.window_policy,
-                               positions=info.positions)
+                               positions=info.positions, filters=self.filters)
         self.adapter_ = fit(adapter)
         self.recording_info_ = info
         self.card_ = card
@@ -202,7 +212,7 @@ class FoundationEstimatorBase(BaseEstimator):
     def _forward(self, X):
         return self._adapt_and_forward(self._validate(X))
 
-    def _adapt_and_forward(self, X):
+    def _adapt_and_forward(self, X, prefiltered=False):
         """Adapt and forward validated windows, batch by batch.
 
         On an accelerator, the next batch is adapted in a background thread
@@ -213,15 +223,16 @@ class FoundationEstimatorBase(BaseEstimator):
         """
         module, size = self._inference_module(), max(int(self.batch_size), 1)
         batches = (X[start : start + size] for start in range(0, len(X), size))
+        adapt = partial(self.adapter_.transform, prefiltered=prefiltered)
         forward = partial(predict_batches, module, batch_size=size, device=self.device,
                           precision=self.precision)
         if not self._overlap_adapter():
-            return np.concatenate([forward(self.adapter_.transform(b)) for b in batches], axis=0)
+            return np.concatenate([forward(adapt(b)) for b in batches], axis=0)
         outs = []
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(self.adapter_.transform, next(batches))
+            pending = pool.submit(adapt, next(batches))
             for batch in batches:
-                Xt, pending = pending.result(), pool.submit(self.adapter_.transform, batch)
+                Xt, pending = pending.result(), pool.submit(adapt, batch)
                 outs.append(forward(Xt))
             outs.append(forward(pending.result()))
         return np.concatenate(outs, axis=0)

@@ -55,7 +55,8 @@ def estimator_config(est) -> dict:
                 "units": info.units,
                 "positions": {k: list(map(float, v)) for k, v in (info.positions or {}).items()},
             },
-            "adapter": {"n_times_in": est.adapter_.n_times_in_, "stats": est.adapter_.stats_},
+            "adapter": {"n_times_in": est.adapter_.n_times_in_, "stats": est.adapter_.stats_,
+                        "continuous": est.adapter_.continuous_},
             "output": est.module_.output,
             "fitted": est._fitted_state(),
         },
@@ -124,7 +125,7 @@ def load_estimator(cls, directory):
     est.contract_ = config.get("checkpoint")
     est.adapter_ = InputAdapter(resolved.card, inp["sfreq"], inp["ch_names"], inp["units"],
                                 missing=est.missing_channels, window_policy=est.window_policy,
-                                positions=positions).restore(**ours["adapter"])
+                                positions=positions, filters=est.filters).restore(**ours["adapter"])
     build = {k: config[k] for k in ("n_chans", "n_times", "n_outputs", "model_kwargs")}
     est.module_ = CardModule(resolved.card, build, est.adapter_.report_.slots, output=ours["output"],
                              slot_positions=est.adapter_.slot_positions_)

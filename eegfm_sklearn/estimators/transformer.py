@@ -77,12 +77,12 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
                  cache=None,
-                 pooling=None, window_seconds=None, stride_seconds=None):
+                 pooling=None, window_seconds=None, stride_seconds=None, filters="card"):
         super().__init__(model=model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names,
                          units=units, montage=montage, missing_channels=missing_channels,
                          window_policy=window_policy, model_kwargs=model_kwargs, batch_size=batch_size,
                          device=device, precision=precision, compile=compile, random_state=random_state,
-                         verbose=verbose)
+                         verbose=verbose, filters=filters)
         self.cache = cache
         self.pooling = pooling
         self.window_seconds = window_seconds
@@ -153,9 +153,10 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             )
         return window, stride
 
-    def _raw_chunks(self, raw, picks):
+    def _raw_chunks(self, raw, picks, adapter):
         window, stride = self._raw_geometry(raw)
-        for chunk in iter_raw_windows(raw, picks, window, stride, max(int(self.batch_size), 1)):
+        read = adapter.filter_plan_.reader(raw, picks)  # the card's filters, before windowing
+        for chunk in iter_raw_windows(raw, picks, window, stride, max(int(self.batch_size), 1), read=read):
             if not np.all(np.isfinite(chunk)):
                 raise ValueError("The recording contains NaN or infinity; clean or annotate it first.")
             yield chunk
@@ -164,7 +165,8 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         """``_prepare`` for a Raw: plan from its windows, statistics merged chunk by chunk."""
         picks, info = mne_recording_info(raw, self.sfreq, self.ch_names)
         window, _ = self._raw_geometry(raw)
-        resolved = self._fit_adapter(info, lambda adapter: adapter.fit_chunks(self._raw_chunks(raw, picks), window))
+        resolved = self._fit_adapter(
+            info, lambda adapter: adapter.fit_chunks(self._raw_chunks(raw, picks, adapter), window, prefiltered=True))
         self.n_features_in_ = len(picks)
         first = next(iter(iter_raw_windows(raw, picks, window, window, 1)))
         return first, resolved
@@ -176,19 +178,22 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             raise ValueError("The Raw's channels or sampling rate differ from those seen in fit; refit.")
         if self._raw_geometry(raw)[0] != self.adapter_.n_times_in_:
             raise ValueError("window_seconds differs from the one used in fit; refit.")
-        out = [self._transform_windows(chunk) for chunk in self._raw_chunks(raw, picks)]
+        out = [self._transform_windows(chunk, prefiltered=True)
+               for chunk in self._raw_chunks(raw, picks, self.adapter_)]
         return np.concatenate(out, axis=0)
 
-    def _transform_windows(self, X):
+    def _transform_windows(self, X, prefiltered=False):
         store = get_store(self.cache)
         if store is None:
-            return self._adapt_and_forward(X)
+            return self._adapt_and_forward(X, prefiltered)
         keys = window_hashes(X)
-        found = store.get_many(self.cache_key_, keys)
+        # windows filtered before windowing are other values than raw windows: keys of their own
+        config = self.cache_key_ + ("-prefiltered" if prefiltered else "")
+        found = store.get_many(config, keys)
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
-            computed = self._adapt_and_forward(X[missing])
-            store.put_many(self.cache_key_, [keys[i] for i in missing], computed)
+            computed = self._adapt_and_forward(X[missing], prefiltered)
+            store.put_many(config, [keys[i] for i in missing], computed)
             for i, row in zip(missing, computed):
                 found[i] = row
         return np.stack(found).astype(np.float32, copy=False)
@@ -231,6 +236,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                 "ratio": [ad.up_, ad.down_],
                 "n_times": [ad.n_times_in_, ad.n_times_out_],
                 "stats": ad.stats_,
+                "filters": [ad.filter_plan_.describe(False), ad.filter_plan_.describe(True)],
             },
             "device": str(self.device),
             "precision": self.precision,
