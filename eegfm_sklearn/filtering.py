@@ -16,10 +16,21 @@ stays bounded by one chunk plus its context.
 
 Windows (numpy, ``mne.Epochs``) carry no context: a 0.1 Hz high-pass needs
 tens of seconds to act, so each window is linearly detrended (its offset
-and drift removed, what a high-pass does to a few seconds), a high-pass is
-applied only when the window holds two of its periods, and the band edges
-and notches use zero-phase IIR filters (mne's 4th-order Butterworth,
-forward-backward with padding) suited to a few seconds.
+and drift removed, what a high-pass does to a few seconds), and a
+high-pass (zero-phase IIR: mne's 4th-order Butterworth, forward-backward,
+as ``filter_data(method="iir")``) is applied only when the window holds two
+of its periods. The low-pass is mne's own FIR (the taps of
+``filter_data(x, sfreq, None, h_freq)``, a fraction of a second long) run
+on each window with mne's reflect-limited edge padding; where that FIR
+would be longer than half the window, the IIR low-pass instead. A notch is a
+least-squares projection, per window and channel, removing every signal
+band-limited to the notch's stop band over the window (mne's FIR notch
+band, f +- (f/400 + 0.5) Hz): the line sinusoid itself plus the Slepian
+sequences of that half-bandwidth modulated to f (the multitaper view of
+line noise), fitted together with the detrending line. A narrow IIR notch
+instead rings for about a second after each window edge: on 4 s windows
+at 500 Hz it left 17-30 % of a 50-50.5 Hz hum, the projection 0-5 % while
+leaving a 51 Hz tone at 93 % and 45 Hz untouched (measured).
 
 An edge at or above the input's Nyquist frequency is skipped (the
 recording holds nothing there to remove) and the description says so.
@@ -27,11 +38,13 @@ recording holds nothing there to remove) and the description says so.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import mne
 import numpy as np
-from scipy.signal import detrend
+from scipy.signal import fftconvolve, sosfiltfilt
+from scipy.signal.windows import dpss
 
 FILTER_OPTIONS = ("card", None)
 # Periods of the high-pass edge a window must hold before an IIR high-pass acts on it.
@@ -132,6 +145,9 @@ class FilterPlan:
                     f"automatic transition bands; {'+'.join(map(str, self.fir_lengths))} taps), "
                     f"in chunks with {self.context} samples of context per side{self._skipped()}")
         parts = []
+        if self.notch:
+            parts.append("notch " + ", ".join(f"{f:g}" for f in self.notch) + " Hz as a least-squares "
+                         "projection (line sinusoid + Slepian sequences of the stop band)")
         if self.l_freq is not None:
             parts.append("linear detrend")
             if self.window_highpass:
@@ -139,13 +155,15 @@ class FilterPlan:
             else:
                 parts.append(f"no high-pass ({self.l_freq:g} Hz needs {HIGHPASS_PERIODS / self.l_freq:g} s, "
                              f"windows are {self.n_times / self.sfreq:g} s: the detrend removes offset and drift)")
+        iir_lowpass = False
         if self.h_freq is not None:
-            parts.append(f"IIR low-pass {self.h_freq:g} Hz")
-        if self.notch:
-            parts.append("IIR notch " + ", ".join(f"{f:g}" for f in self.notch) + " Hz")
-        return (f"filters: {self._band()} per window, {where}: " + ", ".join(parts)
-                + " (zero-phase 4th-order Butterworth, mne.filter.filter_data/notch_filter "
-                f"method='iir', reflect-limited padding){self._skipped()}")
+            taps = len(_lowpass_fir(self.sfreq, self.h_freq))
+            iir_lowpass = taps > self.n_times // 2
+            parts.append(f"IIR low-pass {self.h_freq:g} Hz" if iir_lowpass else
+                         f"low-pass {self.h_freq:g} Hz as mne's FIR ({taps} taps, reflect-limited padding)")
+        iir = ("; IIR: zero-phase 4th-order Butterworth as mne.filter.filter_data(method='iir')"
+               if self.window_highpass or iir_lowpass else "")
+        return f"filters: {self._band()} per window, {where}: " + ", ".join(parts) + iir + self._skipped()
 
     # -- applying -------------------------------------------------------------
     def filter_continuous(self, data):
@@ -156,17 +174,42 @@ class FilterPlan:
             data = mne.filter.notch_filter(data, self.sfreq, np.array(self.notch), verbose=False)
         return data
 
+    def window_basis(self, n_times):
+        """Orthonormal columns ``q`` (n_times, k) projected out of each window, and ``q.T``; or None.
+
+        Offset and slope (detrending) when the card high-passes; per notch
+        frequency f, the sinusoid at f and the Slepian sequences of the
+        stop band's half-width modulated to f.
+        """
+        return _window_basis(self.sfreq, n_times, self.l_freq is not None, self.notch)
+
     def filter_windows(self, X):
-        """Filter windows (n_windows, n_chans, n_times) one by one; returns float32."""
-        x = np.asarray(X, dtype=np.float64)
-        if self.l_freq is not None:
-            x = detrend(x, axis=-1, type="linear")
-        high = self.l_freq if self.window_highpass else None
-        if high is not None or self.h_freq is not None:
-            x = mne.filter.filter_data(x, self.sfreq, high, self.h_freq, method="iir", verbose=False)
-        if self.notch:
-            x = mne.filter.notch_filter(x, self.sfreq, np.array(self.notch), method="iir", verbose=False)
-        return x.astype(np.float32)
+        """Filter windows (n_windows, n_chans, n_times) one by one; returns float32.
+
+        In float32 (the backbone's precision): a projection, then scipy's
+        ``sosfiltfilt``/``fftconvolve`` on all rows at once with mne's
+        filter designs and edge padding (3-4x faster than looping through
+        mne's float64 calls; equal to them within float32 precision).
+        """
+        x = np.asarray(X, dtype=np.float32)
+        n_times = x.shape[-1]
+        basis = self.window_basis(n_times)
+        if basis is not None:  # least-squares fit on the columns, subtracted
+            # one BLAS product per window (contiguous operands): a window's result does not
+            # depend on the windows beside it
+            q, q_t = basis
+            x = x - (x @ q) @ q_t
+        if self.window_highpass:
+            x = _iir(x, self.sfreq, self.l_freq, None)
+        if self.h_freq is not None:
+            h = _lowpass_fir(self.sfreq, self.h_freq)
+            if len(h) <= n_times // 2:
+                half = len(h) // 2
+                padded = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(half, half)], mode="reflect", reflect_type="odd")
+                x = fftconvolve(padded, h.reshape((1,) * (x.ndim - 1) + (-1,)), mode="valid", axes=-1)
+            else:
+                x = _iir(x, self.sfreq, None, self.h_freq)
+        return np.ascontiguousarray(x, dtype=np.float32)
 
     def reader(self, raw, picks):
         """``read(start, stop) -> (n_picks, stop - start)`` filtered samples of ``raw``."""
@@ -181,6 +224,45 @@ class FilterPlan:
             return data[:, start - lo : stop - lo]
 
         return read
+
+
+@functools.lru_cache(maxsize=16)
+def _lowpass_fir(sfreq, h_freq):
+    """mne's zero-phase FIR low-pass (as filter_data(x, sfreq, None, h_freq) designs it), float32."""
+    return mne.filter.create_filter(None, sfreq, None, h_freq, verbose=False).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _iir_design(sfreq, l_freq, h_freq):
+    return mne.filter.create_filter(None, sfreq, l_freq, h_freq, method="iir", verbose=False)
+
+
+def _iir(x, sfreq, l_freq, h_freq):
+    """mne's zero-phase IIR (filter_data(..., method="iir")): odd padding of its ringing length."""
+    params = _iir_design(sfreq, l_freq, h_freq)
+    padlen = min(params["padlen"], x.shape[-1] - 1)
+    # float64: the poles of a low edge (0.5 Hz at 500 Hz) sit too close to 1 for float32
+    return sosfiltfilt(params["sos"], x.astype(np.float64), axis=-1, padtype="odd", padlen=padlen)
+
+
+@functools.lru_cache(maxsize=16)
+def _window_basis(sfreq, n_times, detrend, notch):
+    t = np.arange(n_times) / sfreq
+    columns = [np.ones(n_times), t - t.mean()] if detrend else []
+    for freq in notch:
+        half = freq / 400.0 + NOTCH_TRANS_BANDWIDTH / 2  # mne's FIR notch stop band: f +- half
+        nw = n_times / sfreq * half  # time-half-bandwidth product
+        tapers = dpss(n_times, nw, int(np.ceil(2 * nw)) + 1).reshape(-1, n_times)
+        carrier = 2 * np.pi * freq * t
+        columns += [np.cos(carrier), np.sin(carrier), *(tapers * np.cos(carrier)), *(tapers * np.sin(carrier))]
+    if not columns:
+        return None
+    # orthonormal basis of their span (the sinusoid nearly lies in the tapers' span: drop the null part)
+    u, sv, _ = np.linalg.svd(np.stack(columns, axis=1), full_matrices=False)
+    q = np.ascontiguousarray(u[:, sv > sv[0] * 1e-9], dtype=np.float32)
+    q_t = np.ascontiguousarray(q.T)
+    q.flags.writeable = q_t.flags.writeable = False  # shared by every call (cached)
+    return q, q_t
 
 
 def _check_one_segment(raw):
