@@ -73,7 +73,9 @@ COMMON_PARAMS_DOC = """
         LaBraM's 0.1-75 Hz band-pass and 50 Hz notch) at the input rate,
         before resampling: on a continuous ``mne.io.Raw`` before windowing,
         as ``raw.filter``/``raw.notch_filter`` would; on windows (numpy,
-        ``mne.Epochs``) per window (detrending, zero-phase IIR).
+        ``mne.Epochs``) per window, with methods for a few seconds
+        (detrending where a high-pass cannot act, mne's FIR low-pass,
+        notch as a least-squares projection).
         ``describe_preprocessing()`` says which. ``None``: the data are
         already filtered as the checkpoint expects; nothing is filtered.
 """
