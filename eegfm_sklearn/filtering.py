@@ -186,10 +186,10 @@ class FilterPlan:
     def filter_windows(self, X):
         """Filter windows (n_windows, n_chans, n_times) one by one; returns float32.
 
-        In float32 (the backbone's precision): a projection, then scipy's
-        ``sosfiltfilt``/``fftconvolve`` on all rows at once with mne's
-        filter designs and edge padding (3-4x faster than looping through
-        mne's float64 calls; equal to them within float32 precision).
+        In float32 (the backbone's precision; the IIR in float64): a
+        projection, then scipy's ``sosfiltfilt``/``fftconvolve`` on all rows
+        at once with mne's filter designs and edge padding, equal to mne's
+        own calls within float32 precision.
         """
         x = np.asarray(X, dtype=np.float32)
         n_times = x.shape[-1]
@@ -294,7 +294,7 @@ def plan_filters(card, sfreq, n_times, filters="card"):
     -------
     plan : FilterPlan
     """
-    if not (filters is None or (isinstance(filters, str) and filters == "card")):
+    if not (filters is None or (isinstance(filters, str) and filters in FILTER_OPTIONS)):
         raise ValueError(f"filters={filters!r}; use 'card' (apply the model card's pretraining filters) "
                          "or None (the data are already filtered as the checkpoint expects).")
     spec = card.filters

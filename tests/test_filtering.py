@@ -140,6 +140,12 @@ def test_windowed_band_edges_are_mne_filters_window_by_window(eegmat_small):
     assert highpass.window_highpass
     expected = mne.filter.filter_data(detrend(X, axis=-1), sfreq, 0.5, None, method="iir", verbose=False)
     np.testing.assert_allclose(highpass.filter_windows(X), expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+    # a low-pass whose FIR would exceed half the window (4 Hz: 825 taps, 1 s windows): mne's IIR
+    narrow = plan_filters(replace(LABRAM, filters=FilterSpec(None, 4.0)), sfreq, 500)
+    expected = mne.filter.filter_data(X[..., :500], sfreq, None, 4.0, method="iir", verbose=False)
+    np.testing.assert_allclose(narrow.filter_windows(X[..., :500]), expected, rtol=0,
+                               atol=1e-5 * np.abs(expected).max())
+    assert "IIR low-pass 4 Hz" in narrow.describe(False)
     # LaBraM's 0.1 Hz cannot act on 4 s: detrending stands in, and the description says so
     text = plan_filters(LABRAM, sfreq, X.shape[-1]).describe(continuous=False)
     assert "per window" in text and "linear detrend" in text and "no high-pass (0.1 Hz needs 20 s" in text
