@@ -4,9 +4,13 @@
 channel, the resampling filter, the window length, dataset-level scaling
 statistics); ``transform`` applies the plan, in float32:
 
-    [split long trials into sub-windows] -> channels (one linear map:
-    match / derive / interpolate / zero) -> units to µV -> resample
-    -> crop -> the card's scaling -> [pad short windows]
+    [split long trials into sub-windows] -> the card's filters (``filtering.py``,
+    at the input rate) -> channels (one linear map: match / derive /
+    interpolate / zero) -> units to µV -> resample -> crop -> the card's
+    scaling -> [pad short windows]
+
+For a continuous recording the filters run before windowing
+(``prefiltered=True`` windows skip them).
 
 mne supplies the channel map's spherical-spline weights; the resampling is
 mne's polyphase filter computed in batched float32 (``resampling.py``),
@@ -24,9 +28,10 @@ import numpy as np
 import torch
 
 from .channels import find_channel, index_user_channels, normalize_name
+from .filtering import plan_filters
 from .resampling import PolyphaseResampler, choose_ratio
 from .scaling import to_microvolts
-from .windowing import SplitPlan, WINDOW_POLICIES, check_window_params, pad_end
+from .windowing import SplitPlan, check_window_params, pad_end
 
 MISSING_POLICIES = ("interpolate", "zero")
 # Windows adapted per pass: the float32 temporaries of a pass stay in cache and are reused
@@ -309,6 +314,8 @@ class InputAdapter:
     split_overlap : float
         ``"split"`` only: overlap of consecutive sub-windows, a fraction in
         [0, 1).
+    filters : {"card", None}
+        Apply the card's pretraining filters, or none (data already filtered).
 
     Attributes
     ----------
@@ -329,13 +336,18 @@ class InputAdapter:
         Resampling factors ``up_ / down_`` and their rate error.
     stats_ : dict
         Dataset-level statistics of the card's scaling.
+    filter_plan_ : FilterPlan
+        The card's filters at the input rate (continuous and per-window forms).
+    continuous_ : bool
+        Whether ``fit`` saw windows of a continuous recording filtered
+        before windowing (the description names that form).
     steps_ : list of str
         Human-readable log of what the adapter does.
     """
 
     def __init__(self, card, sfreq, ch_names, units="uV", missing="interpolate",
                  window_policy="crop", positions=None, pad_mode="constant", max_window_seconds=None,
-                 split_overlap=0.0):
+                 split_overlap=0.0, filters="card"):
         self.card = card
         self.sfreq = float(sfreq)
         self.ch_names = list(ch_names)
@@ -346,6 +358,7 @@ class InputAdapter:
         self.pad_mode = pad_mode
         self.max_window_seconds = max_window_seconds
         self.split_overlap = split_overlap
+        self.filters = filters
 
     # -- planning ---------------------------------------------------------
     def fit(self, X):
@@ -358,7 +371,7 @@ class InputAdapter:
         """
         return self.fit_chunks([X], X.shape[-1])
 
-    def fit_chunks(self, chunks, n_times_in):
+    def fit_chunks(self, chunks, n_times_in, prefiltered=False):
         """``fit`` on windows arriving in chunks (a long recording): bounded memory.
 
         Parameters
@@ -367,16 +380,19 @@ class InputAdapter:
             Training windows in ``units``.
         n_times_in : int
             Window length.
+        prefiltered : bool
+            The windows come from a recording already filtered by
+            ``filter_plan_.reader`` (read lazily, after planning).
         """
-        self._plan(int(n_times_in))
-        stats = [self.card.scaling.fit(self._before_scaling(c)) for c in chunks]
+        self._plan(int(n_times_in), continuous=prefiltered)
+        stats = [self.card.scaling.fit(self._before_scaling(c, prefiltered)) for c in chunks]
         if not stats:
             raise ValueError("No windows to fit the adapter on.")
         self.stats_ = stats[0] if len(stats) == 1 else self.card.scaling.merge(stats)
         self._warn()
         return self
 
-    def restore(self, n_times_in, stats):
+    def restore(self, n_times_in, stats, continuous=False):
         """Re-create a fitted adapter without data (for saved estimators).
 
         Parameters
@@ -385,12 +401,14 @@ class InputAdapter:
             Window length seen in ``fit``.
         stats : dict
             The scaling statistics learned in ``fit`` (``stats_``).
+        continuous : bool
+            ``continuous_`` of the fitted adapter.
         """
-        self._plan(int(n_times_in))
+        self._plan(int(n_times_in), continuous=continuous)
         self.stats_ = dict(stats)
         return self
 
-    def _plan(self, n_times_in):
+    def _plan(self, n_times_in, continuous=False):
         check_window_params(self.window_policy, self.pad_mode, self.max_window_seconds, self.split_overlap)
         plan = plan_channels(self.card.channels, self.ch_names, self.missing, self.positions)
         self.report_ = plan.report
@@ -399,6 +417,8 @@ class InputAdapter:
         self.matrix_ = to_microvolts(plan.matrix, self.units)
         self.ratio_ = choose_ratio(self.sfreq, self.card.sfreq)
         self.up_, self.down_ = self.ratio_.up, self.ratio_.down
+        self.filter_plan_ = plan_filters(self.card, self.sfreq, n_times_in, self.filters)
+        self.continuous_ = bool(continuous)
         self.n_times_in_ = n_times_in
         self.split_ = self._plan_split(n_times_in)
         self.n_sub_ = 1 if self.split_ is None else self.split_.n_sub
@@ -448,7 +468,6 @@ class InputAdapter:
 
     def _accepted_length(self, n):
         w = self.card.window
-        seconds = n / self.card.sfreq
         minimum = -(-w.min_samples // w.multiple) * w.multiple
         if n < w.min_samples and self.window_policy != "pad":
             raise ValueError(
@@ -491,6 +510,7 @@ class InputAdapter:
                 f"{sp.length / self.sfreq:.2f} s ({sp.length} samples, every {sp.stride}, the last one "
                 "ending with the trial), pooled back to one row per trial"
             )
+        steps.append(self.filter_plan_.describe(self.continuous_))
         if (self.up_, self.down_) != (1, 1):
             r, res = self.ratio_, self.resampler_
             steps.append(
@@ -513,25 +533,37 @@ class InputAdapter:
         return steps
 
     # -- applying ---------------------------------------------------------
-    def _before_scaling(self, X):
-        M, X = self.matrix_.astype(np.float32), np.asarray(X, dtype=np.float32)
+    def _before_scaling(self, X, prefiltered=False):
+        # Channel map, filters and resampling are linear and commute: filter and resample the side
+        # with fewer channels (filters always at the input rate, before resampling, and on whole
+        # trials, before a split).
+        M = self.matrix_.astype(np.float32)
+        windows_filter = None if prefiltered or not self.filter_plan_.active else self.filter_plan_.filter_windows
+        if windows_filter is not None and (self.split_ is not None or M.shape[1] <= M.shape[0]):
+            X, windows_filter = windows_filter(X), None
+        X = np.asarray(X, dtype=np.float32)
         if self.split_ is not None:
             X = self.split_.cut(X)
-        if self.resampler_ is None:
-            X = _map_channels(M, X)
-        elif M.shape[1] < M.shape[0]:  # both steps are linear: resample the side with fewer channels
+        if self.resampler_ is not None and M.shape[1] < M.shape[0]:
             X = _map_channels(M, self.resampler_(X))
         else:
-            X = self.resampler_(_map_channels(M, X))
+            X = _map_channels(M, X)
+            if windows_filter is not None:
+                X = np.asarray(windows_filter(X), dtype=np.float32)
+            if self.resampler_ is not None:
+                X = self.resampler_(X)
         return X[..., : min(self.n_times_out_, X.shape[-1])]
 
-    def transform(self, X):
+    def transform(self, X, prefiltered=False):
         """Adapt windows.
 
         Parameters
         ----------
         X : ndarray, shape (n_trials, n_chans, n_times)
             Windows in ``units``, with the channels and length seen in ``fit``.
+        prefiltered : bool
+            The windows were cut from a recording filtered by
+            ``filter_plan_.reader`` (the per-window filters are skipped).
 
         Returns
         -------
@@ -545,16 +577,16 @@ class InputAdapter:
                 f"{self.n_times_in_}; cut windows of the same length (or refit)."
             )
         if len(X) <= CHUNK:
-            return self._transform_chunk(X)
+            return self._transform_chunk(X, prefiltered)
         k = self.n_sub_
-        first = self._transform_chunk(X[:CHUNK])
+        first = self._transform_chunk(X[:CHUNK], prefiltered)
         out = np.empty((len(X) * k,) + first.shape[1:], dtype=np.float32)
         out[: CHUNK * k] = first
         for start in range(CHUNK, len(X), CHUNK):
-            out[start * k : (start + CHUNK) * k] = self._transform_chunk(X[start : start + CHUNK])
+            out[start * k : (start + CHUNK) * k] = self._transform_chunk(X[start : start + CHUNK], prefiltered)
         return out
 
-    def _transform_chunk(self, X):
-        Xt = self.card.scaling.apply(self._before_scaling(X), self.stats_)
+    def _transform_chunk(self, X, prefiltered=False):
+        Xt = self.card.scaling.apply(self._before_scaling(X, prefiltered), self.stats_)
         Xt = pad_end(Xt, self.n_times_out_, self.pad_mode)
         return np.ascontiguousarray(Xt, dtype=np.float32)

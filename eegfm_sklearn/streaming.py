@@ -86,7 +86,7 @@ def good_window_starts(raw, window, stride, reject_by_annotation=True):
     return starts[~bad], int(bad.sum())
 
 
-def iter_raw_windows(raw, picks, starts, window, chunk_windows):
+def iter_raw_windows(raw, picks, starts, window, chunk_windows, read=None):
     """Yield ``(chunk_starts, windows)``, windows of shape (<= chunk_windows, n_picks, window), in V.
 
     Parameters
@@ -99,6 +99,10 @@ def iter_raw_windows(raw, picks, starts, window, chunk_windows):
         In samples.
     chunk_windows : int
         Windows per chunk.
+    read : callable or None
+        ``read(start, stop) -> (n_picks, stop - start)``: how samples are
+        read (e.g. ``FilterPlan.reader``, filtered before windowing);
+        default ``raw.get_data``.
     """
     starts = np.asarray(starts, dtype=int)
     steps = np.diff(starts)
@@ -109,7 +113,8 @@ def iter_raw_windows(raw, picks, starts, window, chunk_windows):
         stop = min(i + chunk_windows, len(starts))
         stop = i + max(1, int(np.searchsorted(starts[i:stop], starts[i] + span_limit - window, side="right")))
         chunk = starts[i:stop]
-        data = raw.get_data(picks=picks, start=int(chunk[0]), stop=int(chunk[-1]) + window)
+        start, stop_sample = int(chunk[0]), int(chunk[-1]) + window
+        data = raw.get_data(picks=picks, start=start, stop=stop_sample) if read is None else read(start, stop_sample)
         offsets = chunk - chunk[0]
         # views into one contiguous read, then one copy of just these windows
         view = np.lib.stride_tricks.sliding_window_view(data, window, axis=1)

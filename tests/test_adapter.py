@@ -8,7 +8,7 @@ from eegfm_sklearn import ChannelWarning, get_model_card
 from eegfm_sklearn.adapter import InputAdapter, plan_channels
 from eegfm_sklearn.cards.biot import BIOT_16_PAIRS
 
-from conftest import MODELS, require_data
+from conftest import MODELS
 
 
 def _adapter(model, data, **kw):
@@ -21,7 +21,8 @@ def test_resample_keeps_frequency_content():
     X = np.tile(np.sin(2 * np.pi * f0 * t), (2, 19, 1)) * 50
     names = ["Fp1", "Fp2", "F3", "F4", "F7", "F8", "T3", "T4", "C3", "C4", "T5", "T6", "P3", "P4",
              "O1", "O2", "Fz", "Cz", "Pz"]
-    ad = InputAdapter(get_model_card("labram"), sfreq, names, "uV").fit(X)
+    # filters=None: this checks resampling alone (test_filtering.py checks the filters)
+    ad = InputAdapter(get_model_card("labram"), sfreq, names, "uV", filters=None).fit(X)
     Xt = ad.transform(X)
     assert Xt.shape == (2, 19, 800)  # 4 s at 200 Hz
     spectrum = np.abs(np.fft.rfft(Xt[0, 0]))
@@ -121,9 +122,9 @@ def test_bipolar_slot_with_missing_electrode(eegmat_small):
 
 
 def test_labram_scaling_is_microvolts_over_100(eegmat_small):
-    ad = _adapter("labram", eegmat_small).fit(eegmat_small.X)
-    volts = InputAdapter(get_model_card("labram"), eegmat_small.sfreq, eegmat_small.ch_names, "V").fit(
-        eegmat_small.X * 1e-6)
+    ad = _adapter("labram", eegmat_small, filters=None).fit(eegmat_small.X)
+    volts = InputAdapter(get_model_card("labram"), eegmat_small.sfreq, eegmat_small.ch_names, "V",
+                         filters=None).fit(eegmat_small.X * 1e-6)
     Xt, Xv = ad.transform(eegmat_small.X), volts.transform(eegmat_small.X * 1e-6)
     np.testing.assert_allclose(Xt, Xv, rtol=1e-5, atol=1e-6)
     resampled = mne.filter.resample(eegmat_small.X, up=2, down=5, method="polyphase", verbose=False)

@@ -12,7 +12,7 @@ from skorch.callbacks import Callback
 
 from eegfm_sklearn import FoundationClassifier, FoundationRegressor, get_model_card
 from eegfm_sklearn import finetune as ft
-from eegfm_sklearn.backbone import CardModule, PoolingHead
+from eegfm_sklearn.backbone import PoolingHead
 from eegfm_sklearn.estimators.training import warmup_cosine
 
 from conftest import MODELS, card_module, tiny

@@ -12,7 +12,6 @@ own errors answer. Tiny LaBraM, one epoch.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import scipy.sparse as sp
 from sklearn.utils.estimator_checks import parametrize_with_checks
 

@@ -33,13 +33,15 @@ def test_window_starts_and_chunks_match_direct_slicing(raw):
 
 @pytest.mark.parametrize("model", ["bendr", "labram"])
 def test_raw_transform_equals_fixed_length_epochs(raw, model):
-    tr = FoundationTransformer(**tiny(model, window_seconds=4, stride_seconds=2, random_state=0, batch_size=8))
+    # filters=None: a Raw is filtered before windowing, epochs per window (test_filtering.py)
+    tr = FoundationTransformer(**tiny(model, window_seconds=4, stride_seconds=2, random_state=0, batch_size=8,
+                                      filters=None))
     emb = tr.fit(raw).transform(raw)
     epochs = mne.make_fixed_length_epochs(raw, duration=4, overlap=2, preload=True, verbose=False)
     assert emb.shape == (len(epochs), tr.embedding_size_)
     np.testing.assert_allclose(emb, tr.transform(epochs), rtol=1e-5, atol=1e-5)
     if model == "bendr":  # dataset limits learned over every window of the recording, chunk by chunk
-        whole = FoundationTransformer(**tiny(model, random_state=0)).fit(epochs).adapter_.stats_
+        whole = FoundationTransformer(**tiny(model, random_state=0, filters=None)).fit(epochs).adapter_.stats_
         assert tr.adapter_.stats_ == pytest.approx(whole, rel=1e-9)
 
 

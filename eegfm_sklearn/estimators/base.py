@@ -95,6 +95,16 @@ COMMON_PARAMS_DOC = """
         result alone or beside other fits in threads.
     verbose : int, default=0
         Print the preprocessing steps and training progress when > 0.
+    filters : {"card", None}, default="card"
+        ``"card"`` applies the model card's pretraining filters (e.g.
+        LaBraM's 0.1-75 Hz band-pass and 50 Hz notch) at the input rate,
+        before resampling: on a continuous ``mne.io.Raw`` before windowing,
+        as ``raw.filter``/``raw.notch_filter`` would; on windows (numpy,
+        ``mne.Epochs``) per window, with methods for a few seconds
+        (detrending where a high-pass cannot act, mne's FIR low-pass,
+        notch as a least-squares projection).
+        ``describe_preprocessing()`` says which. ``None``: the data are
+        already filtered as the checkpoint expects; nothing is filtered.
 """
 
 
@@ -106,7 +116,8 @@ class FoundationEstimatorBase(BaseEstimator):
     def __init__(self, model="labram", *, weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
-                 pad_mode="constant", max_window_seconds=None, split_overlap=0.0, split_pooling="mean"):
+                 pad_mode="constant", max_window_seconds=None, split_overlap=0.0, split_pooling="mean",
+                 filters="card"):
         self.model = model
         self.weights = weights
         self.cache_dir = cache_dir
@@ -127,6 +138,7 @@ class FoundationEstimatorBase(BaseEstimator):
         self.max_window_seconds = max_window_seconds
         self.split_overlap = split_overlap
         self.split_pooling = split_pooling
+        self.filters = filters
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -204,7 +216,8 @@ class FoundationEstimatorBase(BaseEstimator):
         """The (unfitted) adapter from ``info``'s input to ``card``, with this estimator's policies."""
         return InputAdapter(card, info.sfreq, info.ch_names, info.units, missing=self.missing_channels,
                             window_policy=self.window_policy, positions=info.positions, pad_mode=self.pad_mode,
-                            max_window_seconds=self.max_window_seconds, split_overlap=self.split_overlap)
+                            max_window_seconds=self.max_window_seconds, split_overlap=self.split_overlap,
+                            filters=self.filters)
 
     @property
     def n_real_samples_(self):
@@ -261,7 +274,7 @@ class FoundationEstimatorBase(BaseEstimator):
     def _forward(self, X):
         return self._adapt_and_forward(self._validate(X))
 
-    def _adapt_and_forward(self, X):
+    def _adapt_and_forward(self, X, prefiltered=False):
         """Adapt and forward validated windows, batch by batch.
 
         On an accelerator, the next batch is adapted in a background thread
@@ -273,15 +286,16 @@ class FoundationEstimatorBase(BaseEstimator):
         module, size = self._inference_module(), max(int(self.batch_size), 1)
         trials = max(1, size // self.adapter_.n_sub_)  # split trials: about `size` windows per batch
         batches = (X[start : start + trials] for start in range(0, len(X), trials))
+        adapt = partial(self.adapter_.transform, prefiltered=prefiltered)
         forward = partial(predict_batches, module, batch_size=size, device=self.device,
                           precision=self.precision)
         if not self._overlap_adapter():
-            return check_finite_outputs(np.concatenate([self._pool(forward(self.adapter_.transform(b))) for b in batches]))
+            return check_finite_outputs(np.concatenate([self._pool(forward(adapt(b))) for b in batches]))
         outs = []
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(self.adapter_.transform, next(batches))
+            pending = pool.submit(adapt, next(batches))
             for batch in batches:
-                Xt, pending = pending.result(), pool.submit(self.adapter_.transform, batch)
+                Xt, pending = pending.result(), pool.submit(adapt, batch)
                 outs.append(self._pool(forward(Xt)))
             outs.append(self._pool(forward(pending.result())))
         return check_finite_outputs(np.concatenate(outs, axis=0))

@@ -94,6 +94,7 @@ COMMON = {
     "max_window_seconds": [None, _positive()],
     "split_overlap": [Interval(Real, 0, 1, closed="left")],
     "split_pooling": [StrOptions(set(SPLIT_POOLINGS))],
+    "filters": [None, StrOptions({"card"})],
 }
 
 TRANSFORMER = {

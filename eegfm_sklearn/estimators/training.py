@@ -97,7 +97,6 @@ FINETUNE_PARAMS_DOC = COMMON_PARAMS_DOC + """
         ``device="cpu"``) CPU processes; the global batch stays ``batch_size``.
 """
 
-from .params import LR_SCHEDULES  # noqa: E402  (re-exported)
 
 
 class _Net(NeuralNet):
@@ -241,13 +240,13 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
                  finetune="full", n_unfrozen_blocks=1, pooling=None, layer_decay=None, lora_rank=8,
                  lora_alpha=None, peft_config=None, merge_lora=False, lr_schedule="constant",
                  warmup_epochs=0, max_grad_norm=None, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=5, class_weight=None, accelerate=False):
+                 n_iter_no_change=5, class_weight=None, accelerate=False, filters="card"):
         super().__init__(model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names, units=units,
                          montage=montage, missing_channels=missing_channels, window_policy=window_policy,
                          model_kwargs=model_kwargs, batch_size=batch_size, device=device,
                          precision=precision, compile=compile, random_state=random_state, verbose=verbose,
                          pad_mode=pad_mode, max_window_seconds=max_window_seconds, split_overlap=split_overlap,
-                         split_pooling=split_pooling)
+                         split_pooling=split_pooling, filters=filters)
         self.keep_head = keep_head
         self.max_epochs = max_epochs
         self.lr = lr

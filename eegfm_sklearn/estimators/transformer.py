@@ -115,13 +115,13 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
                  pad_mode="constant", max_window_seconds=None, split_overlap=0.0, split_pooling="mean",
                  cache=None, cache_max_bytes=2**30,
-                 pooling=None, window_seconds=None, stride_seconds=None, reject_by_annotation=True):
+                 pooling=None, window_seconds=None, stride_seconds=None, reject_by_annotation=True, filters="card"):
         super().__init__(model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names,
                          units=units, montage=montage, missing_channels=missing_channels,
                          window_policy=window_policy, model_kwargs=model_kwargs, batch_size=batch_size,
                          device=device, precision=precision, compile=compile, random_state=random_state,
                          verbose=verbose, pad_mode=pad_mode, max_window_seconds=max_window_seconds,
-                         split_overlap=split_overlap, split_pooling=split_pooling)
+                         split_overlap=split_overlap, split_pooling=split_pooling, filters=filters)
         self.cache = cache
         self.cache_max_bytes = cache_max_bytes
         self.pooling = pooling
@@ -219,8 +219,10 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         self.n_windows_rejected_ = rejected
         return starts, window
 
-    def _raw_chunks(self, raw, picks, starts, window):
-        for chunk_starts, chunk in iter_raw_windows(raw, picks, starts, window, max(int(self.batch_size), 1)):
+    def _raw_chunks(self, raw, picks, starts, window, adapter):
+        read = adapter.filter_plan_.reader(raw, picks)  # the card's filters, before windowing
+        for chunk_starts, chunk in iter_raw_windows(raw, picks, starts, window, max(int(self.batch_size), 1),
+                                                    read=read):
             finite = np.isfinite(chunk).all(axis=(1, 2))
             if not finite.all():
                 onset = chunk_starts[np.flatnonzero(~finite)[0]] / raw.info["sfreq"]
@@ -236,8 +238,8 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         """``_prepare`` for a Raw: plan from its windows, statistics merged chunk by chunk."""
         picks, info = mne_recording_info(raw, self.sfreq, self.ch_names)
         starts, window = self._raw_starts(raw)
-        resolved = self._set_fitted(
-            info, lambda adapter: adapter.fit_chunks(self._raw_chunks(raw, picks, starts, window), window))
+        resolved = self._set_fitted(info, lambda adapter: adapter.fit_chunks(
+            self._raw_chunks(raw, picks, starts, window, adapter), window, prefiltered=True))
         _, first = next(iter_raw_windows(raw, picks, starts[:1], window, 1))
         return first, resolved
 
@@ -249,26 +251,29 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         if self._raw_geometry(raw)[0] != self.adapter_.n_times_in_:
             raise ValueError("window_seconds differs from the one used in fit; refit.")
         starts, window = self._raw_starts(raw)
-        out = [self._transform_windows(chunk) for chunk in self._raw_chunks(raw, picks, starts, window)]
+        out = [self._transform_windows(chunk, prefiltered=True)
+               for chunk in self._raw_chunks(raw, picks, starts, window, self.adapter_)]
         return np.concatenate(out, axis=0)
 
     def _store(self):
         return get_store(self.cache, self.cache_max_bytes)
 
-    def _transform_windows(self, X):
+    def _transform_windows(self, X, prefiltered=False):
         store = self._store()
         if store is None or self.cache_key_ is None:
-            return self._adapt_and_forward(X)
+            return self._adapt_and_forward(X, prefiltered)
         keys = window_hashes(X)
-        found = store.get_many(self.cache_key_, keys, (self.embedding_size_,))
+        # windows filtered before windowing are other values than raw windows: keys of their own
+        config = self.cache_key_ + ("-prefiltered" if prefiltered else "")
+        found = store.get_many(config, keys, (self.embedding_size_,))
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
             self._module()  # a lazy build checks the cache's weights and may turn the cache off
             if self.cache_key_ is None:
-                return self._adapt_and_forward(X)
-            computed = self._adapt_and_forward(X[missing])
+                return self._adapt_and_forward(X, prefiltered)
+            computed = self._adapt_and_forward(X[missing], prefiltered)
             finite = np.isfinite(computed).all(axis=1)  # never cache a broken embedding
-            store.put_many(self.cache_key_, [keys[i] for i, ok in zip(missing, finite) if ok], computed[finite])
+            store.put_many(config, [keys[i] for i, ok in zip(missing, finite) if ok], computed[finite])
             for i, row in zip(missing, computed):
                 found[i] = row
         return np.stack(found).astype(np.float32, copy=False)
@@ -345,6 +350,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                 "windows": {"pad_mode": ad.pad_mode, "split": None if ad.split_ is None else
                             [ad.split_.length, list(ad.split_.starts), self.split_pooling]},
                 "stats": ad.stats_,
+                "filters": [ad.filter_plan_.describe(False), ad.filter_plan_.describe(True)],
             },
             "device": str(self.device),
             "precision": self.precision,

@@ -80,7 +80,9 @@ CARD = ModelCard(
     weight_formats=(ORIGINAL_FORMAT,),
     notes=(
         "Features are the start token (braindecode); the authors' classifier "
-        "read the last token. Pretraining windows were 60 s (15360 samples)."
+        "read the last token. Pretraining windows were 60 s (15360 samples). Filters: not stated; "
+        "the authors' pretraining config (configs/pretraining.yml, DN3) sets no filter, only "
+        "resampling to 256 Hz, channel mapping and min-max scaling. filters=None."
     ),
     tokens=_tokens,
     default_pooling="cls",

@@ -109,7 +109,11 @@ CARD = ModelCard(
     head_prefixes=("final_layer.",),
     checkpoints=CHECKPOINTS,
     weight_formats=(ORIGINAL_FORMAT,),
-    notes="PREST checkpoints were trained on 10 s windows.",
+    notes=(
+        "PREST checkpoints were trained on 10 s windows. Filters: not stated. The authors' code "
+        "(datasets/*/process.py, utils.py loaders) resamples to 200 Hz and applies no filter; the "
+        "PREST (MGH) and SHHS pretraining data were prepared by unpublished scripts. filters=None."
+    ),
     tokens=_tokens,
     default_pooling="mean",  # braindecode's head reads the token mean; no CLS token
     poolings=("mean", "flatten", "attentive"),
