@@ -196,7 +196,7 @@ def test_card_without_filters_and_bad_values(eegmat_small, eegmat_raw):
     assert not bendr.active and bendr.describe(False) == "filters: none (the card states none)"
     bad = FoundationTransformer(**tiny("labram", sfreq=eegmat_small.sfreq, ch_names=eegmat_small.ch_names,
                                        filters="labram"))
-    with pytest.raises(ValueError, match="filters='labram'; use 'card'"):
+    with pytest.raises(ValueError, match="'filters' parameter of FoundationTransformer must be None or a str among \\{'card'\\}. Got 'labram'"):
         bad.fit(eegmat_small.X[:2])
     joined = eegmat_raw.copy().load_data()
     joined.annotations.append(10.0, 0.0, "EDGE boundary")

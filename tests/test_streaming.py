@@ -76,7 +76,9 @@ def _annotated(raw):
 def test_raw_windows_overlapping_bad_annotations_are_skipped_as_mne_does(raw, model):
     annotated = _annotated(raw)
     epochs, expected = _mne_starts(annotated, 4, 2)
-    tr = FoundationTransformer(**tiny(model, window_seconds=4, stride_seconds=2, random_state=0, batch_size=4))
+    # filters=None: a Raw is filtered continuously and Epochs window by window (test_filtering.py)
+    tr = FoundationTransformer(**tiny(model, window_seconds=4, stride_seconds=2, random_state=0, batch_size=4,
+                                      filters=None))
     emb = tr.fit(annotated).transform(annotated)
     np.testing.assert_array_equal(tr.window_starts_, expected)
     np.testing.assert_allclose(tr.window_onsets_, expected / raw.info["sfreq"])

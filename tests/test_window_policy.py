@@ -118,7 +118,8 @@ def test_pad_modes_fill_from_the_real_samples(eegmat, pad_mode):
 
 def test_pad_on_epochs_and_streamed_raw(mmidb):
     signal, raw = mmidb
-    est = _transformer("labram", None, None, window_policy="pad", window_seconds=0.5)
+    # filters=None: a Raw is filtered continuously and Epochs window by window (test_filtering.py)
+    est = _transformer("labram", None, None, window_policy="pad", window_seconds=0.5, filters=None)
     # a Raw streamed in 0.5 s windows (80 samples at 160 Hz -> 100 at 200 Hz, padded to 200)
     emb_raw = est.fit(raw).transform(raw)
     n_windows = raw.n_times // 80
@@ -127,7 +128,7 @@ def test_pad_on_epochs_and_streamed_raw(mmidb):
     # the same windows as Epochs (V, names and rate read from the object)
     data = raw.get_data()[:, : n_windows * 80].reshape(len(raw.ch_names), n_windows, 80).transpose(1, 0, 2)
     epochs = mne.EpochsArray(data, raw.info, verbose=False)
-    est_epochs = _transformer("labram", None, None, window_policy="pad")
+    est_epochs = _transformer("labram", None, None, window_policy="pad", filters=None)
     emb_epochs = est_epochs.fit(epochs).transform(epochs)
     assert est_epochs.n_real_samples_ == 100
     # same weights (seed), same windows, same statistics: same embeddings
@@ -252,13 +253,13 @@ def test_fine_tuning_refuses_concat_pooling(eegmat_long):
 
 # -- parameters --------------------------------------------------------------------
 @pytest.mark.parametrize("params, message", [
-    ({"window_policy": "stretch"}, r"window_policy='stretch'; use one of \('crop', 'pad', 'split'\)"),
-    ({"window_policy": "pad", "pad_mode": "wrap"}, r"pad_mode='wrap'; use one of"),
-    ({"window_policy": "split", "split_pooling": "median"}, r"split_pooling='median'; use one of"),
-    ({"window_policy": "split", "max_window_seconds": -1}, r"max_window_seconds must be a positive"),
-    ({"window_policy": "split", "max_window_seconds": "10"}, r"max_window_seconds must be a positive"),
+    ({"window_policy": "stretch"}, r"'window_policy' parameter of FoundationTransformer must be a str among .*'split'.*Got 'stretch'"),
+    ({"window_policy": "pad", "pad_mode": "wrap"}, r"'pad_mode' parameter .* Got 'wrap'"),
+    ({"window_policy": "split", "split_pooling": "median"}, r"'split_pooling' parameter .* Got 'median'"),
+    ({"window_policy": "split", "max_window_seconds": -1}, r"'max_window_seconds' parameter .* Got -1"),
+    ({"window_policy": "split", "max_window_seconds": "10"}, r"'max_window_seconds' parameter .* Got '10'"),
     ({"window_policy": "crop", "max_window_seconds": 5.0}, r"sets where window_policy='split' cuts"),
-    ({"window_policy": "split", "split_overlap": 1.0}, r"split_overlap must be a fraction in \[0, 1\)"),
+    ({"window_policy": "split", "split_overlap": 1.0}, r"'split_overlap' parameter .* range \[0, 1\)\. Got 1\.0"),
     ({"window_policy": "split", "max_window_seconds": 0.1}, r"below labram's minimum window"),
 ])
 def test_bad_window_params_are_clear_errors_and_stored_untouched(eegmat, params, message):
