@@ -259,7 +259,7 @@ def test_fine_tuning_refuses_concat_pooling(eegmat_long):
     ({"window_policy": "split", "max_window_seconds": -1}, r"'max_window_seconds' parameter .* Got -1"),
     ({"window_policy": "split", "max_window_seconds": "10"}, r"'max_window_seconds' parameter .* Got '10'"),
     ({"window_policy": "crop", "max_window_seconds": 5.0}, r"sets where window_policy='split' cuts"),
-    ({"window_policy": "split", "split_overlap": 1.0}, r"'split_overlap' parameter .* range \[0, 1\)\. Got 1\.0"),
+    ({"window_policy": "split", "split_overlap": 1.0}, r"'split_overlap' parameter .* range \[0\.0, 1\.0\)\. Got 1\.0"),
     ({"window_policy": "split", "max_window_seconds": 0.1}, r"below labram's minimum window"),
 ])
 def test_bad_window_params_are_clear_errors_and_stored_untouched(eegmat, params, message):
