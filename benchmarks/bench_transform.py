@@ -27,6 +27,9 @@ give --data-dir):
 
     python benchmarks/bench_transform.py --models bendr biot labram \\
         --n-windows 64 --batch-size 16 --repeats 15 --threads 2 [--device cuda --precision bf16]
+
+``--smoke`` is the smallest setting (tiny architectures, 4 windows, 1 repeat),
+run by the test suite; its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -62,10 +65,12 @@ def _timed(fn):
     return time.perf_counter() - start
 
 
-def bench_model(model, X, sfreq, ch_names, batch_size, repeats, device="cpu", precision=None):
+def bench_model(model, X, sfreq, ch_names, batch_size, repeats, device="cpu", precision=None, tiny=False):
     """Median seconds of transform, raw forward and adapter for one model."""
+    model_kwargs = dict(get_model_card(model).tiny_kwargs) if tiny else None
     est = FoundationTransformer(model, weights=None, sfreq=sfreq, ch_names=ch_names, batch_size=batch_size,
-                                device=device, precision=precision, random_state=0).fit(X)
+                                device=device, precision=precision, random_state=0,
+                                model_kwargs=model_kwargs).fit(X)
     backbone = est.backbone_.eval()
     card = est.card_
     extra = {"ch_names": list(est.channel_report_.slots)} if card.passes_ch_names else {}
@@ -157,7 +162,12 @@ def main(argv=None):
     parser.add_argument("--precision", default=None, choices=["bf16", "fp16"], help="autocast, both sides")
     parser.add_argument("--window-seconds", type=float, default=4.0)
     parser.add_argument("--data-dir", default=None, help="folder holding eegmat/ (default: the package's)")
+    parser.add_argument("--tiny", action="store_true", help="each card's tiny architecture instead of full size")
+    parser.add_argument("--smoke", action="store_true",
+                        help="smallest setting, runs in seconds: --tiny, 4 windows, 1 repeat")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.tiny, args.n_windows, args.repeats = True, 4, 1
 
     torch.set_num_threads(args.threads)
     batch_size = args.batch_size or args.n_windows
@@ -169,7 +179,8 @@ def main(argv=None):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="A window was not provided")  # torch.stft in BIOT
             warnings.filterwarnings("ignore", message=".*does not use input channel")
-            row = bench_model(model, X, sfreq, ch_names, batch_size, args.repeats, args.device, args.precision)
+            row = bench_model(model, X, sfreq, ch_names, batch_size, args.repeats, args.device, args.precision,
+                              args.tiny)
         rows.append(row)
         spread = ", ".join(f"{k} {lo * 1e3:.0f}-{hi * 1e3:.0f} ms" for k, (lo, hi) in row["spread"].items())
         print(f"{model}: done ({get_model_card(model).module_path}; range over repeats: {spread})", flush=True)

@@ -181,11 +181,19 @@ def test_pipeline_cross_val_score_and_gridsearch(eegmat_small):
     pipe = make_pipeline(FoundationTransformer(**_params(eegmat_small, "labram")), LogisticRegression())
     scores = cross_val_score(pipe, eegmat_small.X, eegmat_small.y, groups=eegmat_small.groups, cv=GroupKFold(2))
     assert scores.shape == (2,) and np.all(np.isfinite(scores))
-    grid = GridSearchCV(
-        FoundationClassifier(**_params(eegmat_small, "biot", max_epochs=1)),
-        {"lr": [1e-4, 1e-3]}, cv=GroupKFold(2),
-    ).fit(eegmat_small.X, eegmat_small.y, groups=eegmat_small.groups)
-    assert grid.best_params_["lr"] in (1e-4, 1e-3) and len(grid.cv_results_["mean_test_score"]) == 2
+    X, y, groups = eegmat_small.X, eegmat_small.y, eegmat_small.groups
+    base, cv, lrs = FoundationClassifier(**_params(eegmat_small, "biot", max_epochs=1)), GroupKFold(2), [1e-4, 1e-2]
+    grid = GridSearchCV(base, {"lr": lrs}, cv=cv).fit(X, y, groups=groups)
+    # Each candidate scored on its own (seeded fits are deterministic): the grid's scores are those,
+    # and the candidate it keeps is the best of them.
+    own = [cross_val_score(clone(base).set_params(lr=lr), X, y, groups=groups, cv=cv).mean() for lr in lrs]
+    np.testing.assert_allclose(grid.cv_results_["mean_test_score"], own, rtol=1e-12)
+    best = lrs[int(np.argmax(own))]
+    assert grid.best_params_ == {"lr": best}
+    # The refit model is a fit with that learning rate, and the learning rate changes the model.
+    direct = {lr: clone(base).set_params(lr=lr).fit(X, y).predict_proba(X) for lr in lrs}
+    np.testing.assert_allclose(grid.predict_proba(X), direct[best], rtol=1e-6, atol=1e-7)
+    assert np.abs(direct[1e-4] - direct[1e-2]).max() > 1e-3
 
 
 def test_labram_in_cross_val_score_with_subset_of_channels(eegmat_small):

@@ -9,7 +9,7 @@ from sklearn.pipeline import make_pipeline
 
 from eegfm_sklearn import FoundationClassifier, FoundationTransformer
 
-from conftest import require_data, tiny
+from conftest import MODELS, require_data, tiny
 
 # Channel labels of the EEGLAB tutorial cap (its eeglab_chan32.locs file);
 # mne-testing-data's copy of the recording names them "EEG 000".."EEG 031".
@@ -60,16 +60,53 @@ def test_eeglab_recording_as_epochs():
         assert E.shape == (79, tr.embedding_size_) and np.all(np.isfinite(E))
         assert tr.recording_info_.units == "V" and tr.recording_info_.sfreq == 128
         assert "EOG1" not in tr.recording_info_.ch_names
-    # BIOT needs F7/F8 (absent from this cap): interpolated from the others
-    assert tr.channel_report_ is not None
-    biot = FoundationTransformer(**tiny("biot")).fit(epochs)
-    assert biot.channel_report_.as_dict()["FP1-F7"] == "interpolated"
+    # LaBraM knows every electrode of this 10-10 cap: its 30 EEG channels, in order, EOG left out
+    eeg_labels = [n for n in EEGLAB_TUTORIAL_LABELS if not n.startswith("EOG")]
+    report = tr.channel_report_
+    assert report.slots == tuple(n.upper() for n in eeg_labels) and report.sources == tuple(eeg_labels)
+    assert set(report.status) == {"matched"} and report.unused == ()
+    # BIOT's bipolar pairs need Fp1/Fp2/F7/F8 (absent from this cap): the pairs using them are
+    # interpolated from the others, the rest derived from the cap's own electrodes
+    biot = FoundationTransformer(**tiny("biot")).fit(epochs).channel_report_
+    needs_missing = {s for s in biot.slots if {"FP1", "FP2", "F7", "F8"} & set(s.split("-"))}
+    assert needs_missing == {"FP1-F7", "F7-T7", "FP2-F8", "F8-T8", "FP1-F3", "FP2-F4"}
+    assert biot.as_dict() == {s: "interpolated" if s in needs_missing else "derived" for s in biot.slots}
+    assert biot.as_dict()["T7-P7"] == "derived" and biot.sources[biot.slots.index("T7-P7")] == "T7 - P7"
     # the same data as numpy in µV with params gives the same embeddings
     X = epochs.get_data(picks="eeg") * 1e6
     names = [n for n in epochs.ch_names if not n.startswith("EOG")]
     np_est = FoundationTransformer(**tiny("labram", random_state=0, sfreq=128, ch_names=names)).fit(X)
     ep_est = FoundationTransformer(**tiny("labram", random_state=0)).fit(epochs)
     np.testing.assert_allclose(np_est.transform(X), ep_est.transform(epochs), rtol=1e-4, atol=1e-4)
+
+
+# EEGMAT's 19 electrodes, as the EDF names them (old 10-20 names T3/T4/T5/T6).
+EEGMAT_ORDER = "Fp1 Fp2 F3 F4 F7 F8 T3 T4 C3 C4 T5 T6 P3 P4 O1 O2 Fz Cz Pz".split()
+
+
+def test_channel_reports_for_eegmat_19_channels(eegmat_small):
+    X = eegmat_small.X[:2]
+    assert eegmat_small.ch_names == [f"EEG {n}" for n in EEGMAT_ORDER]
+    reports = {m: FoundationTransformer(**tiny(m, **_common(eegmat_small))).fit(X).channel_report_ for m in MODELS}
+    # LaBraM takes the 19 as they are, under their own (old) names, in the input's order.
+    labram = reports["labram"]
+    assert labram.slots == tuple(n.upper() for n in EEGMAT_ORDER) and set(labram.status) == {"matched"}
+    assert labram.sources == tuple(eegmat_small.ch_names) and labram.unused == ()
+    # BENDR's fixed 19 slots in its own order: T7/T8 filled by the old names T3/T4, T5/T6 kept.
+    bendr = reports["bendr"]
+    assert bendr.slots == ("FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ", "C4", "T8",
+                           "T5", "P3", "PZ", "P4", "T6", "O1", "O2")
+    assert set(bendr.status) == {"matched"} and bendr.unused == ()
+    source = dict(zip(bendr.slots, bendr.sources))
+    assert (source["T7"], source["T8"], source["T5"], source["O2"]) == ("EEG T3", "EEG T4", "EEG T5", "EEG O2")
+    # BIOT's 16 bipolar pairs of the double-banana montage, each derived from two electrodes
+    # (T7/P7/T8/P8 from T3/T5/T4/T6); the midline electrodes feed none.
+    biot = reports["biot"]
+    assert set(biot.status) == {"derived"} and len(biot.slots) == 16
+    pairs = dict(zip(biot.slots, biot.sources))
+    assert pairs["T7-P7"] == "EEG T3 - EEG T5" and pairs["FP2-F8"] == "EEG Fp2 - EEG F8"
+    assert pairs["P8-O2"] == "EEG T6 - EEG O2" and pairs["C3-P3"] == "EEG C3 - EEG P3"
+    assert biot.unused == ("EEG Fz", "EEG Cz", "EEG Pz")
 
 
 def test_bad_channels_of_epochs_are_interpolated(eegmat_small):
