@@ -44,6 +44,10 @@ def hand_loop(est, Xt, y, epochs, batch_size, lr, weight_decay, seed):
     return times
 
 
+def tiny_kwargs(model):
+    return dict(get_model_card(model).tiny_kwargs)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs="+", default=["biot", "labram"])
@@ -65,12 +69,13 @@ def main():
     X, y = data.X[idx], data.y[idx]
     lr, wd = 1e-4, 0.01
     size = "tiny" if args.tiny else "full-size"
-    print(f"{size} models, {args.n_windows} windows, batch {args.batch_size}, {args.epochs} epochs, {args.threads} threads")
+    print(f"{size} models, {args.n_windows} windows, batch {args.batch_size}, {args.epochs} epochs, "
+          f"{args.threads} threads")
     print(f"{'model':8s} {'ours s/epoch':>12s} {'hand s/epoch':>12s} {'ratio':>7s}")
     for model in args.models:
         est = FoundationClassifier(model, sfreq=data.sfreq, ch_names=data.ch_names, max_epochs=args.epochs,
                                    lr=lr, weight_decay=wd, batch_size=args.batch_size, random_state=0,
-                                   model_kwargs=dict(get_model_card(model).tiny_kwargs) if args.tiny else None)
+                                   model_kwargs=tiny_kwargs(model) if args.tiny else None)
         est.fit(X, y)
         ours = [row["dur"] for row in est.history_][1:]
         Xt = est.adapter_.transform(X)

@@ -62,7 +62,8 @@ def main():
     if args.smoke:
         args.tiny, args.minutes = True, [0.5]
     with tempfile.TemporaryDirectory() as folder:
-        print(f"{args.model}{' (tiny)' if args.tiny else ''}: 19 channels at 500 Hz, 4 s windows, file read without preload")
+        size = " (tiny)" if args.tiny else ""
+        print(f"{args.model}{size}: 19 channels at 500 Hz, 4 s windows, file read without preload")
         print(f"{'minutes':>8s} {'windows':>8s} {'seconds':>8s} {'peak RSS MB':>12s}")
         for minutes in args.minutes:
             path = write_recording(minutes, folder)

@@ -14,6 +14,10 @@ from eegfm_sklearn.datasets import load_eegmat
 MODELS = ("bendr", "biot", "labram")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "smoke: runs an example or benchmark script at its --smoke setting")
+
+
 def require_data(*parts):
     """Path under the data folder; a missing file fails the test (never skips)."""
     path = get_data_dir().joinpath(*parts)

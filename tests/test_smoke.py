@@ -15,6 +15,7 @@ import pytest
 
 from conftest import require_data
 
+pytestmark = pytest.mark.smoke
 ROOT = Path(__file__).resolve().parents[1]
 FLOAT = r"-?\d+\.\d+"
 
@@ -24,7 +25,7 @@ def run_script(path, *args, timeout=240):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
            "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run([sys.executable, str(ROOT / path), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
     assert proc.returncode == 0, f"{path} exited with {proc.returncode}:\n{proc.stderr[-4000:]}"
     return proc.stdout
 
@@ -124,5 +125,8 @@ def test_bench_eeg2meg(eeg_meg_files):
     rows = table_rows(out)
     # 4 data sets (simulated, held-out evoked condition, FieldTrip raw, SSS raw) x 5 models
     assert len(rows) == 20 and all(len(r) == 10 for r in rows)
-    assert [r[0] for r in rows[::5]][0].startswith("sim: 20 s train, 10 s held-out")
+    names = [r[0] for r in rows[::5]]
+    assert names[0] == "sim: 20 s train, 10 s held-out seeds" and names[1].startswith("test-ave, held-out")
+    assert names[2:] == ["fieldtrip raw, last 1 s held out", "sss raw, last 1/3 s held out"]
+    assert all(len({r[0] for r in rows[i:i + 5]}) == 1 for i in range(0, 20, 5))
     assert all(re.fullmatch(FLOAT, c) for r in rows for c in r[2:])
