@@ -154,18 +154,23 @@ def per_subject_auc(y, score, groups, positive):
 
 @pytest.mark.slow
 def test_fine_tuned_biot_beats_chance_on_held_out_subjects(eegmat):
-    # Random-init tiny BIOT, 10 epochs; 5-fold leave-subjects-out on 10 subjects. The unit of
+    # Random-init tiny BIOT, 10 epochs; 5-fold leave-subjects-out on 10 subjects, for two seeds
+    # whose P(arithmetic) are averaged (one seed alone is too noisy, see below). The unit of
     # evidence is the held-out subject (its 30 windows are not independent trials): within each
     # subject, the AUC of P(arithmetic) for its arithmetic vs rest windows. Swapping a held-out
     # subject's two labels turns its AUC into 1 - AUC, so if nothing learned transfers to new
     # subjects each AUC - 0.5 is as likely negative as positive: the exact sign-flip test over
     # the 10 subjects (1024 patterns) gives the p-value. AUC is taken within subjects because
     # a new subject's scores come with an unknown offset (many are classified all one way).
-    # random_state 0-5: mean AUC 0.643 / 0.738 / ..., sign-flip p 0.036 / 0.002 / ...
-    clf = FoundationClassifier(**tiny("biot", max_epochs=10, lr=3e-4, batch_size=16, **_common(eegmat)))
-    proba = cross_val_predict(clf, eegmat.X, eegmat.y, groups=eegmat.groups, cv=GroupKFold(5),
-                              method="predict_proba")
+    # Measured, mean AUC / p: one seed: random_state 0: 0.643 / 0.036, 1: 0.738 / 0.002,
+    # 3: 0.585 / 0.118 (fails); averaged pairs: (0, 1): 0.702 / 0.006, (0, 3): 0.654 / 0.018,
+    # (1, 3): 0.704 / 0.008.
+    cv, proba = GroupKFold(5), []
+    for seed in (0, 1):
+        params = {**_common(eegmat), "random_state": seed}
+        clf = FoundationClassifier(**tiny("biot", max_epochs=10, lr=3e-4, batch_size=16, **params))
+        proba.append(cross_val_predict(clf, eegmat.X, eegmat.y, groups=eegmat.groups, cv=cv, method="predict_proba"))
     arithmetic = list(np.unique(eegmat.y)).index("arithmetic")
-    auc = per_subject_auc(eegmat.y, proba[:, arithmetic], eegmat.groups, "arithmetic")
+    auc = per_subject_auc(eegmat.y, np.mean(proba, axis=0)[:, arithmetic], eegmat.groups, "arithmetic")
     assert auc.shape == (10,)
     assert sign_flip_pvalue(auc - 0.5) < 0.05, auc.round(2)
