@@ -17,6 +17,9 @@ weights file's content for the cache key vs loading that file.
 
     python benchmarks/bench_cache.py --model labram
     python benchmarks/bench_cache.py --integrity
+
+``--smoke`` is the smallest setting (tiny architecture, 2 subjects, 2 folds),
+run by the test suite; its timings mean nothing.
 """
 
 import argparse
@@ -47,11 +50,17 @@ def main():
     parser.add_argument("--tiny", action="store_true", help="tiny architecture")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--integrity", action="store_true", help="cost of entry checks and content hashing")
+    parser.add_argument("--subjects", type=int, default=10, help="first N EEGMAT subjects")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true",
+                        help="smallest setting, runs in seconds: --tiny, 2 subjects, 2 folds")
     args = parser.parse_args()
     if args.integrity:
         return integrity()
+    if args.smoke:
+        args.tiny, args.subjects, args.folds = True, 2, 2
     torch.set_num_threads(args.threads)
-    data = load_eegmat(range(10), window_seconds=4.0)
+    data = load_eegmat(range(args.subjects), window_seconds=4.0)
     kwargs = dict(get_model_card(args.model).tiny_kwargs) if args.tiny else None
 
     def encoder(**extra):
@@ -60,16 +69,17 @@ def main():
 
     def cv(**extra):
         pipe = make_pipeline(encoder(**extra.pop("enc", {})), LogisticRegression(max_iter=1000))
-        return cross_val_score(pipe, data.X, data.y, groups=data.groups, cv=GroupKFold(5), **extra)
+        return cross_val_score(pipe, data.X, data.y, groups=data.groups, cv=GroupKFold(args.folds), **extra)
 
     rows = {"one embedding pass": timed(lambda: encoder().fit(data.X).transform(data.X))}
-    rows["5-fold CV, no cache"] = timed(lambda: cv())
+    k = f"{args.folds}-fold CV"
+    rows[f"{k}, no cache"] = timed(lambda: cv())
     MemoryStore.clear()
-    rows["5-fold CV, cache='memory'"] = timed(lambda: cv(enc={"cache": "memory"}))
+    rows[f"{k}, cache='memory'"] = timed(lambda: cv(enc={"cache": "memory"}))
     with tempfile.TemporaryDirectory() as folder:
-        rows["5-fold CV, cache=<dir>"] = timed(lambda: cv(enc={"cache": folder}))
+        rows[f"{k}, cache=<dir>"] = timed(lambda: cv(enc={"cache": folder}))
     with tempfile.TemporaryDirectory() as folder:
-        rows["5-fold CV, cache=<dir>, n_jobs=2"] = timed(lambda: cv(enc={"cache": folder}, n_jobs=2))
+        rows[f"{k}, cache=<dir>, n_jobs=2"] = timed(lambda: cv(enc={"cache": folder}, n_jobs=2))
         # the same again: worker processes already started, every embedding on disk
         rows["  again (warm workers, warm cache)"] = timed(lambda: cv(enc={"cache": folder}, n_jobs=2))
     unit = rows["one embedding pass"]

@@ -11,7 +11,8 @@ Run from the project root::
    sample_audvis_trunc_raw_sss.fif (train on the first 2/3 s, test on the rest).
 
 Prints a Markdown table (R^2 and Pearson r, all / mag / grad), training time
-and inference windows/s.
+and inference windows/s. ``--smoke`` is the smallest setting (a few windows,
+a small transformer, one epoch), run by the test suite; its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -63,25 +64,30 @@ def evaluate(name, Xtr, Ytr, Xte, Yte, types, transformer_kw, rows, skip=()):
               flush=True)
 
 
-def simulated(rows, quick):
-    n_train_rec, n_test_rec = (2, 1) if quick else (6, 2)
-    kw = dict(n_windows=100, n_times=100, sfreq=100.0)  # 100 s per recording
+def simulated(rows, quick, smoke=False):
+    n_train_rec, n_test_rec = (2, 1) if quick or smoke else (6, 2)
+    kw = dict(n_windows=10 if smoke else 100, n_times=100, sfreq=100.0)  # 100 s per recording
     tr = [simulate_paired_windows(seed=s, **kw) for s in range(n_train_rec)]
     te = [simulate_paired_windows(seed=100 + s, **kw) for s in range(n_test_rec)]
     Xtr, Ytr = np.concatenate([w.X for w in tr]), np.concatenate([w.Y for w in tr])
     Xte, Yte = np.concatenate([w.X for w in te]), np.concatenate([w.Y for w in te])
     tkw = dict(d_model=32, n_heads=4, n_encoder_layers=1, n_decoder_layers=1, seg_len=10,
-               skip_lags=6, max_epochs=2 if quick else 5, batch_size=16, lr=1e-3)
-    name = f"sim: {n_train_rec * 100} s train, {n_test_rec * 100} s held-out seeds"
+               skip_lags=6, max_epochs=1 if smoke else 2 if quick else 5, batch_size=16, lr=1e-3)
+    if smoke:
+        tkw.update(d_model=16, n_heads=2)
+    seconds = kw["n_windows"] * kw["n_times"] / kw["sfreq"]
+    name = f"sim: {n_train_rec * seconds:g} s train, {n_test_rec * seconds:g} s held-out seeds"
     evaluate(name, Xtr, Ytr, Xte, Yte, tr[0].meg_ch_types, tkw, rows)
 
 
-def real(rows, quick):
+def real(rows, quick, smoke=False):
     folder = get_data_dir() / "eeg_meg"
     tkw = dict(d_model=32, n_heads=4, n_encoder_layers=1, n_decoder_layers=1, seg_len=10,
-               skip_lags=6, max_epochs=10 if quick else 30, batch_size=8, lr=1e-3)
+               skip_lags=6, max_epochs=1 if smoke else 10 if quick else 30, batch_size=8, lr=1e-3)
+    if smoke:
+        tkw.update(d_model=16, n_heads=2)
     evokeds = mne.read_evokeds(folder / "test-ave.fif.gz", verbose=False)
-    for k in ([0] if quick else range(4)):
+    for k in ([0] if quick or smoke else range(4)):
         train = paired_windows([e for i, e in enumerate(evokeds) if i != k], n_times=120, step=30)
         test = paired_windows(evokeds[k], n_times=120, step=120)
         evaluate(f"test-ave, held-out '{evokeds[k].comment}'", train.X, train.Y, test.X, test.Y,
@@ -104,15 +110,16 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller data / fewer epochs")
     parser.add_argument("--only", choices=["sim", "real"], default=None)
+    parser.add_argument("--smoke", action="store_true", help="smallest setting, runs in seconds")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print("| data | model | R2 all | r all | R2 mag | r mag | R2 grad | r grad | fit s | predict win/s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     if args.only in (None, "sim"):
-        simulated(rows, args.quick)
+        simulated(rows, args.quick, args.smoke)
     if args.only in (None, "real"):
-        real(rows, args.quick)
+        real(rows, args.quick, args.smoke)
 
 
 if __name__ == "__main__":

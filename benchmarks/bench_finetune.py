@@ -11,6 +11,10 @@ Tiny random-init backbones (what fits a 2-core box; the docs table)::
 
     python benchmarks/bench_finetune.py --tiny --threads 1 --out results.md
 
+The smallest setting, run by the test suite (seconds; the scores mean nothing)::
+
+    python benchmarks/bench_finetune.py --smoke
+
 The same table with pretrained checkpoints, full-size::
 
     python benchmarks/bench_finetune.py --weights labram=labram-base \\
@@ -172,7 +176,11 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--out", default=None, help="also write the markdown table here")
+    parser.add_argument("--smoke", action="store_true",
+                        help="smallest setting, runs in seconds: --tiny, biot, 2 subjects, 2 folds, 1 seed, 1 epoch")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.tiny, args.models, args.subjects, args.folds, args.seeds, args.max_epochs = True, ["biot"], 2, 2, 1, 1
     if args.threads:
         torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message="A window was not provided")

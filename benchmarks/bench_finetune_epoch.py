@@ -7,6 +7,9 @@ loop for the hand-written one; the first epoch of each is a warm-up.
 Target: ours <= 1.10x.
 
     python benchmarks/bench_finetune_epoch.py --models biot labram --epochs 4
+
+``--smoke`` is the smallest setting (tiny architectures, 16 windows, 2 epochs),
+run by the test suite; its timings mean nothing.
 """
 
 import argparse
@@ -15,7 +18,7 @@ import time
 import numpy as np
 import torch
 
-from eegfm_sklearn import FoundationClassifier
+from eegfm_sklearn import FoundationClassifier, get_model_card
 from eegfm_sklearn import finetune as ft
 from eegfm_sklearn.backbone import CardModule
 from eegfm_sklearn.datasets import load_eegmat
@@ -41,6 +44,10 @@ def hand_loop(est, Xt, y, epochs, batch_size, lr, weight_decay, seed):
     return times
 
 
+def tiny_kwargs(model):
+    return dict(get_model_card(model).tiny_kwargs)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs="+", default=["biot", "labram"])
@@ -48,17 +55,27 @@ def main():
     parser.add_argument("--n-windows", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--tiny", action="store_true", help="each card's tiny architecture")
+    parser.add_argument("--smoke", action="store_true",
+                        help="smallest setting, runs in seconds: --tiny, 16 windows, batch 8, 2 epochs")
     args = parser.parse_args()
+    if args.smoke:
+        args.tiny, args.n_windows, args.batch_size, args.epochs = True, 16, 8, 2
+    if args.epochs < 2:
+        parser.error("--epochs must be at least 2: the first epoch of each is a warm-up.")
     torch.set_num_threads(args.threads)
     data = load_eegmat(range(4), window_seconds=4.0)
     idx = np.random.default_rng(0).permutation(len(data.X))[: args.n_windows]
     X, y = data.X[idx], data.y[idx]
     lr, wd = 1e-4, 0.01
-    print(f"{args.n_windows} windows, batch {args.batch_size}, {args.epochs} epochs, {args.threads} threads")
+    size = "tiny" if args.tiny else "full-size"
+    print(f"{size} models, {args.n_windows} windows, batch {args.batch_size}, {args.epochs} epochs, "
+          f"{args.threads} threads")
     print(f"{'model':8s} {'ours s/epoch':>12s} {'hand s/epoch':>12s} {'ratio':>7s}")
     for model in args.models:
         est = FoundationClassifier(model, sfreq=data.sfreq, ch_names=data.ch_names, max_epochs=args.epochs,
-                                   lr=lr, weight_decay=wd, batch_size=args.batch_size, random_state=0)
+                                   lr=lr, weight_decay=wd, batch_size=args.batch_size, random_state=0,
+                                   model_kwargs=tiny_kwargs(model) if args.tiny else None)
         est.fit(X, y)
         ours = [row["dur"] for row in est.history_][1:]
         Xt = est.adapter_.transform(X)

@@ -37,6 +37,9 @@ give --data-dir):
         --n-windows 64 --batch-size 16 --repeats 15 --threads 2 [--device cuda --precision bf16]
     python benchmarks/bench_transform.py --window-seconds 0.5 --window-policy pad ...
     python benchmarks/bench_transform.py --window-seconds 60 --window-policy split --max-window-seconds 15 ...
+
+``--smoke`` is the smallest setting (tiny architectures, 4 windows, 1 repeat),
+run by the test suite; its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -73,10 +76,13 @@ def _timed(fn):
     return time.perf_counter() - start
 
 
-def bench_model(model, X, sfreq, ch_names, batch_size, repeats, device="cpu", precision=None, **policy):
+def bench_model(model, X, sfreq, ch_names, batch_size, repeats, device="cpu", precision=None, tiny=False,
+                **policy):
     """Median seconds of transform, raw forward, adapter (and window policy) for one model."""
+    model_kwargs = dict(get_model_card(model).tiny_kwargs) if tiny else None
     est = FoundationTransformer(model, weights=None, sfreq=sfreq, ch_names=ch_names, batch_size=batch_size,
-                                device=device, precision=precision, random_state=0, **policy).fit(X)
+                                device=device, precision=precision, random_state=0, model_kwargs=model_kwargs,
+                                **policy).fit(X)
     backbone = est.backbone_.eval()
     card = est.card_
     extra = card.forward_kwargs_for(est.channel_report_.slots, est.adapter_.slot_positions_)
@@ -196,7 +202,12 @@ def main(argv=None):
     parser.add_argument("--window-policy", default="crop", choices=["crop", "pad", "split"])
     parser.add_argument("--pad-mode", default="constant", choices=["constant", "edge", "reflect"])
     parser.add_argument("--max-window-seconds", type=float, default=None)
+    parser.add_argument("--tiny", action="store_true", help="each card's tiny architecture instead of full size")
+    parser.add_argument("--smoke", action="store_true",
+                        help="smallest setting, runs in seconds: --tiny, 4 windows, 1 repeat")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.tiny, args.n_windows, args.repeats = True, 4, 1
     policy = {"window_policy": args.window_policy, "pad_mode": args.pad_mode,
               "max_window_seconds": args.max_window_seconds}
 
@@ -212,7 +223,7 @@ def main(argv=None):
             warnings.filterwarnings("ignore", message="A window was not provided")  # torch.stft in BIOT
             warnings.filterwarnings("ignore", message=".*does not use input channel")
             row = bench_model(model, X, sfreq, ch_names, batch_size, args.repeats, args.device, args.precision,
-                              **policy)
+                              args.tiny, **policy)
         rows.append(row)
         spread = ", ".join(f"{k} {lo * 1e3:.0f}-{hi * 1e3:.0f} ms" for k, (lo, hi) in row["spread"].items())
         print(f"{model}: done ({get_model_card(model).module_path}; range over repeats: {spread})", flush=True)

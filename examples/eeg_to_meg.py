@@ -1,8 +1,11 @@
 """Predict MEG from EEG: simulate paired data, fit, compare with ridge, share the model.
 
 Run from the project root: ``python examples/eeg_to_meg.py`` (about a minute on a laptop CPU).
+``--smoke`` runs the smallest setting (fewer windows, a smaller transformer, one epoch) in
+seconds; the test suite runs it.
 """
 
+import argparse
 import tempfile
 
 import numpy as np
@@ -14,9 +17,13 @@ from eegfm_sklearn.eeg2meg import (
     simulate_paired_windows,
 )
 
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--smoke", action="store_true", help="smallest setting, runs in seconds")
+smoke = parser.parse_args().smoke
+
 # Two recordings of the same simulated brain (sample-subject sensors, sphere head model).
-train = simulate_paired_windows(n_windows=200, n_times=100, sfreq=100.0, seed=0)
-test = simulate_paired_windows(n_windows=50, n_times=100, sfreq=100.0, seed=1)
+train = simulate_paired_windows(n_windows=20 if smoke else 200, n_times=100, sfreq=100.0, seed=0)
+test = simulate_paired_windows(n_windows=5 if smoke else 50, n_times=100, sfreq=100.0, seed=1)
 print("EEG windows", train.X.shape, "MEG windows", train.Y.shape)
 
 # Keep every 4th MEG channel so the example runs fast; all 306 work the same way.
@@ -28,8 +35,8 @@ models = {
     "ridge, instantaneous": RidgeEEGToMEG(n_lags=0),
     "ridge, lags +-6": RidgeEEGToMEG(n_lags=6),
     "transformer": EEGToMEGRegressor(
-        d_model=32, n_encoder_layers=1, seg_len=10, max_epochs=3, batch_size=16, lr=1e-3,
-        random_state=0,
+        d_model=16 if smoke else 32, n_encoder_layers=1, seg_len=10, max_epochs=1 if smoke else 3,
+        batch_size=16, lr=1e-3, random_state=0,
     ),
 }
 for name, est in models.items():

@@ -14,8 +14,9 @@ Swap in a real dataset (e.g. ``moabb.datasets.BNCI2014_001()``) and a
 pretrained checkpoint (``weights="labram-base"``) for a real benchmark.
 Everything MOABB writes goes to a temporary folder, deleted at the end.
 
-Run:  python examples/moabb_fake_evaluation.py  [--return-epochs]
-(well under a minute on a laptop CPU).
+Run:  python examples/moabb_fake_evaluation.py  [--return-epochs] [--smoke]
+(well under a minute on a laptop CPU; ``--smoke``, the smallest setting with
+2 subjects of one session, runs in seconds and is what the test suite runs).
 """
 
 from __future__ import annotations
@@ -69,16 +70,16 @@ def build_pipelines(return_epochs):
     }
 
 
-def run_evaluations(workdir, return_epochs):
+def run_evaluations(workdir, return_epochs, n_subjects=3, n_sessions=2):
     """Within-session and cross-subject evaluations; one results table each."""
     from moabb.datasets.fake import FakeDataset
     from moabb.evaluations import CrossSubjectEvaluation, WithinSessionEvaluation
     from moabb.paradigms import LeftRightImagery
 
-    # 3 subjects x 2 sessions x 16 trials of 3 s; two classes.
+    # 3 subjects x 2 sessions x 16 trials of 3 s (default); two classes.
     dataset = FakeDataset(
         event_list=["left_hand", "right_hand"], paradigm="imagery",
-        n_subjects=3, n_sessions=2, n_runs=1, n_events=16, duration=64,
+        n_subjects=n_subjects, n_sessions=n_sessions, n_runs=1, n_events=16, duration=64,
         channels=CHANNELS, sfreq=SFREQ, seed=42,
     )
     # LeftRightImagery band-passes 8-32 Hz, cuts 0-3 s after each cue and
@@ -88,7 +89,7 @@ def run_evaluations(workdir, return_epochs):
     pipelines = build_pipelines(return_epochs)
     tables = []
     # Within-session: 2-fold CV inside each session (MOABB's default is 5);
-    # cross-subject: train on 2 subjects, test on the third, in turn.
+    # cross-subject: train on all subjects but one, test on that one, in turn.
     for evaluation_cls, extra in ((WithinSessionEvaluation, {"n_splits": 2}),
                                   (CrossSubjectEvaluation, {})):
         evaluation = evaluation_cls(
@@ -103,7 +104,7 @@ def run_evaluations(workdir, return_epochs):
     return tables
 
 
-def main(return_epochs=False):
+def main(return_epochs=False, smoke=False):
     with tempfile.TemporaryDirectory(prefix="moabb-fake-") as workdir:
         # Keep MOABB and mne away from ~/mne_data and ~/.mne: data, results
         # and config all go to the temporary folder. FakeDataset also makes a
@@ -112,7 +113,8 @@ def main(return_epochs=False):
             os.environ[var] = workdir
         tempfile.tempdir = workdir
         try:
-            tables = run_evaluations(workdir, return_epochs)
+            size = {"n_subjects": 2, "n_sessions": 1} if smoke else {}
+            tables = run_evaluations(workdir, return_epochs, **size)
         finally:
             tempfile.tempdir = None
 
@@ -131,6 +133,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--return-epochs", action="store_true",
                         help="feed mne.Epochs (in V) to the pipelines instead of numpy arrays (in µV)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="smallest setting, runs in seconds: 2 subjects, 1 session")
     args = parser.parse_args()
     mne.set_log_level("WARNING")
     with warnings.catch_warnings():
@@ -140,4 +144,4 @@ if __name__ == "__main__":
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", message="Creating a dataset without passing data")
         warnings.filterwarnings("ignore", message="A window was not provided")  # torch.stft in BIOT
-        main(return_epochs=args.return_epochs)
+        main(return_epochs=args.return_epochs, smoke=args.smoke)

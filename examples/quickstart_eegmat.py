@@ -12,6 +12,9 @@ baseline is scored in the same folds for reference.
 Run::
 
     python examples/quickstart_eegmat.py --model labram --subjects 10
+
+``--smoke`` runs the smallest setting (2 subjects, the card's tiny
+architecture) in seconds; the test suite runs it.
 """
 
 import argparse
@@ -26,7 +29,7 @@ from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from eegfm_sklearn import FoundationTransformer
+from eegfm_sklearn import FoundationTransformer, get_model_card
 from eegfm_sklearn.datasets import load_eegmat
 
 
@@ -44,7 +47,12 @@ def main():
     parser.add_argument("--weights", default=None, help="checkpoint (registry name, hub repo, path)")
     parser.add_argument("--subjects", type=int, default=10, help="first N subjects (max 36)")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--smoke", action="store_true",
+                        help="smallest setting, runs in seconds: 2 subjects, tiny architecture")
     args = parser.parse_args()
+    if args.smoke:
+        args.subjects = 2
+    model_kwargs = dict(get_model_card(args.model).tiny_kwargs) if args.smoke else None
 
     data = load_eegmat(subjects=range(args.subjects), window_seconds=4.0, data_dir=args.data_dir)
     print(f"EEGMAT: {len(data.y)} windows of {data.X.shape[1]} channels x {data.X.shape[2]} samples "
@@ -53,7 +61,7 @@ def main():
     # cache="memory": each window is embedded once, whatever the number of folds
     encoder = FoundationTransformer(args.model, weights=args.weights, sfreq=data.sfreq,
                                     ch_names=data.ch_names, units=data.units, random_state=0,
-                                    cache="memory")
+                                    cache="memory", model_kwargs=model_kwargs)
     pipelines = {
         f"{args.model} ({args.weights or 'random weights'}) + LR":
             make_pipeline(encoder, StandardScaler(), LogisticRegression(C=0.1, max_iter=2000)),

@@ -30,6 +30,10 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.real_data)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "smoke: runs an example or benchmark script at its --smoke setting")
+
+
 def require_data(*parts):
     """Path under the data folder; a missing file fails the test (never skips)."""
     path = get_data_dir().joinpath(*parts)

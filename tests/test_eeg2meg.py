@@ -10,11 +10,10 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
-from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.utils.estimator_checks import check_no_attributes_set_in_init
 from threadpoolctl import threadpool_limits
 
-from eegfm_sklearn._data_dir import get_data_dir
 from eegfm_sklearn.eeg2meg import (
     EEGToMEGRegressor,
     EEGToMEGTransformer,
@@ -25,6 +24,8 @@ from eegfm_sklearn.eeg2meg import (
     simulate_paired_raw,
     simulate_paired_windows,
 )
+
+from conftest import require_data
 
 TINY = dict(d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, n_routers=2,
             seg_len=8, skip_lags=2, max_epochs=2, batch_size=8, random_state=0)
@@ -122,8 +123,12 @@ def test_pickle_and_joblib_round_trip(fitted, toy, tmp_path):
     np.testing.assert_array_equal(back.predict(X), fitted.predict(X))
     joblib.dump(fitted, tmp_path / "m.joblib")
     np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").predict(X), fitted.predict(X))
-    unfitted = pickle.loads(pickle.dumps(EEGToMEGRegressor(d_model=8)))
-    assert unfitted.get_params()["d_model"] == 8
+    # An unfitted estimator survives pickling as a recipe: still unfitted, and it trains the same model.
+    unfitted = EEGToMEGRegressor(**{**TINY, "max_epochs": 1})
+    copy = pickle.loads(pickle.dumps(unfitted))
+    with pytest.raises(NotFittedError):
+        copy.predict(X)
+    np.testing.assert_array_equal(copy.fit(*toy).predict(X), unfitted.fit(*toy).predict(X))
 
 
 def test_random_state_reproducible_and_global_rng_untouched(toy):
@@ -138,13 +143,22 @@ def test_random_state_reproducible_and_global_rng_untouched(toy):
 def test_clone_and_grid_search(fitted, toy):
     c = clone(fitted)
     assert not hasattr(c, "module_") and c.get_params() == fitted.get_params()
-    gs = GridSearchCV(
-        EEGToMEGRegressor(**{**TINY, "max_epochs": 1}),
-        {"d_model": [8, 16]},
-        cv=KFold(2),
-    ).fit(*toy)
-    assert gs.best_params_["d_model"] in (8, 16)
-    assert gs.predict(toy[0]).shape == toy[1].shape
+    X, Y = toy
+    base, cv, widths = EEGToMEGRegressor(**{**TINY, "max_epochs": 1}), KFold(2), [8, 16]
+    gs = GridSearchCV(base, {"d_model": widths}, cv=cv).fit(X, Y)
+    # The grid's scores are each width's own cross-validated score (seeded, deterministic fits),
+    # and it keeps the best width.
+    own = [cross_val_score(clone(base).set_params(d_model=d), X, Y, cv=cv).mean() for d in widths]
+    np.testing.assert_allclose(gs.cv_results_["mean_test_score"], own, rtol=1e-12)
+    best = widths[int(np.argmax(own))]
+    assert gs.best_params_ == {"d_model": best}
+    # The refit network has that width, predicts as a direct fit at that width does, and the
+    # width changes the predictions.
+    norms = [m for m in gs.best_estimator_.module_.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert norms and {m.normalized_shape for m in norms} == {(best,)}
+    direct = {d: clone(base).set_params(d_model=d).fit(X, Y).predict(X) for d in widths}
+    np.testing.assert_allclose(gs.predict(X), direct[best], rtol=1e-6, atol=1e-6 * np.abs(Y).max())
+    assert not np.allclose(direct[8], direct[16], rtol=1e-3, atol=1e-3 * np.abs(Y).max())
 
 
 @pytest.mark.parametrize("est", [EEGToMEGRegressor(**TINY), RidgeEEGToMEG(n_lags=1)])
@@ -191,19 +205,18 @@ def test_metrics_split_by_sensor_type():
 
 # -- real recordings ------------------------------------------------------------------
 def test_paired_windows_from_real_files():
-    folder = get_data_dir() / "eeg_meg"
-    evokeds = mne.read_evokeds(folder / "test-ave.fif.gz", verbose=False)
+    evokeds = mne.read_evokeds(require_data("eeg_meg", "test-ave.fif.gz"), verbose=False)
     w = paired_windows(evokeds, n_times=100, step=50)
     assert w.X.shape[1:] == (60, 100) and w.Y.shape[1:] == (306, 100)
     assert (w.meg_ch_types == "mag").sum() == 102 and (w.meg_ch_types == "grad").sum() == 204
     assert len(w.X) == 4 * 7 and set(w.source) == {0, 1, 2, 3}
     X, Y = paired_windows(evokeds[0], n_times=421)
     assert X.shape == (1, 60, 421)
-    raw = mne.io.read_raw_fif(folder / "sample_audvis_trunc_raw_sss.fif", verbose=False)
+    raw = mne.io.read_raw_fif(require_data("eeg_meg", "sample_audvis_trunc_raw_sss.fif"), verbose=False)
     assert paired_windows(raw, n_times=60).Y.shape == (5, 306, 60)
     with warnings.catch_warnings():  # "no info dict": positions unknown, not needed here
         warnings.simplefilter("ignore", RuntimeWarning)
-        ft = mne.io.read_raw_fieldtrip(folder / "neuromag306_raw_v7.mat", info=None)
+        ft = mne.io.read_raw_fieldtrip(require_data("eeg_meg", "neuromag306_raw_v7.mat"), info=None)
     wf = paired_windows(ft, n_times=300)
     assert wf.X.shape == (5, 60, 300) and wf.Y.shape == (5, 303, 300)
     epochs = mne.EpochsArray(np.stack([evokeds[0].data] * 2), evokeds[0].info, verbose=False)
@@ -214,6 +227,7 @@ def test_paired_windows_from_real_files():
 
 # -- simulator ------------------------------------------------------------------------
 def test_simulator_is_seeded_realistic_and_forward_cached(tmp_path):
+    require_data("eeg_meg", "test-ave.fif.gz")  # the sensor geometry the forward model uses
     fwd = get_forward(cache_dir=tmp_path)
     assert list(tmp_path.glob("*-fwd.fif"))
     assert get_forward(cache_dir=tmp_path) is fwd  # in-memory cache: no recomputation
@@ -238,6 +252,7 @@ def test_simulator_is_seeded_realistic_and_forward_cached(tmp_path):
 @pytest.mark.slow
 def test_transformer_at_least_matches_lagged_ridge_on_held_out_recording():
     """Same simulated subject, new recording (seed): the transformer must not lose to ridge."""
+    require_data("eeg_meg", "test-ave.fif.gz")  # the sensor geometry the simulator uses
     kw = dict(n_times=50, sfreq=100.0)
     train = simulate_paired_windows(n_windows=240, seed=10, **kw)
     test = simulate_paired_windows(n_windows=80, seed=11, **kw)

@@ -175,11 +175,19 @@ def test_pipeline_cross_val_score_and_gridsearch(synthetic):
     pipe = make_pipeline(FoundationTransformer(**_params(synthetic, "labram")), LogisticRegression())
     scores = cross_val_score(pipe, synthetic.X, synthetic.y, groups=synthetic.groups, cv=GroupKFold(2))
     assert scores.shape == (2,) and np.all(np.isfinite(scores))
-    grid = GridSearchCV(
-        FoundationClassifier(**_params(synthetic, "biot", max_epochs=1)),
-        {"lr": [1e-4, 1e-3]}, cv=GroupKFold(2),
-    ).fit(synthetic.X, synthetic.y, groups=synthetic.groups)
-    assert grid.best_params_["lr"] in (1e-4, 1e-3) and len(grid.cv_results_["mean_test_score"]) == 2
+    X, y, groups = synthetic.X, synthetic.y, synthetic.groups
+    base, cv, lrs = FoundationClassifier(**_params(synthetic, "biot", max_epochs=1)), GroupKFold(2), [1e-4, 1e-2]
+    grid = GridSearchCV(base, {"lr": lrs}, cv=cv).fit(X, y, groups=groups)
+    # Each candidate scored on its own (seeded fits are deterministic): the grid's scores are those,
+    # and the candidate it keeps is the best of them.
+    own = [cross_val_score(clone(base).set_params(lr=lr), X, y, groups=groups, cv=cv).mean() for lr in lrs]
+    np.testing.assert_allclose(grid.cv_results_["mean_test_score"], own, rtol=1e-12)
+    best = lrs[int(np.argmax(own))]
+    assert grid.best_params_ == {"lr": best}
+    # The refit model is a fit with that learning rate, and the learning rate changes the model.
+    direct = {lr: clone(base).set_params(lr=lr).fit(X, y).predict_proba(X) for lr in lrs}
+    np.testing.assert_allclose(grid.predict_proba(X), direct[best], rtol=1e-6, atol=1e-7)
+    assert np.abs(direct[1e-4] - direct[1e-2]).max() > 1e-3
 
 
 def test_labram_in_cross_val_score_with_subset_of_channels(synthetic):

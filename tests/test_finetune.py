@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
 from skorch.callbacks import Callback
 
 from eegfm_sklearn import FoundationClassifier, FoundationRegressor, get_model_card
@@ -259,7 +259,7 @@ def test_frozen_parts_run_in_eval_mode(eegmat_small):
     assert module.train().backbone.blocks.training
 
 
-def test_early_stopping_class_weight_and_grid_search(eegmat_small):
+def test_early_stopping_and_class_weight(eegmat_small):
     y = eegmat_small.y.copy()
     y[np.flatnonzero(y == "rest")[:8]] = "arithmetic"  # 32 vs 16 after this
     est, rec = _fit(eegmat_small, "biot", y=y, finetune="lora", class_weight="balanced", early_stopping=True,
@@ -269,9 +269,24 @@ def test_early_stopping_class_weight_and_grid_search(eegmat_small):
     reg, _ = _fit(eegmat_small, "biot", cls=FoundationRegressor, finetune="partial", layer_decay=0.8,
                   early_stopping=True, max_epochs=2)
     assert np.isfinite(reg.predict(eegmat_small.X)).all()
-    grid = GridSearchCV(
-        FoundationClassifier(**_params(eegmat_small, "biot", max_epochs=1, pooling="attentive")),
-        {"finetune": ["linear", "lora"]}, cv=GroupKFold(2),
-    ).fit(eegmat_small.X, eegmat_small.y, groups=eegmat_small.groups)
-    assert len(grid.cv_results_["mean_test_score"]) == 2
-    assert clone(grid.best_estimator_).get_params()["finetune"] in ("linear", "lora")
+
+
+def test_grid_search_over_finetune_modes_fits_and_keeps_the_best(eegmat_small):
+    X, y, groups = eegmat_small.X, eegmat_small.y, eegmat_small.groups
+    base = FoundationClassifier(**_params(eegmat_small, "biot", max_epochs=1, lr=1e-2, pooling="attentive"))
+    modes, cv = ["linear", "lora"], GroupKFold(2)
+    grid = GridSearchCV(base, {"finetune": modes}, cv=cv).fit(X, y, groups=groups)
+    # The grid's scores are each mode's own cross-validated score (seeded, deterministic fits),
+    # and it keeps the best mode.
+    own = [cross_val_score(clone(base).set_params(finetune=m), X, y, groups=groups, cv=cv).mean() for m in modes]
+    np.testing.assert_allclose(grid.cv_results_["mean_test_score"], own, rtol=1e-12)
+    best = modes[int(np.argmax(own))]
+    assert grid.best_params_ == {"finetune": best}
+    # The refit model trained what that mode trains: LoRA adapters only under "lora".
+    fitted = {m: clone(base).set_params(finetune=m).fit(X, y) for m in modes}
+    kept = grid.best_estimator_
+    trainable = {n for n, p in kept.module_.named_parameters() if p.requires_grad}
+    assert any(".lora_" in n for n in trainable) == (best == "lora")
+    assert kept.n_trainable_params_ == fitted[best].n_trainable_params_
+    assert fitted["linear"].n_trainable_params_ < fitted["lora"].n_trainable_params_
+    np.testing.assert_allclose(kept.predict_proba(X), fitted[best].predict_proba(X), rtol=1e-6, atol=1e-7)

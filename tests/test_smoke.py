@@ -1,0 +1,135 @@
+"""Every example and benchmark runs, at its smallest setting (``--smoke``), as a user would run it.
+
+Each script runs in a fresh interpreter from the project root, with this checkout first on the
+path; the test checks the exit code and the shape of what the script prints (its numbers are
+not judged: the smallest settings are too small for that).
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import require_data
+
+pytestmark = pytest.mark.smoke
+ROOT = Path(__file__).resolve().parents[1]
+FLOAT = r"-?\d+\.\d+"
+
+
+def run_script(path, *args, timeout=1200):
+    """Run ``python path args`` from the project root; return its stdout (fails on a non-zero exit).
+
+    The timeout only guards against a hang: each script takes seconds on an idle 2-core box.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, str(ROOT / path), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    assert proc.returncode == 0, f"{path} exited with {proc.returncode}:\n{proc.stderr[-4000:]}"
+    return proc.stdout
+
+
+def table_rows(out):
+    """The rows of the Markdown tables in ``out``, as lists of cell strings (header lines excluded)."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in out.splitlines()
+            if line.startswith("|") and not line.startswith("|---")]
+    return [r for r in rows if r[0] not in ("data", "model", "Backbone")]
+
+
+@pytest.fixture
+def eegmat_files():
+    require_data("eegmat", "Subject00_1.edf")
+    require_data("eegmat", "Subject01_2.edf")
+
+
+@pytest.fixture
+def eeg_meg_files():
+    for name in ("test-ave.fif.gz", "sample_audvis_trunc_raw_sss.fif", "neuromag306_raw_v7.mat"):
+        require_data("eeg_meg", name)
+
+
+# -- examples ------------------------------------------------------------------------
+def test_readme_quickstart(eegmat_files):
+    out = run_script("examples/quickstart_eegmat.py", "--smoke")
+    assert "EEGMAT: 60 windows of 19 channels x 2000 samples at 500 Hz from 2 subjects" in out
+    table = out.split("leave-one-subject-out):")[1].strip().splitlines()
+    assert "labram (random weights) + LR" in table[0] and "log band power + LR" in table[0]
+    assert [line.split()[0] for line in table[1:]] == ["S00", "S01", "mean"]
+    for line in table[1:]:
+        scores = [float(v) for v in line.split()[1:]]
+        assert len(scores) == 2 and all(0 <= s <= 1 for s in scores)
+
+
+def test_example_eeg_to_meg(eeg_meg_files):
+    out = run_script("examples/eeg_to_meg.py", "--smoke")
+    assert "EEG windows (20, 60, 100) MEG windows (20, 306, 100)" in out
+    for name in ("ridge, instantaneous", "ridge, lags +-6", "transformer"):
+        line = next(line for line in out.splitlines() if line.startswith(name))
+        assert re.search(rf"\{{'all': {FLOAT}, 'mag': {FLOAT}, 'grad': {FLOAT}\}} \(R\^2\)$", line), line
+    assert "identical predictions" in out
+
+
+def test_example_moabb_fake_evaluation():
+    out = run_script("examples/moabb_fake_evaluation.py", "--smoke")
+    head, summary = out.split("Mean ROC AUC")
+    rows = [line.split() for line in head.strip().splitlines()[1:]]
+    # within-session: 2 subjects x 1 session; cross-subject: 2 subjects; x 2 pipelines
+    assert len(rows) == 8 and {r[0] for r in rows} == {"WithinSession", "CrossSubject"}
+    assert all(0 <= float(r[-3]) <= 1 for r in rows)  # the ROC AUC column
+    assert summary.count("LaBraM embeddings + LR") == 2 and summary.count("BIOT fine-tuned") == 2
+
+
+# -- benchmarks ----------------------------------------------------------------------
+def test_bench_transform(eegmat_files):
+    out = run_script("benchmarks/bench_transform.py", "--smoke")
+    assert "data: 4 windows x 19 ch x 2000 samples at 500 Hz" in out
+    rows = table_rows(out)
+    assert [r[0] for r in rows] == ["bendr", "biot", "labram"]
+    assert all(len(r) == 9 and r[-1].endswith("%") for r in rows)
+
+
+def test_bench_cache(eegmat_files):
+    out = run_script("benchmarks/bench_cache.py", "--smoke")
+    assert out.startswith("labram (tiny), 60 windows")
+    rows = [line for line in out.splitlines() if re.search(rf"{FLOAT}\s+{FLOAT}$", line)]
+    assert len(rows) == 6 and rows[0].startswith("one embedding pass") and rows[0].endswith("1.00")
+    assert rows[4].startswith("2-fold CV, cache=<dir>, n_jobs=2")
+
+
+def test_bench_streaming(eegmat_files):
+    out = run_script("benchmarks/bench_streaming.py", "--smoke")
+    row = out.strip().splitlines()[-1].split()
+    assert out.startswith("labram (tiny)") and row[:2] == ["0.5", "7"]  # 30 s in 4 s windows
+    assert float(row[3]) > 0  # peak RSS, MB
+
+
+def test_bench_finetune(eegmat_files):
+    out = run_script("benchmarks/bench_finetune.py", "--smoke")
+    rows = table_rows(out)
+    assert [(r[0], r[1]) for r in rows] == [
+        ("-", "log band-power + LogReg"), ("-", "Cov + TangentSpace + LogReg"),
+        ("biot", "linear"), ("biot", "full"), ("biot", "lora")]
+    assert all(re.fullmatch(rf"{FLOAT} ± {FLOAT}", r[4]) for r in rows)
+
+
+def test_bench_finetune_epoch(eegmat_files):
+    out = run_script("benchmarks/bench_finetune_epoch.py", "--smoke")
+    rows = [line.split() for line in out.splitlines()[2:]]
+    assert [r[0] for r in rows] == ["biot", "labram"]
+    assert all(len(r) == 4 and float(r[3]) > 0 for r in rows)
+
+
+def test_bench_eeg2meg(eeg_meg_files):
+    out = run_script("benchmarks/bench_eeg2meg.py", "--smoke")
+    rows = table_rows(out)
+    # 4 data sets (simulated, held-out evoked condition, FieldTrip raw, SSS raw) x 5 models
+    assert len(rows) == 20 and all(len(r) == 10 for r in rows)
+    names = [r[0] for r in rows[::5]]
+    assert names[0] == "sim: 20 s train, 10 s held-out seeds" and names[1].startswith("test-ave, held-out")
+    assert names[2:] == ["fieldtrip raw, last 1 s held out", "sss raw, last 1/3 s held out"]
+    assert all(len({r[0] for r in rows[i:i + 5]}) == 1 for i in range(0, 20, 5))
+    assert all(re.fullmatch(FLOAT, c) for r in rows for c in r[2:])
