@@ -57,7 +57,9 @@ CARD = ModelCard(
     # 200-sample patches (the FFT branch is hard-wired to 101 bins); the
     # convolutional position encoding sets no maximum length.
     window=WindowSpec(multiple=200, min_samples=200, max_samples=None),
-    embedding_size=200,
+    # The default pooling flattens all (channel, patch) tokens, so its size grows with the input:
+    # 19 channels x 1 patch x 200 = 3800 for the minimum window of a 10-20 cap.
+    embedding_size=3800,
     build_kwargs={},
     tiny_kwargs={"n_layer": 1, "nhead": 2, "dim_feedforward": 32, "emb_dim": 16,
                  "channels_kernel_stride_padding_norm": _TINY_CONV},
@@ -69,8 +71,9 @@ CARD = ModelCard(
         "Pretrained on TUEG at 200 Hz, band-pass 0.3-75 Hz and a 60 Hz notch, µV / 100, 30 s samples "
         "of 19 channels (samples with |x| >= 100 µV dropped). Any channels, in any order: the "
         "positional encoding is a convolution over neighbouring channels, so keep a consistent "
-        "channel order between fit and predict. embedding_size is the token width; the default "
-        "'flatten' embedding is n_chans x n_patches x 200."
+        "channel order between fit and predict. "
+        "The default 'flatten' embedding (what braindecode's head reads) is n_chans x n_patches x 200 "
+        "(embedding_size: 19 channels, one patch); 'mean' gives 200."
     ),
     tokens=_tokens,
     default_pooling="flatten",
