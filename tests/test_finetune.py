@@ -19,7 +19,7 @@ from conftest import MODELS, card_module, tiny
 
 # Constructor kwarg giving the number of transformer blocks (test-only fact).
 DEPTH_KW = {"bendr": "transformer_layers", "biot": "num_layers", "labram": "num_layers", "cbramod": "n_layer",
-            "codebrain": "num_res_layers", "eegdino": "n_layer", "eegdino-medium": "n_layer", "eegpt": "depth"}
+            "codebrain": "num_res_layers", "eegdino": "n_layer", "eegpt": "depth"}
 
 
 class Recorder(Callback):
