@@ -18,7 +18,8 @@ from eegfm_sklearn.estimators.training import warmup_cosine
 from conftest import MODELS, card_module, tiny
 
 # Constructor kwarg giving the number of transformer blocks (test-only fact).
-DEPTH_KW = {"bendr": "transformer_layers", "biot": "num_layers", "labram": "num_layers"}
+DEPTH_KW = {"bendr": "transformer_layers", "biot": "num_layers", "labram": "num_layers", "cbramod": "n_layer",
+            "codebrain": "num_res_layers", "eegdino": "n_layer", "eegpt": "depth"}
 
 
 class Recorder(Callback):
@@ -195,9 +196,10 @@ def test_poolings_of_each_card(model, eegmat_small):
         # The card's tokens, pooled its default way, are braindecode's own features.
         tokens = card.tokens(module.backbone, x, **module._forward_kwargs())
         torch.testing.assert_close(PoolingHead(card.default_pooling, native.shape[1], 1, 2).pool(tokens), native)
+        n_tokens, dim = tokens["tokens"].shape[1:]  # a flatten default makes native n_tokens * dim wide
         for kind in card.poolings:
             pooled = module.set_pooling(kind)(x)
-            size = tokens["tokens"].shape[1] * native.shape[1] if kind == "flatten" else native.shape[1]
+            size = n_tokens * dim if kind == "flatten" else dim
             assert pooled.shape == (3, size)
         module.set_pooling(None)
     kind = "attentive"  # one estimator per model through the pooling-head path

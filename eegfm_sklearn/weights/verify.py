@@ -67,12 +67,21 @@ def _listing(items):
 
 
 def _owner(module, key):
-    """The submodule owning state key ``key``, or None."""
-    path = key.rsplit(".", 1)[0] if "." in key else ""
-    try:
-        return module.get_submodule(path)
-    except AttributeError:
-        return None
+    """The submodule owning state key ``key``, or None.
+
+    Where the path stops at an ``nn.Identity`` (a layer replaced whole, with
+    its own sublayers, e.g. EEGPT's channel projection), that Identity.
+    """
+    from torch import nn
+
+    parts = key.split(".")[:-1]
+    sub = module
+    for part in parts:
+        try:
+            sub = sub.get_submodule(part)
+        except AttributeError:
+            return sub if isinstance(sub, nn.Identity) else None
+    return sub
 
 
 def _non_persistent_buffers(module):
