@@ -140,15 +140,18 @@ def test_local_variants_take_the_feature_encoder_of_the_release(model, tmp_path,
 def test_lora_adapters_act_at_inference():
     """torch's fused encoder-layer path would read linear1/linear2's base weights and skip adapters."""
     module = card_module("signal_jepa_contextual", 512, output="logits").eval()
+    layers = list(module.backbone.transformer.encoder.layers)
     x = torch.randn(4, 19, 512)
     with torch.no_grad():
         before = module(x)
+    assert not any(layer._forward_pre_hooks for layer in layers)  # no adapters: torch's fused path stays
     inject_adapters(module, make_peft_config(module.card, rank=2))
     for name, p in module.named_parameters():
         if "lora_B" in name:
             torch.nn.init.normal_(p, std=0.5)
     with torch.inference_mode():
         adapted = module.eval()(x)
+    assert all(layer._forward_pre_hooks for layer in layers)
     assert not torch.allclose(adapted, before, atol=1e-4)
     merge_adapters(module)
     with torch.inference_mode():

@@ -34,12 +34,25 @@ def _keep_layers_on_the_module_path(module, args):
     return None
 
 
+def _has_adapters(module):
+    return any(type(m).__module__.startswith("peft.") for m in module.modules())
+
+
+def _route_once_adapted(module, args):
+    # Without adapters the fused path computes the same thing faster, so it is only
+    # turned off once adapters are found (checked before each forward until then).
+    if not module._eegfm_routed and _has_adapters(module):
+        for layer in module.modules():
+            if isinstance(layer, nn.TransformerEncoderLayer):
+                layer.register_forward_pre_hook(_keep_layers_on_the_module_path)
+        module._eegfm_routed = True
+
+
 def route_encoder_layers_through_modules(module):
-    """Make every ``nn.TransformerEncoderLayer`` call its sublayers as modules."""
-    for layer in module.modules():
-        if isinstance(layer, nn.TransformerEncoderLayer) and not getattr(layer, "_eegfm_module_path", False):
-            layer.register_forward_pre_hook(_keep_layers_on_the_module_path)
-            layer._eegfm_module_path = True
+    """Make ``nn.TransformerEncoderLayer`` call its sublayers as modules once adapters are injected."""
+    if not hasattr(module, "_eegfm_routed"):
+        module._eegfm_routed = False
+        module.register_forward_pre_hook(_route_once_adapted)
     return module
 
 
