@@ -68,7 +68,8 @@ CARD = ModelCard(
         "resample, filter or normalise; the authors' preprocessing high-passes at 0.5 Hz, average-references "
         "and z-scores each channel of each epoch (ZScore here; a further x0.1 scaling reported for their "
         "loader was not verified and is not applied). Positions: metres, mne head frame (bucketed over "
-        "+-0.12 m), from the recording, montage= or the template by name. The default embedding is every "
+        "+-0.12 m; the authors' files store head-frame positions), from the recording, montage= or the "
+        "template by name. The default embedding is every "
         "channel's latent (32 each) concatenated, what braindecode's head reads."
     ),
     tokens=_tokens,
