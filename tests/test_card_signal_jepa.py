@@ -127,7 +127,9 @@ def test_local_variants_take_the_feature_encoder_of_the_release(model, tmp_path,
     report = load_into_module(module, resolved)
     for key, value in module.feature_encoder.state_dict().items():
         assert torch.equal(value, state[f"feature_encoder.{key}"]), key
-    assert set(report.initialised) == {k for k in module.state_dict() if k.startswith(card.head_prefixes)}
+    # The pre-local spatial filter is not in the release: initialised with the head, and said so.
+    assert set(report.initialised) == {k for k in module.state_dict() if k.startswith(resolved.card.head_prefixes)}
+    assert any(k.startswith("spatial_conv.") for k in report.initialised) == (model == "signal_jepa_prelocal")
     # A file missing one of the encoder's tensors is refused, naming it.
     dropped = "feature_encoder.3.0.weight"
     partial = tmp_path / "partial"

@@ -200,16 +200,20 @@ PRELOCAL = ModelCard(
     name="signal_jepa_prelocal",
     module_path="braindecode.models.SignalJEPA_PreLocal",
     features=_flatten_tokens,
-    # The spatial filter before the encoder is a task layer (not in the checkpoint).
-    head_prefixes=("spatial_conv.", "final_layer."),
+    head_prefixes=("final_layer.",),
     default_pooling="flatten",
     # Another pooling would bypass braindecode's head and freeze it, the spatial filter
     # with it (random, and in front of the encoder): only braindecode's own head.
     poolings=("flatten",),
-    notes=NOTES + " A learned spatial filter (n_spat_filters, a task layer trained with the head) mixes the "
+    notes=NOTES + " A learned spatial filter (n_spat_filters, a task layer; with a release it is initialised and trained "
+                  "with the head) mixes the "
                   "channels before the pretrained feature encoder, whose tokens are flattened into a "
                   "linear layer; embeddings of an untrained model therefore pass through a random filter.",
-    **_LOCAL_FACTS,
+    **dict(_LOCAL_FACTS, checkpoints=tuple(
+        # The spatial filter before the encoder is a task layer the releases do not hold: with
+        # them it is initialised and trained like the head (a user's own saved model keeps it).
+        replace(c, card_overrides={"head_prefixes": ("spatial_conv.", "final_layer.")})
+        for c in _LOCAL_FACTS["checkpoints"])),
 )
 
 CARDS = (SIGNAL_JEPA, CONTEXTUAL, POSTLOCAL, PRELOCAL)
