@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from eegfm_sklearn import get_model_card, list_models
 from eegfm_sklearn._data_dir import get_data_dir
@@ -43,6 +44,39 @@ def card_module(model, n_times, output="features", n_outputs=2, names=STANDARD_1
     build = {"n_chans": len(report.slots) + card.scaling.n_extra_channels, "n_times": n_times,
              "n_outputs": n_outputs, "model_kwargs": dict(card.tiny_kwargs)}
     return CardModule(card, build, report.slots, output=output, slot_positions=positions)
+
+
+# ------------------------------------------------ weight-test helpers
+
+def build(model, n_chans, n_times, n_outputs=3, seed=0, card=None):
+    card = card or get_model_card(model)
+    torch.manual_seed(seed)
+    return card.build_module(n_chans, n_times, n_outputs, dict(card.tiny_kwargs)).eval()
+
+def is_head(card, key):
+    return key.startswith(tuple(card.head_prefixes))
+
+def by_hand(model, n_chans, n_times, state, card=None, tweak=None):
+    """A fresh module given ``state`` with load_state_dict(strict=True)."""
+    module = build(model, n_chans, n_times, seed=123, card=card)
+    if tweak is not None:
+        tweak(module)
+    module.load_state_dict(state, strict=True)
+    return module.eval()
+
+def assert_loaded(card, module, ref_sd, report, adapt=None):
+    """Every backbone tensor equals the source; the head is untouched/initialised."""
+    got = module.state_dict()
+    backbone = [k for k in got if not is_head(card, k)]
+    assert set(report.loaded) == set(backbone)
+    assert set(report.initialised) == {k for k in got if is_head(card, k)}
+    for key in backbone:
+        want = adapt(key, ref_sd[key]) if adapt else ref_sd[key]
+        assert torch.equal(got[key], want), key
+
+def max_diff(a, b):
+    return float((a - b).abs().max())
+
 
 
 @pytest.fixture(autouse=True)

@@ -72,12 +72,6 @@ def test_list_models_and_cards():
         get_model_card("eegnet")
 
 
-def test_labram_vocabulary_matches_braindecode():
-    from braindecode.models.labram import LABRAM_CHANNEL_ORDER
-
-    assert get_model_card("labram").channels.names == tuple(LABRAM_CHANNEL_ORDER)
-
-
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_not_fitted_error(cls, eegmat_small):
     est = cls(**_params(eegmat_small, "biot"))

@@ -1,0 +1,90 @@
+"""BIOT's card: its bipolar montage per checkpoint and the authors' release layout."""
+
+from __future__ import annotations
+
+import re
+import pytest
+import torch
+
+from eegfm_sklearn.cards import get_model_card
+from eegfm_sklearn.weights import load_into_module, resolve_weights, sha256_file
+
+from conftest import assert_loaded, build, by_hand, is_head, max_diff
+
+
+def biot_original(sd):
+    """braindecode BIOT -> authors' BIOTEncoder state dict (+ ``index``)."""
+    out = {k[len("encoder."):]: v for k, v in sd.items() if k.startswith("encoder.")}
+    out["index"] = torch.arange(out["channel_tokens.weight"].shape[0])
+    return out
+
+
+@pytest.mark.parametrize("wrap", ["plain", "lightning", "finetuned", "dataparallel"])
+def test_biot_original_layouts_load_fully(tmp_path, wrap):
+    card = get_model_card("biot")
+    ref = build("biot", 16, 400, seed=0)
+    sd = ref.state_dict()
+    orig = biot_original(sd)
+    if wrap == "lightning":
+        inner = {"model.biot." + k: v for k, v in orig.items()}
+        inner["model.prediction.weight"] = torch.randn(5, 32)
+        inner["model.classifier_tuab.weight"] = torch.randn(2, 32)
+        obj = {"state_dict": inner, "epoch": 3, "global_step": 10, "pytorch-lightning_version": "2.1"}
+    elif wrap == "finetuned":
+        obj = {"biot." + k: v for k, v in orig.items()}
+        obj["classifier.clshead.1.weight"] = torch.randn(3, 32)
+        obj["classifier.clshead.1.bias"] = torch.randn(3)
+    elif wrap == "dataparallel":
+        obj = {"module." + k: v for k, v in orig.items()}
+    else:
+        obj = orig
+    path = tmp_path / "my-biot.ckpt"
+    torch.save(obj, path)
+
+    resolved = resolve_weights(path, card)
+    assert resolved.fmt == "biot-original"
+    assert resolved.files == {str(path): sha256_file(path)}
+    module = build("biot", 16, 400, seed=1)
+    report = load_into_module(module, resolved)
+    assert_loaded(card, module, sd, report)
+
+    x = torch.randn(2, 16, 400)
+    head = {k: v for k, v in module.state_dict().items() if is_head(card, k)}
+    hand = by_hand("biot", 16, 400, {**sd, **head})
+    with torch.no_grad():
+        assert max_diff(module(x), hand(x)) <= 1e-5
+
+
+def full(card, n_chans, n_times, n_outputs=2, seed=0):
+    """The full-size architecture (released shapes)."""
+    torch.manual_seed(seed)
+    return card.build_module(n_chans, n_times, n_outputs).eval()
+
+
+@pytest.mark.slow
+def test_biot_full_size_original_file(tmp_path):
+    card = get_model_card("biot")
+    ref = full(card, 16, 2000)
+    sd = ref.state_dict()
+    orig = biot_original(sd)
+    assert len(orig) == 57 and orig["patch_embedding.projection.weight"].shape == (256, 101)
+    path = tmp_path / "EEG-PREST-16-channels.ckpt"
+    torch.save(orig, path)
+
+    resolved = resolve_weights(path, card)
+    assert resolved.checkpoint.name == "biot-prest-16-original"
+    module = full(card, len(resolved.card.channels.slots()), 2000, seed=1)
+    report = load_into_module(module, resolved)
+    assert len(report.loaded) == 56
+    ref.final_layer.load_state_dict(module.final_layer.state_dict())  # same head, by hand
+    x = torch.randn(2, 16, 2000)
+    with torch.no_grad():
+        assert max_diff(module(x), ref(x)) <= 1e-5
+
+
+def test_checkpoint_names_carry_their_montage():
+    card = get_model_card("biot")
+    for ckpt in card.checkpoints:  # channel count follows from the montage in the name
+        slots = card.for_checkpoint(ckpt).channels.slots()
+        assert len(slots) == int(re.search(r"(16|18)", ckpt.name).group(1)) == ckpt.input_shape[0]
+        assert slots[0] == "FP1-F7"

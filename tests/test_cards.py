@@ -1,0 +1,217 @@
+"""Every card, the same guarantees: run over ``list_models()``, so a new card is tested without edits.
+
+Per-model facts (converters of the authors' layouts, channel constants) are
+tested in ``test_card_<model>.py``.
+"""
+
+from __future__ import annotations
+
+
+import pytest
+import torch
+from torch import nn
+
+from eegfm_sklearn import get_model_card, list_models
+from eegfm_sklearn.weights import WeightsError, formats_for, load_into_module, resolve_weights, save_weights_dir
+
+from conftest import MODELS, PRETRAINED_MODELS, STANDARD_19, card_module
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _typical_length(card):
+    """A window length the card accepts: twice its minimum, on its multiple, within its maximum."""
+    w = card.window
+    n = max(w.min_samples * 2, w.multiple) // w.multiple * w.multiple
+    return min(n, w.max_samples // w.multiple * w.multiple) if w.max_samples else n
+
+
+def _called_modules(module, x, kwargs):
+    called = set()
+    hooks = [m.register_forward_hook(lambda mod, *_: called.add(id(mod))) for m in module.modules()]
+    try:
+        with torch.no_grad():
+            module(x, **kwargs)
+    finally:
+        for h in hooks:
+            h.remove()
+    return called
+
+
+# ------------------------------------------------------------------ facts
+def test_list_models_shows_status():
+    status = list_models(status=True)
+    assert list(status) == list_models()
+    assert set(status.values()) <= {"weights available", "architecture only"}
+    for name, value in status.items():
+        assert (value == "weights available") == bool(get_model_card(name).checkpoints)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_card_declares_a_consistent_contract(model):
+    card = get_model_card(model)
+    assert card.name == model == model.lower()
+    assert card.sfreq > 0 and card.embedding_size > 0
+    w = card.window
+    assert w.min_samples >= 1 and w.min_samples % w.multiple == 0
+    assert w.max_samples is None or w.max_samples >= w.min_samples
+    assert card.default_pooling in card.poolings
+    assert set(card.feedforward_targets) <= set(card.lora_targets)
+    names = {f.name for f in formats_for(card)}
+    for ckpt in card.checkpoints:
+        assert ckpt.name == ckpt.name.lower() and ckpt.fmt in names
+        assert (ckpt.source == "hub") == (ckpt.repo_id is not None)
+        assert ckpt.filenames
+    if not card.checkpoints:
+        assert card.no_weights_reason, "architecture-only cards say why there are no weights"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_card_hooks_point_at_real_parts_of_the_module(model):
+    """Block path, stem, head and LoRA targets name modules that exist and that the forward calls."""
+    card = get_model_card(model)
+    module = card_module(model, _typical_length(card), output="logits").eval()
+    backbone = module.backbone
+    params = list(backbone.state_dict())  # parameters and buffers (BIOT's positional table)
+    for prefix in card.head_prefixes:
+        assert any(n.startswith(prefix) for n in params), f"no head parameter under {prefix!r}"
+    for prefix in card.stem_prefixes:
+        assert any(n.startswith(prefix) for n in params), f"no stem parameter under {prefix!r}"
+    if card.block_path is not None:
+        blocks = backbone.get_submodule(card.block_path)
+        assert isinstance(blocks, nn.ModuleList) and len(blocks) >= 1
+    x = torch.randn(2, module.build_args["n_chans"], module.build_args["n_times"])
+    called = _called_modules(backbone, x, module._forward_kwargs())
+    for target in card.lora_targets:
+        layers = [m for n, m in backbone.named_modules() if n.endswith(target)]
+        assert layers, f"LoRA target {target!r} matches no module"
+        assert all(isinstance(m, nn.Linear) for m in layers), f"{target!r} is not nn.Linear"
+        # peft replaces the module; a layer read through F.linear would silently ignore its adapter.
+        assert all(id(m) in called for m in layers), f"{target!r} is not called as a module"
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_features_have_the_declared_size_at_full_width(model):
+    """``embedding_size`` is what the full-size backbone's default pooling returns."""
+    card = get_model_card(model)
+    n_times = card.window.min_samples
+    card_tiny = card_module(model, n_times)
+    build = dict(card_tiny.build_args, model_kwargs=None)
+    from eegfm_sklearn.backbone import CardModule
+
+    full = CardModule(card, build, card_tiny.slot_names, output="features",
+                      slot_positions=card_tiny.slot_positions).eval()
+    with torch.no_grad():
+        out = full(torch.randn(1, build["n_chans"], n_times))
+    assert out.shape == (1, card.embedding_size)
+
+
+# -------------------------------------------------------- checkpoints
+def _fake_hub_cache(cache, repo_id, folder):
+    """Place ``folder``'s files as the Hugging Face cache holds a downloaded repo."""
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    snap = repo / "snapshots" / COMMIT
+    snap.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT)
+    for path in folder.iterdir():
+        (snap / path.name).write_bytes(path.read_bytes())
+
+
+def _hub_checkpoints():
+    for model in PRETRAINED_MODELS:
+        hub = [c for c in get_model_card(model).checkpoints if c.source == "hub"]
+        if hub:  # full size is slow: the card's first published checkpoint
+            yield pytest.param(model, hub[0].name, id=f"{model}-{hub[0].name}", marks=pytest.mark.slow)
+
+
+def _release_module(card, ckpt, seed):
+    eff = card.for_checkpoint(ckpt)
+    n_chans, n_times = ckpt.input_shape or (len(STANDARD_19), _typical_length(eff))
+    names = STANDARD_19
+    tiny = card_module(card.name, n_times, names=names)  # slots and positions for n_chans
+    slots, positions = tiny.slot_names, tiny.slot_positions
+    if len(slots) + eff.scaling.n_extra_channels != n_chans and eff.channels.fills_missing():
+        slots = eff.channels.slots(names)
+    torch.manual_seed(seed)
+    module = eff.build_module(n_chans, n_times, 2, slots=slots, positions=positions).eval()
+    return module, eff, (n_chans, n_times, slots, positions)
+
+
+@pytest.mark.parametrize("model, name", list(_hub_checkpoints()))
+def test_full_size_release_loads_by_name_offline_and_partial_or_foreign_is_refused(
+        model, name, tmp_path, monkeypatch):
+    card = get_model_card(model)
+    ckpt = card.get_checkpoint(name)
+    ref, eff, (n_chans, n_times, slots, positions) = _release_module(card, ckpt, seed=0)
+    save_weights_dir(ref, tmp_path / "release", {"n_chans": n_chans, "n_times": n_times})
+    cache = tmp_path / "cache"
+    _fake_hub_cache(cache, ckpt.repo_id, tmp_path / "release")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    resolved = resolve_weights(name, card, cache_dir=cache)
+    torch.manual_seed(1)
+    module = resolved.card.build_module(n_chans, n_times, 2, slots=slots, positions=positions).eval()
+    report = load_into_module(module, resolved)
+    head = tuple(card.head_prefixes)
+    backbone = [k for k in module.state_dict() if not k.startswith(head)]
+    assert set(backbone) <= set(report.loaded)
+    for key in backbone:
+        assert torch.equal(module.state_dict()[key], ref.state_dict()[key]), key
+
+    # A partial checkpoint: refused, naming the missing key.
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(tmp_path / "release" / "model.safetensors"))
+    dropped = backbone[len(backbone) // 2]
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    save_file({k: v for k, v in state.items() if k != dropped}, str(partial / "model.safetensors"))
+    with pytest.raises(WeightsError, match=f"missing from the checkpoint.*{dropped.split('.')[0]}"):
+        load_into_module(resolved.card.build_module(n_chans, n_times, 2, slots=slots, positions=positions),
+                         resolve_weights(partial, card))
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_another_models_checkpoint_is_refused_naming_keys(model, tmp_path):
+    other = next(m for m in MODELS if m != model and get_model_card(m).module_path != get_model_card(model).module_path)
+    foreign = card_module(other, _typical_length(get_model_card(other)))
+    save_weights_dir(foreign.backbone, tmp_path / "foreign", {"model": other})
+    mine = card_module(model, _typical_length(get_model_card(model)))
+    with pytest.raises(WeightsError, match="does not fit the model's backbone"):
+        load_into_module(mine.backbone, resolve_weights(tmp_path / "foreign", get_model_card(model)))
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS if not get_model_card(m).checkpoints])
+def test_architecture_only_cards_refuse_weight_names_clearly(model):
+    card = get_model_card(model)
+    with pytest.raises(WeightsError, match=f"No pretrained checkpoint of '{model}' is published"):
+        resolve_weights(f"{model}-base", card)
+
+
+def test_nothing_needs_the_network_to_build(monkeypatch):
+    """Building every card's module never reaches for the Hub (it is unreachable here anyway)."""
+    import huggingface_hub
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access while building: {args} {kwargs}")
+
+    for fn in ("hf_hub_download", "snapshot_download"):
+        monkeypatch.setattr(huggingface_hub, fn, refuse)
+        monkeypatch.setattr(f"huggingface_hub.file_download.{fn}" if fn == "hf_hub_download"
+                            else f"huggingface_hub._snapshot_download.{fn}", refuse, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for model in MODELS:
+        card = get_model_card(model)
+        module = card_module(model, _typical_length(card))
+        assert sum(p.numel() for p in module.parameters()) > 0
+
+
+@pytest.mark.slow
+def test_docs_model_table_is_generated_from_the_cards():
+    from pathlib import Path
+
+    from eegfm_sklearn.cards._table import model_table
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text()
+    assert model_table() in text, "docs/models.md is stale: python -m eegfm_sklearn.cards._table > docs/models.md"
