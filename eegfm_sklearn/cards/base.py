@@ -194,7 +194,7 @@ class ModelCard:
         Poolings the backbone supports, among ``"cls"`` (CLS/start token),
         ``"mean"`` (mean over tokens), ``"flatten"`` and ``"attentive"``.
     block_path : str or None
-        Dotted path of the ``ModuleList`` of transformer blocks, in depth
+        Dotted path of the ``ModuleList`` (or ``Sequential``) of transformer blocks, in depth
         order (partial unfreezing and layer-wise learning-rate decay).
     stem_prefixes : tuple of str
         Parameter-name prefixes of what runs before the blocks (patch
