@@ -18,7 +18,8 @@ from eegfm_sklearn.estimators.training import warmup_cosine
 from conftest import MODELS, card_module, tiny
 
 # Constructor kwarg giving the number of transformer blocks (test-only fact).
-DEPTH_KW = {"bendr": "transformer_layers", "biot": "num_layers", "labram": "num_layers"}
+DEPTH_KW = {"bendr": "transformer_layers", "biot": "num_layers", "labram": "num_layers", "steegformer": "depth",
+            "mvpformer": "n_layers", "medformer": "num_layers", "pbt": "num_layers"}
 
 
 class Recorder(Callback):
