@@ -39,7 +39,9 @@ CARD = ModelCard(
     # The authors standardise each sample per channel (their data loaders'
     # normalize_batch_ts); the card z-scores each window per channel.
     scaling=ZScore(),
-    window=WindowSpec(multiple=1, min_samples=1, max_samples=MAX_SAMPLES),
+    # Any length up to the table braindecode builds; the 1 s floor is the card's
+    # (the patch kernels span the whole window, and their size grows with it).
+    window=WindowSpec(multiple=1, min_samples=250, max_samples=MAX_SAMPLES),
     embedding_size=EMBED_DIM * len(PATCH_LENS),
     build_kwargs={"patch_len_list": PATCH_LENS, "embed_dim": EMBED_DIM, "num_heads": 8, "num_layers": 6,
                   "dim_feedforward": 256, "output_attention": False},
