@@ -36,9 +36,9 @@ CARD = ModelCard(
     # Each segment's wavelet coefficients are RMS-normalised before the
     # projection, so the input's scale does not matter: µV as they are.
     scaling=Scaling(),
-    # braindecode zero-pads the last partial segment; the card asks for half a
-    # segment of real signal at least.
-    window=WindowSpec(multiple=1, min_samples=SEGMENT // 2, max_samples=SEGMENT * MAX_SEGMENTS),
+    # braindecode zero-pads the last partial segment, so any length works; the
+    # card's floor is 1 s of signal (a fifth of a segment).
+    window=WindowSpec(multiple=1, min_samples=512, max_samples=SEGMENT * MAX_SEGMENTS),
     embedding_size=768,
     # MVPFormer-S (75 M), braindecode's docstring; MVPFormer-M is d_model 2048, 24 layers.
     build_kwargs={"segment_len": SEGMENT, "d_model": 768, "n_layers": 12, "n_heads": 12, "n_head_kv": 4,
