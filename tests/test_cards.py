@@ -7,6 +7,7 @@ tested in ``test_card_<model>.py``.
 from __future__ import annotations
 
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -216,3 +217,60 @@ def test_docs_model_table_is_generated_from_the_cards():
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text()
     assert model_table() in text, "docs/models.md is stale: python -m eegfm_sklearn.cards._table > docs/models.md"
+
+
+# ------------------------------------------------------- other caps
+def _cap(kind):
+    """(data in V (n_windows, n_chans, n_times), sfreq, names, positions) of a real recording."""
+    import mne
+
+    from conftest import require_data
+    from eegfm_sklearn.validation import mne_recording_info
+
+    if kind == "eeglab-32":  # numbered channels, no positions
+        raw = mne.io.read_raw_eeglab(require_data("eeglab", "test_raw.set"), verbose=False)
+    elif kind == "brainvision-32":
+        raw = mne.io.read_raw_brainvision(require_data("formats", "test.vhdr"), verbose=False)
+    else:
+        raw = mne.io.read_raw_edf(require_data("eegmmidb", "S001R01.edf"), verbose=False)
+        mne.datasets.eegbci.standardize(raw)
+        if kind == "headset-4":  # a Muse-like layout: TP9, AF7, AF8, TP10
+            raw.pick(["TP7", "AF7", "AF8", "TP8"]).rename_channels({"TP7": "TP9", "TP8": "TP10"})
+    picks, info = mne_recording_info(raw)
+    n = min(int(6 * info.sfreq), raw.n_times // 3)  # three windows of up to 6 s
+    data = raw.get_data(picks=picks, stop=3 * n).reshape(len(picks), 3, n).transpose(1, 0, 2)
+    return data, info
+
+
+CAPS = ("eeglab-32", "brainvision-32", "eegmmidb-64", "headset-4")
+
+
+@pytest.mark.parametrize("cap", CAPS)
+@pytest.mark.parametrize("model", MODELS)
+def test_montages_of_other_caps_adapt_with_a_report_or_a_clear_error(model, cap):
+    from eegfm_sklearn.adapter import InputAdapter
+
+    from eegfm_sklearn.channels import AnyChannels
+
+    card = get_model_card(model)
+    X, info = _cap(cap)
+    adapter = InputAdapter(card, info.sfreq, info.ch_names, "V", positions=info.positions)
+    names_only = isinstance(card.channels, AnyChannels) and not card.uses_positions
+    if cap == "eeglab-32" and not names_only:
+        # Channels called 'EEG 000'... with no positions: nothing to map, and the error says how to fix it.
+        with pytest.raises(ValueError, match="(maps onto this model's channels|positions)"):
+            adapter.fit(X)
+        return
+    adapter.fit(X)
+    report = adapter.report_
+    assert len(report.slots) == len(report.status) == len(report.sources) >= 1
+    for status, source in zip(report.status, report.sources):
+        assert status in {"matched", "derived", "interpolated", "zero"}
+        if status == "matched":
+            assert source in info.ch_names
+    if cap == "headset-4" and card.channels.fills_missing():
+        assert report.count("interpolated") >= len(report.slots) - 4  # most slots estimated, and said so
+        assert any("interpolated" in step for step in adapter.steps_)
+    Xt = adapter.transform(X)
+    assert Xt.shape[:2] == (len(X), len(report.slots) + card.scaling.n_extra_channels)
+    assert np.all(np.isfinite(Xt))
