@@ -197,11 +197,15 @@ def plan_channels(scheme, user_names, missing="interpolate", positions=None):
             located.append((i, pos))
     nothing_found = not used and (missing == "zero" or len(located) < 3)
     if not slots or nothing_found:
+        # Positions help only a scheme with fixed slots (interpolation); one that reads
+        # channels by name (a vocabulary) has no slot to interpolate into.
+        positions_help = bool(slots)
         raise ValueError(
             f"None of the channels {list(user_names)} maps onto this model's channels "
             f"({scheme.describe()}). Rename your channels to 10-20 names "
-            "(e.g. 'Fp1', 'C3', 'T7'; 'EEG Fp1' and 'Fp1-REF' are understood too), or give "
-            "their positions (an mne object with a montage, or the montage= param)."
+            "(e.g. 'Fp1', 'C3', 'T7'; 'EEG Fp1' and 'Fp1-REF' are understood too)"
+            + (", or give their positions (an mne object with a montage, or the montage= param)."
+               if positions_help else "; this model reads channels by name, so positions cannot stand in.")
         )
     matrix = np.array(rows).reshape(len(slots), len(user_names))
     if to_interp:

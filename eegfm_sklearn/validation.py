@@ -8,11 +8,23 @@ as missing).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import mne
 import numpy as np
+from scipy import sparse
 from sklearn.utils.validation import validate_data
+
+from .scaling import UNIT_TO_UV
+
+
+class UnitsWarning(UserWarning):
+    """The input's amplitude or units look wrong for what was declared."""
+
+
+# Median |x| per channel (µV) outside this range is not EEG in the declared units.
+PLAUSIBLE_UV = (0.05, 5_000.0)
 
 
 @dataclass(frozen=True)
@@ -89,21 +101,43 @@ def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=
             "A continuous Raw recording needs cutting into windows: use FoundationTransformer with "
             "window_seconds= (and stride_seconds=), or mne.make_fixed_length_epochs(raw)."
         )
+    if isinstance(X, mne.Evoked):
+        raise ValueError(
+            "Got an mne.Evoked: an average over trials, not windows. Pass the mne.Epochs it was "
+            "averaged from (one window per trial), or evoked.data[np.newaxis] with sfreq= and "
+            "ch_names= (units='V') to use the average as one window."
+        )
     if isinstance(X, mne.BaseEpochs):
         X, info = _epochs_to_array(X, sfreq, ch_names)
     else:
         info = _numpy_info(X, sfreq, ch_names, units, fitted_info, montage)
+    if sparse.issparse(X):
+        raise TypeError(
+            "Sparse data is not supported: X is a sparse matrix, but EEG windows are dense arrays "
+            "(n_trials, n_chans, n_times); pass X.toarray() reshaped to windows."
+        )
     X = np.asarray(X) if not hasattr(X, "shape") else X
+    kind = getattr(getattr(X, "dtype", None), "kind", None)
+    if kind == "c":
+        raise ValueError(
+            "Complex data not supported: X holds complex values. Pass the real signal "
+            "(np.real(X)), or its envelope (np.abs(X)) if that is what you mean to embed."
+        )
+    if kind in ("U", "S"):
+        raise ValueError(f"X holds strings (dtype {X.dtype}); pass the signal as numbers (float arrays).")
     if getattr(X, "ndim", None) != 3:
         raise ValueError(
             f"Expected a 3-D array (n_trials, n_chans, n_times); got shape {getattr(X, 'shape', None)}. "
-            "For one trial use X[np.newaxis]; for a filter bank, pass one band at a time."
+            "Reshape your data: for one trial use X[np.newaxis]; for a filter bank, pass one band at a time."
         )
     if not reset and X.shape[1] != estimator.n_features_in_:
         raise ValueError(
             f"X has {X.shape[1]} channels but {type(estimator).__name__} was fitted on "
             f"{estimator.n_features_in_}; pass the same channels as in fit (or refit)."
         )
+    if len(X) and 0 in X.shape[1:]:
+        raise ValueError(f"X has windows of shape {X.shape[1:]}: every window needs at least one channel "
+                         "and one sample.")
     X = validate_data(estimator, X, allow_nd=True, dtype=np.float64, reset=reset, ensure_min_features=1)
     if X.shape[1] != len(info.ch_names):
         raise ValueError(
@@ -115,11 +149,75 @@ def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=
             "The channels or sampling rate differ from those seen in fit "
             f"({fitted_info.sfreq:g} Hz, {list(fitted_info.ch_names)}); refit on this layout."
         )
+    if fitted_info is not None and info.units != fitted_info.units:
+        # The adapter reads the units seen in fit (mne: V); convert what was declared now.
+        X = X * (UNIT_TO_UV[info.units] / UNIT_TO_UV[fitted_info.units])
+        info = fitted_info
+    warn_implausible_amplitude(X, info.units)
     return X, info
+
+
+def warn_implausible_amplitude(X, units):
+    """Warn when X's typical amplitude is not EEG in ``units`` (e.g. µV declared as V).
+
+    The median |x| of each channel (on up to 8 windows), converted to µV,
+    is compared with :data:`PLAUSIBLE_UV`; flat channels are left out.
+    """
+    sample = np.abs(X[:8])
+    med = np.median(sample.reshape(sample.shape[0], sample.shape[1], -1).transpose(1, 0, 2)
+                    .reshape(sample.shape[1], -1), axis=1)
+    med = med[med > 0]
+    if med.size == 0:
+        return
+    level = float(np.median(med)) * UNIT_TO_UV[units]
+    low, high = PLAUSIBLE_UV
+    if low <= level <= high:
+        return
+    raw = level / UNIT_TO_UV[units]
+    # The units that would put the level nearest 10 µV.
+    guess = min(("V", "mV", "uV"), key=lambda u: abs(np.log10(raw * UNIT_TO_UV[u] / 10.0)))
+    warnings.warn(
+        f"X's median amplitude is {raw:.3g} per sample, i.e. {level:.3g} µV with units={units!r}: "
+        f"implausible for EEG (expected {low:g}-{high:g} µV). It looks like units={guess!r}: pass "
+        f"units={guess!r} (mne objects must hold volts), or rescale X.",
+        UnitsWarning, stacklevel=4,
+    )
+
+
+def check_finite_outputs(out):
+    """Raise if the model produced NaN/inf, naming the windows.
+
+    Parameters
+    ----------
+    out : ndarray, shape (n_windows, n_outputs)
+
+    Returns
+    -------
+    out : the same array
+    """
+    bad = ~np.isfinite(out).reshape(len(out), -1).all(axis=1)
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        shown = idx[:20].tolist()
+        raise ValueError(
+            f"The model's output is NaN or infinite for {idx.size} of {len(out)} windows "
+            f"(indices {shown}{' ...' if idx.size > 20 else ''}): their values overflow inside "
+            "the model. Check those windows for extreme samples (artefacts, wrong units=) and "
+            "drop or clip them."
+        )
+    return out
 
 
 def _numpy_info(X, sfreq, ch_names, units, fitted_info, montage):
     if sfreq is None and ch_names is None and fitted_info is not None:
+        if fitted_info.units == "V":
+            warnings.warn(
+                "This estimator was fitted on mne.Epochs (whose data are in volts) and now gets a "
+                "numpy array: it is read as volts, with the channels and rate seen in fit, so the "
+                "units are ambiguous. Pass mne.Epochs, or set units= (and sfreq=, ch_names=) to "
+                "say what the array holds (e.g. units='uV' for MOABB arrays).",
+                UnitsWarning, stacklevel=4,
+            )
         return fitted_info
     missing = [name for name, v in (("sfreq", sfreq), ("ch_names", ch_names)) if v is None]
     if missing:

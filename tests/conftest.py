@@ -20,6 +20,16 @@ STANDARD_19 = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4
                "Pz", "P4", "P8", "O1", "O2")
 
 
+REAL_DATA_FIXTURES = {"eegmat", "eegmat_small"}
+
+
+def pytest_collection_modifyitems(items):
+    """Tests reading the shared recordings through a fixture say so: marker ``real_data``."""
+    for item in items:
+        if REAL_DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_data)
+
+
 def require_data(*parts):
     """Path under the data folder; a missing file fails the test (never skips)."""
     path = get_data_dir().joinpath(*parts)
@@ -108,3 +118,37 @@ def eegmat_small(eegmat):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+SYNTHETIC_CHANNELS = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8",
+                      "P7", "P3", "Pz", "P4", "P8", "O1", "O2")
+
+
+def make_synthetic(n_groups=4, per_label=3, sfreq=250.0, seconds=2.0, seed=0):
+    """EEG-like windows for plumbing tests: no recordings needed.
+
+    Per channel, brown-ish noise of about 20 µV plus a 10 Hz rhythm that is
+    stronger in the ``"rest"`` windows, 19 standard 10-20 channels.
+    """
+    from eegfm_sklearn.datasets import WindowedRecordings
+
+    rng = np.random.default_rng(seed)
+    n_times = int(round(seconds * sfreq))
+    t = np.arange(n_times) / sfreq
+    X, y, groups = [], [], []
+    for group in range(n_groups):
+        for label, alpha in (("rest", 15.0), ("arithmetic", 5.0)):
+            for _ in range(per_label):
+                noise = np.cumsum(rng.normal(size=(len(SYNTHETIC_CHANNELS), n_times)), axis=1)
+                noise = 20.0 * (noise - noise.mean(axis=1, keepdims=True)) / noise.std(axis=1, keepdims=True)
+                phase = rng.uniform(0, 2 * np.pi, size=(len(SYNTHETIC_CHANNELS), 1))
+                X.append(noise + alpha * np.sin(2 * np.pi * 10.0 * t + phase))
+                y.append(label)
+                groups.append(group)
+    return WindowedRecordings(np.array(X), np.array(y), np.array(groups), sfreq, list(SYNTHETIC_CHANNELS))
+
+
+@pytest.fixture(scope="session")
+def synthetic():
+    """24 synthetic windows (4 groups x 2 labels x 3), 19 channels, 2 s at 250 Hz, µV."""
+    return make_synthetic()

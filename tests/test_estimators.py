@@ -1,4 +1,4 @@
-"""scikit-learn contract of every estimator, for every model (tiny configs)."""
+"""scikit-learn contract of every estimator, for every model (tiny configs, synthetic windows)."""
 
 import pickle
 
@@ -73,143 +73,163 @@ def test_list_models_and_cards():
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
-def test_not_fitted_error(cls, eegmat_small):
-    est = cls(**_params(eegmat_small, "biot"))
+def test_not_fitted_error(cls, synthetic):
+    est = cls(**_params(synthetic, "biot"))
     method = est.transform if cls is FoundationTransformer else est.predict
     with pytest.raises(NotFittedError):
-        method(eegmat_small.X)
+        method(synthetic.X)
     with pytest.raises(NotFittedError):
         est.backbone_
 
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("cls", ESTIMATORS)
-def test_clone_pickle_joblib_round_trips(cls, model, eegmat_small, tmp_path):
-    unfitted = cls(**_params(eegmat_small, model))
+def test_clone_pickle_joblib_round_trips(cls, model, synthetic, tmp_path):
+    unfitted = cls(**_params(synthetic, model))
     for copy in (clone(unfitted), pickle.loads(pickle.dumps(unfitted))):
         assert copy.get_params() == unfitted.get_params()
-    est = _fit(cls, eegmat_small, model)
-    before = _outputs(est, eegmat_small.X)
+    est = _fit(cls, synthetic, model)
+    before = _outputs(est, synthetic.X)
     joblib.dump(est, tmp_path / "est.joblib")
     for copy in (pickle.loads(pickle.dumps(est)), joblib.load(tmp_path / "est.joblib")):
-        np.testing.assert_array_equal(_outputs(copy, eegmat_small.X), before)
+        np.testing.assert_array_equal(_outputs(copy, synthetic.X), before)
         assert type(copy.backbone_) is type(est.backbone_)
-    refit = _fit(cls, eegmat_small, model)  # same seed, same result
-    np.testing.assert_allclose(_outputs(refit, eegmat_small.X), before, rtol=1e-5, atol=1e-5)
+    refit = _fit(cls, synthetic, model)  # same seed, same result
+    np.testing.assert_allclose(_outputs(refit, synthetic.X), before, rtol=1e-5, atol=1e-5)
     fresh = clone(est)
     assert not hasattr(fresh, "module_") and fresh.get_params() == est.get_params()
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
-def test_fit_leaves_params_untouched(cls, eegmat_small):
-    est = _fit(cls, eegmat_small, "labram")
-    params = _params(eegmat_small, "labram")
+def test_fit_leaves_params_untouched(cls, synthetic):
+    est = _fit(cls, synthetic, "labram")
+    params = _params(synthetic, "labram")
     for key, value in params.items():
         assert est.get_params()[key] == value
     assert est.n_features_in_ == 19
     assert all(not k.endswith("_") or k == "n_features_in_" for k in est.get_params())
 
 
-def test_clone_of_fitted_refits_on_another_channel_set(eegmat_small):
-    est = _fit(FoundationClassifier, eegmat_small, "bendr")
+def test_clone_of_fitted_refits_on_another_channel_set(synthetic):
+    est = _fit(FoundationClassifier, synthetic, "bendr")
     assert est.channel_report_.count("matched") == 19
-    other = clone(est).set_params(ch_names=eegmat_small.ch_names[:12])
-    other.fit(eegmat_small.X[:, :12], eegmat_small.y)
+    other = clone(est).set_params(ch_names=synthetic.ch_names[:12])
+    other.fit(synthetic.X[:, :12], synthetic.y)
     assert other.n_features_in_ == 12
     assert other.channel_report_.count("interpolated") == 7
-    assert other.predict(eegmat_small.X[:, :12]).shape == (len(eegmat_small.y),)
+    assert other.predict(synthetic.X[:, :12]).shape == (len(synthetic.y),)
     assert est.channel_report_.count("matched") == 19  # the original is untouched
 
 
-def test_transformer_outputs_and_feature_names(eegmat_small):
-    tr = _fit(FoundationTransformer, eegmat_small, "labram")
-    E = tr.transform(eegmat_small.X)
-    assert E.dtype == np.float32 and E.shape == (len(eegmat_small.X), tr.embedding_size_)
+def test_transformer_outputs_and_feature_names(synthetic):
+    tr = _fit(FoundationTransformer, synthetic, "labram")
+    E = tr.transform(synthetic.X)
+    assert E.dtype == np.float32 and E.shape == (len(synthetic.X), tr.embedding_size_)
     names = tr.get_feature_names_out()
     assert len(names) == E.shape[1] and names[0] == "foundationtransformer0"
-    df = tr.set_output(transform="pandas").transform(eegmat_small.X)
+    df = tr.set_output(transform="pandas").transform(synthetic.X)
     assert list(df.columns) == list(names)
     np.testing.assert_array_equal(df.to_numpy(), E)
 
 
-def test_full_size_embedding_sizes_match_cards(eegmat_small):
+def test_full_size_embedding_sizes_match_cards(synthetic):
     for model in ("biot", "labram"):
-        tr = FoundationTransformer(model, sfreq=eegmat_small.sfreq, ch_names=eegmat_small.ch_names)
-        E = tr.fit_transform(eegmat_small.X[:4])
+        tr = FoundationTransformer(model, sfreq=synthetic.sfreq, ch_names=synthetic.ch_names)
+        E = tr.fit_transform(synthetic.X[:4])
         assert E.shape == (4, get_model_card(model).embedding_size)
 
 
-def test_classifier_string_labels_and_outputs(eegmat_small):
-    clf = _fit(FoundationClassifier, eegmat_small, "biot")
+def test_classifier_string_labels_and_outputs(synthetic):
+    clf = _fit(FoundationClassifier, synthetic, "biot")
     assert list(clf.classes_) == ["arithmetic", "rest"]
-    pred = clf.predict(eegmat_small.X)
+    pred = clf.predict(synthetic.X)
     assert set(pred) <= {"arithmetic", "rest"}
-    proba = clf.predict_proba(eegmat_small.X)
+    proba = clf.predict_proba(synthetic.X)
     assert proba.shape == (len(pred), 2) and np.allclose(proba.sum(1), 1)
-    dec = clf.decision_function(eegmat_small.X)
+    dec = clf.decision_function(synthetic.X)
     assert dec.shape == (len(pred),)
     np.testing.assert_array_equal(pred, clf.classes_[(dec > 0).astype(int)])
     assert len(clf.history_) == 1
 
 
-def test_multiclass_decision_function(eegmat_small):
-    y = np.array(["a", "b", "c"])[eegmat_small.groups % 3]
-    clf = FoundationClassifier(**_params(eegmat_small, "labram", max_epochs=1)).fit(eegmat_small.X, y)
-    assert clf.decision_function(eegmat_small.X).shape == (len(y), 3)
+def test_multiclass_decision_function(synthetic):
+    y = np.array(["a", "b", "c"])[synthetic.groups % 3]
+    clf = FoundationClassifier(**_params(synthetic, "labram", max_epochs=1)).fit(synthetic.X, y)
+    assert clf.decision_function(synthetic.X).shape == (len(y), 3)
     assert list(clf.classes_) == ["a", "b", "c"]
 
 
-def test_regressor_1d_and_2d_targets(eegmat_small):
-    y1 = eegmat_small.groups.astype(float) * 10 + 100
-    reg = FoundationRegressor(**_params(eegmat_small, "biot", max_epochs=2, lr=1e-3)).fit(eegmat_small.X, y1)
-    p1 = reg.predict(eegmat_small.X)
+def test_regressor_1d_and_2d_targets(synthetic):
+    y1 = synthetic.groups.astype(float) * 10 + 100
+    reg = FoundationRegressor(**_params(synthetic, "biot", max_epochs=2, lr=1e-3)).fit(synthetic.X, y1)
+    p1 = reg.predict(synthetic.X)
     assert p1.shape == y1.shape
     assert 80 < p1.mean() < 140  # predictions come back in the target's units
     y2 = np.c_[y1, -y1]
-    p2 = clone(reg).fit(eegmat_small.X, y2).predict(eegmat_small.X)
+    p2 = clone(reg).fit(synthetic.X, y2).predict(synthetic.X)
     assert p2.shape == y2.shape
-    assert np.isfinite(reg.score(eegmat_small.X, y1))
+    assert np.isfinite(reg.score(synthetic.X, y1))
 
 
-def test_pipeline_cross_val_score_and_gridsearch(eegmat_small):
-    pipe = make_pipeline(FoundationTransformer(**_params(eegmat_small, "labram")), LogisticRegression())
-    scores = cross_val_score(pipe, eegmat_small.X, eegmat_small.y, groups=eegmat_small.groups, cv=GroupKFold(2))
+def test_pipeline_cross_val_score_and_gridsearch(synthetic):
+    pipe = make_pipeline(FoundationTransformer(**_params(synthetic, "labram")), LogisticRegression())
+    scores = cross_val_score(pipe, synthetic.X, synthetic.y, groups=synthetic.groups, cv=GroupKFold(2))
     assert scores.shape == (2,) and np.all(np.isfinite(scores))
     grid = GridSearchCV(
-        FoundationClassifier(**_params(eegmat_small, "biot", max_epochs=1)),
+        FoundationClassifier(**_params(synthetic, "biot", max_epochs=1)),
         {"lr": [1e-4, 1e-3]}, cv=GroupKFold(2),
-    ).fit(eegmat_small.X, eegmat_small.y, groups=eegmat_small.groups)
+    ).fit(synthetic.X, synthetic.y, groups=synthetic.groups)
     assert grid.best_params_["lr"] in (1e-4, 1e-3) and len(grid.cv_results_["mean_test_score"]) == 2
 
 
-def test_labram_in_cross_val_score_with_subset_of_channels(eegmat_small):
+def test_labram_in_cross_val_score_with_subset_of_channels(synthetic):
     # braindecode's Labram needs ch_names in forward; skorch does not pass them.
-    clf = FoundationClassifier(**_params(eegmat_small, "labram", max_epochs=1))
-    X = eegmat_small.X[:, 3:15]
-    clf.set_params(ch_names=eegmat_small.ch_names[3:15])
-    scores = cross_val_score(clf, X, eegmat_small.y, groups=eegmat_small.groups, cv=GroupKFold(2))
+    clf = FoundationClassifier(**_params(synthetic, "labram", max_epochs=1))
+    X = synthetic.X[:, 3:15]
+    clf.set_params(ch_names=synthetic.ch_names[3:15])
+    scores = cross_val_score(clf, X, synthetic.y, groups=synthetic.groups, cv=GroupKFold(2))
     assert np.all(np.isfinite(scores))
 
 
-def test_verbose_describes_preprocessing(eegmat_small, capsys):
-    FoundationTransformer(**_params(eegmat_small, "bendr", verbose=1)).fit(eegmat_small.X)
+def test_verbose_describes_preprocessing(synthetic, capsys):
+    FoundationTransformer(**_params(synthetic, "bendr", verbose=1)).fit(synthetic.X)
     out = capsys.readouterr().out
-    assert "resample: 500 Hz -> 256 Hz" in out and "19 matched" in out and "SCALE" in out
+    assert "resample: 250 Hz -> 256 Hz" in out and "19 matched" in out and "SCALE" in out
 
 
-def test_units_volts_give_same_embeddings(eegmat_small):
-    uv = _fit(FoundationTransformer, eegmat_small, "labram")
-    v = FoundationTransformer(**_params(eegmat_small, "labram", units="V")).fit(eegmat_small.X * 1e-6)
-    np.testing.assert_allclose(uv.transform(eegmat_small.X), v.transform(eegmat_small.X * 1e-6), atol=1e-4)
+def test_units_volts_give_same_embeddings(synthetic):
+    uv = _fit(FoundationTransformer, synthetic, "labram")
+    v = FoundationTransformer(**_params(synthetic, "labram", units="V")).fit(synthetic.X * 1e-6)
+    np.testing.assert_allclose(uv.transform(synthetic.X), v.transform(synthetic.X * 1e-6), atol=1e-4)
 
 
-def test_transformer_pooling_options(eegmat_small):
-    common = _params(eegmat_small, "labram")
-    cls = FoundationTransformer(**common).fit(eegmat_small.X)
-    mean = FoundationTransformer(**common, pooling="mean").fit(eegmat_small.X)
-    flat = FoundationTransformer(**common, pooling="flatten").fit(eegmat_small.X)
-    n_tokens = 19 * 4  # 19 channels x 4 patches of 200 samples
+def test_transformer_pooling_options(synthetic):
+    common = _params(synthetic, "labram")
+    cls = FoundationTransformer(**common).fit(synthetic.X)
+    mean = FoundationTransformer(**common, pooling="mean").fit(synthetic.X)
+    flat = FoundationTransformer(**common, pooling="flatten").fit(synthetic.X)
+    n_tokens = 19 * 2  # 19 channels x 2 patches of 200 samples (2 s at 200 Hz)
     assert cls.embedding_size_ == mean.embedding_size_ == 200 and flat.embedding_size_ == 200 * n_tokens
-    assert not np.allclose(cls.transform(eegmat_small.X), mean.transform(eegmat_small.X))
+    assert not np.allclose(cls.transform(synthetic.X), mean.transform(synthetic.X))
     with pytest.raises(ValueError, match="attentive' is learned"):
-        FoundationTransformer(**common, pooling="attentive").fit(eegmat_small.X)
+        FoundationTransformer(**common, pooling="attentive").fit(synthetic.X)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_every_param_is_declared_once_and_keyword_only(cls):
+    import inspect
+
+    params = cls().get_params()
+    assert set(cls._parameter_constraints) == set(params)
+    signature = inspect.signature(cls.__init__).parameters
+    assert signature["model"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for name, p in signature.items()
+               if name not in ("self", "model"))
+    with pytest.raises(TypeError, match="positional"):
+        cls("biot", "labram-base")
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_default_params_pass_their_own_constraints(cls):
+    cls()._validate_params()
+    cls(**tiny("bendr", sfreq=np.float32(250), ch_names=("Fp1", "Fp2"), random_state=np.int64(3)))._validate_params()

@@ -215,13 +215,13 @@ def test_unsupported_pooling_names_the_supported_ones(eegmat_small):
 
 
 @pytest.mark.parametrize("extra, match", [
-    ({"finetune": "adapter"}, "finetune must be one of"),
+    ({"finetune": "adapter"}, r"'finetune' parameter of FoundationClassifier must be a str among"),
     ({"finetune": "partial", "n_unfrozen_blocks": 3}, r"has 2 blocks here; n_unfrozen_blocks .* \[0, 2\]"),
-    ({"finetune": "full", "peft_config": "x"}, "peft_config is used with finetune='lora'"),
+    ({"finetune": "full", "peft_config": "x"}, r"'peft_config' parameter .* must be .* 'to_dict'"),
     ({"finetune": "full", "merge_lora": True}, "merge_lora=True needs finetune='lora'"),
     ({"keep_head": True, "pooling": "mean"}, "keep_head=True keeps braindecode's head"),
-    ({"layer_decay": 1.5}, r"layer_decay must be in \(0, 1\]"),
-    ({"lr_schedule": "step"}, "lr_schedule must be one of"),
+    ({"layer_decay": 1.5}, r"'layer_decay' parameter .* must be .*range \(0.0, 1.0\]"),
+    ({"lr_schedule": "step"}, r"'lr_schedule' parameter .* must be a str among"),
     ({"class_weight": {"sleep": 2.0}}, "unknown classes"),
 ])
 def test_bad_finetune_params(extra, match, eegmat_small):

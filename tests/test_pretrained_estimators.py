@@ -14,24 +14,24 @@ def _common(data, **extra):
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_weights_folder_loads_every_backbone_tensor(model, eegmat_small, tmp_path):
-    source = FoundationTransformer(**tiny(model, **_common(eegmat_small, random_state=1))).fit(eegmat_small.X)
+def test_weights_folder_loads_every_backbone_tensor(model, synthetic, tmp_path):
+    source = FoundationTransformer(**tiny(model, **_common(synthetic, random_state=1))).fit(synthetic.X)
     save_weights_dir(source.backbone_, tmp_path / "ckpt", {"note": "fixture"})
-    loaded = FoundationTransformer(**tiny(model, weights=str(tmp_path / "ckpt"), **_common(eegmat_small)))
-    loaded.fit(eegmat_small.X)
+    loaded = FoundationTransformer(**tiny(model, weights=str(tmp_path / "ckpt"), **_common(synthetic)))
+    loaded.fit(synthetic.X)
     report = loaded.weights_report_
     head = get_model_card(model).head_prefixes
     assert all(not k.startswith(head) for k in report.loaded)
     backbone_keys = {k for k in loaded.backbone_.state_dict() if not k.startswith(head)}
     assert backbone_keys <= set(report.loaded)
-    np.testing.assert_array_equal(loaded.transform(eegmat_small.X), source.transform(eegmat_small.X))
-    random = FoundationTransformer(**tiny(model, **_common(eegmat_small))).fit(eegmat_small.X)
+    np.testing.assert_array_equal(loaded.transform(synthetic.X), source.transform(synthetic.X))
+    random = FoundationTransformer(**tiny(model, **_common(synthetic))).fit(synthetic.X)
     assert random.weights_report_ is None
-    assert not np.allclose(random.transform(eegmat_small.X), source.transform(eegmat_small.X))
+    assert not np.allclose(random.transform(synthetic.X), source.transform(synthetic.X))
 
 
-def test_partial_checkpoint_is_an_error(eegmat_small, tmp_path):
-    source = FoundationTransformer(**tiny("biot", **_common(eegmat_small))).fit(eegmat_small.X)
+def test_partial_checkpoint_is_an_error(synthetic, tmp_path):
+    source = FoundationTransformer(**tiny("biot", **_common(synthetic))).fit(synthetic.X)
     state = source.backbone_.state_dict()
     dropped = next(k for k in state if k.startswith("encoder."))
 
@@ -39,64 +39,64 @@ def test_partial_checkpoint_is_an_error(eegmat_small, tmp_path):
 
     (tmp_path / "ckpt").mkdir()
     save_file({k: v.contiguous() for k, v in state.items() if k != dropped}, str(tmp_path / "ckpt" / "model.safetensors"))
-    est = FoundationTransformer(**tiny("biot", weights=str(tmp_path / "ckpt"), **_common(eegmat_small)))
+    est = FoundationTransformer(**tiny("biot", weights=str(tmp_path / "ckpt"), **_common(synthetic)))
     with pytest.raises(WeightsError, match=dropped.replace(".", r"\.")):
-        est.fit(eegmat_small.X)
+        est.fit(synthetic.X)
 
 
-def test_checkpoint_of_another_model_is_refused(eegmat_small, tmp_path):
-    source = FoundationTransformer(**tiny("labram", **_common(eegmat_small))).fit(eegmat_small.X)
+def test_checkpoint_of_another_model_is_refused(synthetic, tmp_path):
+    source = FoundationTransformer(**tiny("labram", **_common(synthetic))).fit(synthetic.X)
     source.save_pretrained(tmp_path / "labram")
     with pytest.raises(WeightsError, match="holds a 'labram' model, not 'biot'"):
-        FoundationTransformer(**tiny("biot", weights=str(tmp_path / "labram"), **_common(eegmat_small))).fit(
-            eegmat_small.X)
+        FoundationTransformer(**tiny("biot", weights=str(tmp_path / "labram"), **_common(synthetic))).fit(
+            synthetic.X)
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_save_pretrained_round_trips(model, eegmat_small, tmp_path):
-    clf = FoundationClassifier(**tiny(model, max_epochs=1, **_common(eegmat_small))).fit(
-        eegmat_small.X, eegmat_small.y)
+def test_save_pretrained_round_trips(model, synthetic, tmp_path):
+    clf = FoundationClassifier(**tiny(model, max_epochs=1, **_common(synthetic))).fit(
+        synthetic.X, synthetic.y)
     folder = clf.save_pretrained(tmp_path / "clf")
     assert {p.name for p in folder.iterdir()} >= {"config.json", "model.safetensors"}
     back = FoundationClassifier.from_pretrained(folder)
-    np.testing.assert_array_equal(back.predict_proba(eegmat_small.X), clf.predict_proba(eegmat_small.X))
+    np.testing.assert_array_equal(back.predict_proba(synthetic.X), clf.predict_proba(synthetic.X))
     np.testing.assert_array_equal(back.classes_, clf.classes_)
     assert back.get_params()["max_epochs"] == 1 and back.channel_report_ == clf.channel_report_
     # weights=folder + keep_head + no training gives the same predictions too
     again = FoundationClassifier(**tiny(model, weights=str(folder), keep_head=True, max_epochs=0,
-                                        **_common(eegmat_small))).fit(eegmat_small.X, eegmat_small.y)
-    np.testing.assert_allclose(again.predict_proba(eegmat_small.X), clf.predict_proba(eegmat_small.X),
+                                        **_common(synthetic))).fit(synthetic.X, synthetic.y)
+    np.testing.assert_allclose(again.predict_proba(synthetic.X), clf.predict_proba(synthetic.X),
                                rtol=1e-6, atol=1e-6)
 
 
-def test_regressor_and_transformer_round_trip(eegmat_small, tmp_path):
-    y = np.c_[eegmat_small.groups * 2.0, eegmat_small.groups - 1.0]
-    reg = FoundationRegressor(**tiny("biot", max_epochs=1, **_common(eegmat_small))).fit(eegmat_small.X, y)
+def test_regressor_and_transformer_round_trip(synthetic, tmp_path):
+    y = np.c_[synthetic.groups * 2.0, synthetic.groups - 1.0]
+    reg = FoundationRegressor(**tiny("biot", max_epochs=1, **_common(synthetic))).fit(synthetic.X, y)
     back = FoundationRegressor.from_pretrained(reg.save_pretrained(tmp_path / "reg"))
-    np.testing.assert_array_equal(back.predict(eegmat_small.X), reg.predict(eegmat_small.X))
-    tr = FoundationTransformer(**tiny("labram", **_common(eegmat_small))).fit(eegmat_small.X)
+    np.testing.assert_array_equal(back.predict(synthetic.X), reg.predict(synthetic.X))
+    tr = FoundationTransformer(**tiny("labram", **_common(synthetic))).fit(synthetic.X)
     back = FoundationTransformer.from_pretrained(tr.save_pretrained(tmp_path / "tr"))
-    np.testing.assert_array_equal(back.transform(eegmat_small.X), tr.transform(eegmat_small.X))
+    np.testing.assert_array_equal(back.transform(synthetic.X), tr.transform(synthetic.X))
     assert list(back.get_feature_names_out()) == list(tr.get_feature_names_out())
     with pytest.raises(ValueError, match="holds a FoundationTransformer"):
         FoundationClassifier.from_pretrained(tmp_path / "tr")
 
 
-def test_head_is_reinitialised_unless_kept(eegmat_small, tmp_path):
-    clf = FoundationClassifier(**tiny("biot", max_epochs=1, **_common(eegmat_small))).fit(
-        eegmat_small.X, eegmat_small.y)
+def test_head_is_reinitialised_unless_kept(synthetic, tmp_path):
+    clf = FoundationClassifier(**tiny("biot", max_epochs=1, **_common(synthetic))).fit(
+        synthetic.X, synthetic.y)
     folder = clf.save_pretrained(tmp_path / "clf")
-    fresh = FoundationClassifier(**tiny("biot", weights=str(folder), max_epochs=0, **_common(eegmat_small)))
-    fresh.fit(eegmat_small.X, eegmat_small.y)
+    fresh = FoundationClassifier(**tiny("biot", weights=str(folder), max_epochs=0, **_common(synthetic)))
+    fresh.fit(synthetic.X, synthetic.y)
     assert set(fresh.weights_report_.initialised) == {"final_layer.classification_head.weight",
                                                       "final_layer.classification_head.bias"}
-    three = np.array(["a", "b", "c"])[eegmat_small.groups % 3]
+    three = np.array(["a", "b", "c"])[synthetic.groups % 3]
     with pytest.raises(WeightsError, match="keep_head"):
         FoundationClassifier(**tiny("biot", weights=str(folder), keep_head=True, max_epochs=0,
-                                    **_common(eegmat_small))).fit(eegmat_small.X, three)
+                                    **_common(synthetic))).fit(synthetic.X, three)
 
 
-def test_registry_checkpoint_applies_its_contract(eegmat_small, tmp_path, monkeypatch):
+def test_registry_checkpoint_applies_its_contract(synthetic, tmp_path, monkeypatch):
     # An 18-channel BIOT release placed by hand: the adapter derives 18 bipolar pairs.
     from eegfm_sklearn.weights import resolve_weights
 
@@ -104,18 +104,87 @@ def test_registry_checkpoint_applies_its_contract(eegmat_small, tmp_path, monkey
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     card = get_model_card("biot")
     eff = card.for_checkpoint(card.get_checkpoint("biot-shhs-prest-18"))
-    module = eff.build_module(18, 2000, 2, dict(card.tiny_kwargs))
+    module = eff.build_module(18, 400, 2, dict(card.tiny_kwargs))
     save_weights_dir(module, tmp_path / "biot18")
-    est = FoundationTransformer(**tiny("biot", weights=str(tmp_path / "biot18"), **_common(eegmat_small)))
+    est = FoundationTransformer(**tiny("biot", weights=str(tmp_path / "biot18"), **_common(synthetic)))
     with pytest.raises(WeightsError, match="encoder.channel_tokens.weight"):
-        est.fit(eegmat_small.X)  # a 16-channel model cannot take 18-channel weights
+        est.fit(synthetic.X)  # a 16-channel model cannot take 18-channel weights
     with pytest.raises(WeightsError, match="biot-pretrained-shhs-prest-18chs.*place the file by hand"):
         resolve_weights("biot-shhs-prest-18", card)  # offline, empty cache: says what to do
     # a folder recording its contract (as save_pretrained writes) gets the 18 pairs
     save_weights_dir(module, tmp_path / "biot18c", {"model": "biot", "checkpoint": "biot-shhs-prest-18",
                                                     "eegfm_sklearn": {}})
-    est = FoundationTransformer(**tiny("biot", weights=str(tmp_path / "biot18c"), **_common(eegmat_small)))
-    est.fit(eegmat_small.X)
+    est = FoundationTransformer(**tiny("biot", weights=str(tmp_path / "biot18c"), **_common(synthetic)))
+    est.fit(synthetic.X)
     assert len(est.channel_report_.slots) == 18 and est.channel_report_.slots[-1] == "C4-A1"
-    assert est.channel_report_.as_dict()["C3-A2"] == "interpolated"  # EEGMAT has no A1/A2 electrode
+    assert est.channel_report_.as_dict()["C3-A2"] == "interpolated"  # the data have no A1/A2 electrode
     assert est.contract_ == "biot-shhs-prest-18"
+
+
+def _cache_served(data, tmp_path, **extra):
+    """A transformer whose fit was served from a warm embedding cache (no module built)."""
+    params = tiny("labram", cache=str(tmp_path / "cache"), **_common(data, **extra))
+    first = FoundationTransformer(**params).fit(data.X)
+    expected = first.transform(data.X)
+    served = FoundationTransformer(**params).fit(data.X)
+    assert "module_" not in served.__dict__  # the cache answered: nothing was built
+    return served, expected
+
+
+def test_save_pretrained_after_a_cache_served_fit_round_trips(synthetic, tmp_path):
+    served, expected = _cache_served(synthetic, tmp_path)
+    folder = served.save_pretrained(tmp_path / "saved")
+    back = FoundationTransformer.from_pretrained(folder)
+    assert back.cache is not None and back.embedding_size_ == served.embedding_size_
+    back.set_params(cache=None)  # compute, do not read the cache the first fit filled
+    np.testing.assert_array_equal(back.transform(synthetic.X), expected)
+
+
+def test_pickle_and_joblib_after_a_cache_served_fit(synthetic, tmp_path):
+    import pickle
+
+    import joblib
+
+    served, expected = _cache_served(synthetic, tmp_path)
+    joblib.dump(served, tmp_path / "served.joblib")
+    for copy in (pickle.loads(pickle.dumps(served)), joblib.load(tmp_path / "served.joblib")):
+        copy.set_params(cache=None)  # forces the module to be built from the weights
+        np.testing.assert_array_equal(copy.transform(synthetic.X), expected)
+
+
+def test_fit_and_from_pretrained_share_one_builder(synthetic, tmp_path, monkeypatch):
+    from eegfm_sklearn.estimators.base import FoundationEstimatorBase
+
+    calls = []
+    original = FoundationEstimatorBase._set_fitted
+
+    def spy(self, *args, **kwargs):
+        calls.append(type(self).__name__)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FoundationEstimatorBase, "_set_fitted", spy)
+    clf = FoundationClassifier(**tiny("biot", max_epochs=1, **_common(synthetic))).fit(synthetic.X, synthetic.y)
+    FoundationClassifier.from_pretrained(clf.save_pretrained(tmp_path / "clf"))
+    assert calls == ["FoundationClassifier", "FoundationClassifier"]
+
+
+def test_post_build_is_applied_once(synthetic, tmp_path, monkeypatch):
+    # BENDR's authors' form (a checkpoint's contract) is applied by build_module, not again on load.
+    import eegfm_sklearn.weights.formats as formats
+
+    card = get_model_card("bendr")
+    ckpt = next(c for c in card.checkpoints if "post_build" in c.card_overrides)
+    module = card.for_checkpoint(ckpt).build_module(20, 512, 1, dict(card.tiny_kwargs))  # 19 channels + the scale channel
+    save_weights_dir(module, tmp_path / "bendr", {"model": "bendr", "checkpoint": ckpt.name, "eegfm_sklearn": {}})
+    calls = []
+    original = formats.bendr_authors_form
+    monkeypatch.setattr(formats, "bendr_authors_form", lambda m: calls.append(1) or original(m))
+    est = FoundationTransformer(**tiny("bendr", weights=str(tmp_path / "bendr"), **_common(synthetic)))
+    est.fit(synthetic.X)
+    assert len(calls) == 1 and est.contract_ == ckpt.name
+    assert type(est.backbone_.contextualizer.norm).__name__ == "Identity"
+
+
+def test_from_pretrained_on_a_missing_folder_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist.*save_pretrained"):
+        FoundationClassifier.from_pretrained(tmp_path / "never-saved")

@@ -61,6 +61,21 @@ class EEG2MEGScoreMixin:
         return float(np.mean(channel_r2(Y, self.predict(X))))
 
 
+def _check_folder_or_repo_id(pretrained):
+    """A missing local folder is reported as such, not as a malformed Hugging Face repo id."""
+    import re
+
+    text = os.fspath(pretrained)
+    if os.path.isdir(text):
+        return
+    looks_like_repo = isinstance(pretrained, str) and re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", text)
+    if not looks_like_repo or text.startswith((".", "~")) or os.path.isabs(text):
+        raise FileNotFoundError(
+            f"from_pretrained: the folder {text!r} does not exist, and it is not a Hugging Face repo id "
+            "('owner/name'). Pass the folder written by save_pretrained, or a repo id."
+        )
+
+
 class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
     """Predict MEG windows from EEG windows with a two-stage-attention transformer.
 
@@ -182,6 +197,12 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         from skorch.callbacks import GradientNormClipping, LRScheduler
 
         X, Y = check_pair(X, Y)
+        short = min(X.shape[2], Y.shape[2])
+        if short < self.seg_len:
+            raise ValueError(
+                f"Windows of {short} samples are shorter than one segment token (seg_len={self.seg_len}): "
+                "cut longer windows (at least seg_len samples of EEG and of MEG) or lower seg_len."
+            )
         self.x_mean_, self.x_scale_ = channel_stats(X)
         self.y_mean_, self.y_scale_ = channel_stats(Y)
         Xs = ((X - self.x_mean_[:, None]) / self.x_scale_[:, None]).astype(np.float32)
@@ -309,6 +330,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import EntryNotFoundError
 
+        _check_folder_or_repo_id(pretrained)
         module = EEGToMEGTransformer.from_pretrained(pretrained, **hub_kwargs)
         if os.path.isdir(pretrained):
             path = Path(pretrained) / ESTIMATOR_CONFIG

@@ -19,7 +19,8 @@ from sklearn.utils.validation import check_is_fitted
 from ..adapter import InputAdapter
 from ..backbone import CardModule, predict_batches
 from ..cards import get_model_card
-from ..validation import check_eeg_input
+from ..validation import check_eeg_input, check_finite_outputs
+from . import params
 
 COMMON_PARAMS_DOC = """
     model : str or ModelCard, default="labram"
@@ -85,7 +86,9 @@ def seeded(random_state):
 class FoundationEstimatorBase(BaseEstimator):
     """Shared machinery; not for direct use."""
 
-    def __init__(self, model="labram", weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
+    _parameter_constraints: dict = params.COMMON
+
+    def __init__(self, model="labram", *, weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0):
         self.model = model
@@ -112,13 +115,18 @@ class FoundationEstimatorBase(BaseEstimator):
         tags.non_deterministic = True
         return tags
 
+
     def __sklearn_is_fitted__(self):
         # Defined here so tools that patch it onto steps (MOABB) leave ours picklable.
         return hasattr(self, "adapter_")
 
-    # -- fit-time pieces --------------------------------------------------
-    def _resolve_weights(self, card):
-        """The effective card and the resolved checkpoint (or None)."""
+    # -- the fitted state, built in one place ----------------------------------
+    def _resolve_weights(self):
+        """The effective card (the checkpoint's contract applied) and the resolved weights (or None).
+
+        Called once per ``fit`` / ``from_pretrained``; the card is kept as ``card_``.
+        """
+        card = get_model_card(self.model)
         if self.weights is None:
             return card, None
         from ..weights import resolve_weights
@@ -135,33 +143,45 @@ class FoundationEstimatorBase(BaseEstimator):
             return resolved.checkpoint.name
         return (resolved.config or {}).get("checkpoint")
 
-    def _prepare(self, X):
-        """Validate X, resolve the weights' card, plan and fit the adapter.
+    def _set_fitted(self, info, fit_adapter, *, n_outputs=None, output=None, keep_head=None):
+        """Build every fitted attribute of the input and backbone side.
+
+        The one place shared by ``fit`` (``fit_adapter`` learns from the
+        data) and ``from_pretrained`` (it restores saved statistics): the
+        weights and the checkpoint's contract are resolved once, the
+        adapter planned for ``info``, and, when ``n_outputs`` is given, the
+        module built and loaded.
+
+        Returns the resolved weights (None for random weights).
+        """
+        for attr in ("module_", "_compiled"):
+            self.__dict__.pop(attr, None)
+        card, resolved = self._resolve_weights()
+        adapter = InputAdapter(card, info.sfreq, info.ch_names, info.units,
+                               missing=self.missing_channels, window_policy=self.window_policy,
+                               positions=info.positions)
+        self.adapter_ = fit_adapter(adapter)
+        self.recording_info_ = info
+        self.n_features_in_ = len(info.ch_names)
+        self.card_ = card
+        self.contract_ = self._contract_name(resolved)
+        self.weights_report_ = None
+        if self.verbose:
+            print(self.describe_preprocessing())
+        if n_outputs is not None:
+            self._build(resolved, n_outputs, output, keep_head=keep_head)
+        return resolved
+
+    def _prepare(self, X, **build):
+        """Validate X and build the fitted state from it (``build``: see ``_set_fitted``).
 
         Returns the validated X (input units) and the resolved weights.
         """
         X, info = check_eeg_input(self, X, sfreq=self.sfreq, ch_names=self.ch_names,
                                   units=self.units, reset=True, montage=self.montage)
-        return X, self._fit_adapter(info, lambda adapter: adapter.fit(X))
+        return X, self._set_fitted(info, lambda adapter: adapter.fit(X), **build)
 
-    def _fit_adapter(self, info, fit):
-        """Resolve the weights' card, plan the adapter for ``info``, fit it with ``fit(adapter)``.
-
-        Returns the resolved weights (None for random weights).
-        """
-        card, resolved = self._resolve_weights(get_model_card(self.model))
-        adapter = InputAdapter(card, info.sfreq, info.ch_names, info.units,
-                               missing=self.missing_channels, window_policy=self.window_policy,
-                               positions=info.positions)
-        self.adapter_ = fit(adapter)
-        self.recording_info_ = info
-        self.card_ = card
-        self.contract_ = self._contract_name(resolved)
-        if self.verbose:
-            print(self.describe_preprocessing())
-        return resolved
-
-    def _build(self, resolved, n_outputs, output):
+    def _build(self, resolved, n_outputs, output, keep_head=None):
         """Build ``module_`` (seeded) for the planned input and load the weights."""
         adapter = self.adapter_
         build_args = {
@@ -171,24 +191,25 @@ class FoundationEstimatorBase(BaseEstimator):
             "model_kwargs": self.model_kwargs,
         }
         with seeded(self.random_state):
-            self.module_ = CardModule(self.card_, build_args, adapter.report_.slots, output=output,
-                                      slot_positions=adapter.slot_positions_)
-        self.weights_report_ = self._load_weights(resolved)
+            # Built from the effective card, whose post_build (if any) is applied here, once.
+            module = CardModule(self.card_, build_args, adapter.report_.slots, output=output,
+                                slot_positions=adapter.slot_positions_)
+        self.module_ = module
+        self.weights_report_ = self._load_weights(resolved, self._keep_head if keep_head is None else keep_head)
         self.module_.to(self.device)
         return self.module_
 
     def _fit_backbone(self, X, n_outputs, output):
         """Prepare, build the backbone, and return the adapted training X."""
-        X, resolved = self._prepare(X)
-        self._build(resolved, n_outputs, output)
+        X, _ = self._prepare(X, n_outputs=n_outputs, output=output)
         return self.adapter_.transform(X)
 
-    def _load_weights(self, resolved):
+    def _load_weights(self, resolved, keep_head):
         if resolved is None:
             return None
         from ..weights import load_into_module
 
-        return load_into_module(self.module_.backbone, resolved, keep_head=self._keep_head)
+        return load_into_module(self.module_.backbone, resolved, keep_head=keep_head)
 
     _keep_head = False  # fine-tuned estimators expose it as a param
 
@@ -216,7 +237,7 @@ class FoundationEstimatorBase(BaseEstimator):
         forward = partial(predict_batches, module, batch_size=size, device=self.device,
                           precision=self.precision)
         if not self._overlap_adapter():
-            return np.concatenate([forward(self.adapter_.transform(b)) for b in batches], axis=0)
+            return check_finite_outputs(np.concatenate([forward(self.adapter_.transform(b)) for b in batches]))
         outs = []
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = pool.submit(self.adapter_.transform, next(batches))
@@ -224,7 +245,7 @@ class FoundationEstimatorBase(BaseEstimator):
                 Xt, pending = pending.result(), pool.submit(self.adapter_.transform, batch)
                 outs.append(forward(Xt))
             outs.append(forward(pending.result()))
-        return np.concatenate(outs, axis=0)
+        return check_finite_outputs(np.concatenate(outs, axis=0))
 
     def _overlap_adapter(self):
         """Adapt the next batch in a background thread (accelerators only)."""

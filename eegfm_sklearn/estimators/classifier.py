@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy.special import softmax
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 
-from .training import FINETUNE_PARAMS_DOC, FineTunedEstimatorBase
+from .training import FINETUNE_PARAMS_DOC, FineTunedEstimatorBase, check_targets
 
 
 class FoundationClassifier(ClassifierMixin, FineTunedEstimatorBase):
@@ -34,6 +34,7 @@ class FoundationClassifier(ClassifierMixin, FineTunedEstimatorBase):
         Number of input channels seen in fit.
     """
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fine-tune on labelled windows.
 
@@ -47,14 +48,14 @@ class FoundationClassifier(ClassifierMixin, FineTunedEstimatorBase):
         -------
         self
         """
-        y = np.asarray(y)
+        y = check_targets(self, X, y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D class labels; got shape {y.shape}.")
         check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         if len(encoder.classes_) < 2:
             raise ValueError(
-                f"y holds a single class ({encoder.classes_[0].item()!r}); a classifier needs at least two."
+                f"y holds only one class ({encoder.classes_[0].item()!r}); a classifier needs at least two."
             )
         self.classes_ = encoder.classes_
         return self._train(X, encoder.transform(y).astype(np.int64), len(self.classes_),

@@ -15,9 +15,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ..adapter import InputAdapter
-from ..backbone import CardModule
-from ..cards import get_model_card
 from ..validation import RecordingInfo
 
 FORMAT_VERSION = 1
@@ -33,9 +30,10 @@ def _jsonable(value):
 
 def estimator_config(est) -> dict:
     """Everything but the tensors that ``restore`` needs, as JSON-able data."""
-    check_is_fitted(est, "module_")
+    check_is_fitted(est, "adapter_")
     info = est.recording_info_
-    build = est.module_.build_args
+    module = est._module()  # built on demand after a fit served from the cache
+    build = module.build_args
     params = {k: v for k, v in est.get_params(deep=False).items() if _jsonable(v)}
     return {
         "model": est.card_.name,
@@ -56,7 +54,7 @@ def estimator_config(est) -> dict:
                 "positions": {k: list(map(float, v)) for k, v in (info.positions or {}).items()},
             },
             "adapter": {"n_times_in": est.adapter_.n_times_in_, "stats": est.adapter_.stats_},
-            "output": est.module_.output,
+            "output": module.output,
             "fitted": est._fitted_state(),
         },
     }
@@ -88,7 +86,7 @@ def save_estimator(est, directory) -> Path:
     from ..weights import save_weights_dir
 
     config = estimator_config(est)
-    module = est.module_
+    module = est._module()
     extra = module.head is not None or module.peft_config is not None
     ours = config["eegfm_sklearn"]
     ours["pooling"] = module.pooling
@@ -100,35 +98,48 @@ def save_estimator(est, directory) -> Path:
     return folder
 
 
-def load_estimator(cls, directory):
-    """Restore a fitted estimator of class ``cls`` saved by ``save_estimator``."""
-    from ..weights import load_into_module, resolve_weights
-
-    directory = Path(directory)
-    config = json.loads((directory / "config.json").read_text())
-    ours = config.get("eegfm_sklearn")
-    if not ours:
+def _read_saved_config(directory: Path) -> dict:
+    if not directory.is_dir():
+        raise FileNotFoundError(
+            f"from_pretrained: the folder {str(directory)!r} does not exist. Pass the folder written by "
+            "save_pretrained; to start from published weights instead, pass them as weights= "
+            "(a registry name or Hugging Face repo id) and fit."
+        )
+    path = directory / "config.json"
+    try:
+        config = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError as err:
+        raise ValueError(f"{path} is not valid JSON ({err}); save the estimator again.") from None
+    if not config.get("eegfm_sklearn"):
         raise ValueError(
             f"{directory} was not written by save_pretrained (no 'eegfm_sklearn' section in "
             "config.json); to start from its weights, pass it as weights= and fit."
         )
+    return config
+
+
+def load_estimator(cls, directory):
+    """Restore a fitted estimator of class ``cls`` saved by ``save_estimator``.
+
+    The fitted state is built by the estimator's own ``_set_fitted`` (as in
+    ``fit``), with the adapter's statistics restored instead of learned.
+    """
+    directory = Path(directory)
+    config = _read_saved_config(directory)
+    ours = config["eegfm_sklearn"]
     if ours["estimator"] != cls.__name__:
         raise ValueError(f"{directory} holds a {ours['estimator']}; load it with that class.")
-    est = cls(**{**ours["params"], "weights": str(directory)})
-    resolved = resolve_weights(directory, get_model_card(config["model"]))
+    est = cls(**{"model": config["model"], **ours["params"], "weights": str(directory)})
+    est._validate_params()
     inp = ours["input"]
     positions = {k: np.asarray(v) for k, v in inp["positions"].items()} or None
-    est.recording_info_ = RecordingInfo(inp["sfreq"], tuple(inp["ch_names"]), inp["units"], positions)
-    est.n_features_in_ = len(inp["ch_names"])
-    est.card_ = resolved.card
-    est.contract_ = config.get("checkpoint")
-    est.adapter_ = InputAdapter(resolved.card, inp["sfreq"], inp["ch_names"], inp["units"],
-                                missing=est.missing_channels, window_policy=est.window_policy,
-                                positions=positions).restore(**ours["adapter"])
-    build = {k: config[k] for k in ("n_chans", "n_times", "n_outputs", "model_kwargs")}
-    est.module_ = CardModule(resolved.card, build, est.adapter_.report_.slots, output=ours["output"],
-                             slot_positions=est.adapter_.slot_positions_)
-    est.weights_report_ = load_into_module(est.module_.backbone, resolved, keep_head=True)
+    info = RecordingInfo(inp["sfreq"], tuple(inp["ch_names"]), inp["units"], positions)
+    est._set_fitted(info, lambda adapter: adapter.restore(**ours["adapter"]),
+                    n_outputs=config["n_outputs"], output=ours["output"], keep_head=True)
+    built = {k: est.module_.build_args[k] for k in ("n_chans", "n_times")}
+    if built != {k: config[k] for k in built}:
+        raise ValueError(f"{directory}/config.json records a backbone of {({k: config[k] for k in built})} but "
+                         f"its input plan gives {built}; the folder was edited or is damaged: save it again.")
     if (directory / MODULE_FILE).is_file():
         _load_full_module(est, ours, directory / MODULE_FILE)
     est.module_.to(est.device).eval()

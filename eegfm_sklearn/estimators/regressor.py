@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.base import RegressorMixin
+from sklearn.base import RegressorMixin, _fit_context
 
-from .training import FINETUNE_PARAMS_DOC, FineTunedEstimatorBase
+from .training import FINETUNE_PARAMS_DOC, FineTunedEstimatorBase, check_targets
 
 
 class FoundationRegressor(RegressorMixin, FineTunedEstimatorBase):
@@ -29,6 +29,7 @@ class FoundationRegressor(RegressorMixin, FineTunedEstimatorBase):
     n_features_in_ : int
     """
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fine-tune on windows with continuous targets.
 
@@ -41,7 +42,14 @@ class FoundationRegressor(RegressorMixin, FineTunedEstimatorBase):
         -------
         self
         """
-        y = np.asarray(y, dtype=np.float64)
+        y = check_targets(self, X, y, column_to_1d=False)
+        if y.dtype.kind == "c":
+            raise ValueError("Complex data not supported: y is complex; pass real targets (np.real(y) or np.abs(y)).")
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"y must be numeric regression targets; got dtype {y.dtype}. For class labels, "
+                             "use FoundationClassifier.") from None
         if y.ndim not in (1, 2):
             raise ValueError(f"y must be 1-D or 2-D; got shape {y.shape}.")
         if not np.all(np.isfinite(y)):
@@ -52,6 +60,11 @@ class FoundationRegressor(RegressorMixin, FineTunedEstimatorBase):
         self.y_scale_ = np.where(y2.std(axis=0) > 0, y2.std(axis=0), 1.0)
         y_train = ((y2 - self.y_mean_) / self.y_scale_).astype(np.float32)
         return self._train(X, y_train, y2.shape[1], torch.nn.MSELoss)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     def _fitted_state(self):
         return {"y_mean_": self.y_mean_.tolist(), "y_scale_": self.y_scale_.tolist(), "y_ndim_": self.y_ndim_}

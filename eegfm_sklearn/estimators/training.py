@@ -15,12 +15,13 @@ import math
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping, LRScheduler, ProgressBar
 from skorch.dataset import ValidSplit
 
 from .. import finetune as ft
 from ..backbone import autocast, resolve_pooling
 from ..cards import get_model_card
+from . import params
 from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase, seeded
 
 FINETUNE_PARAMS_DOC = COMMON_PARAMS_DOC + """
@@ -96,7 +97,7 @@ FINETUNE_PARAMS_DOC = COMMON_PARAMS_DOC + """
         ``device="cpu"``) CPU processes; the global batch stays ``batch_size``.
 """
 
-LR_SCHEDULES = ("constant", "cosine")
+from .params import LR_SCHEDULES  # noqa: E402  (re-exported)
 
 
 class _Net(NeuralNet):
@@ -155,6 +156,61 @@ def _accelerated_net(device):
     return _accelerated_net_class(), {"accelerator": accelerator, "device": None}  # accelerate places devices
 
 
+def check_targets(est, X, y, column_to_1d=True):
+    """``y`` as an array, refusing None and empty targets; a column vector is raveled (with a warning).
+
+    Parameters
+    ----------
+    est : estimator
+        Named in the messages.
+    X : array-like or mne object
+        Its length is named in the messages.
+    y : array-like or None
+    column_to_1d : bool
+        Ravel ``y`` of shape (n, 1), as scikit-learn classifiers do.
+    """
+    name = type(est).__name__
+    if y is None:
+        raise ValueError(f"{name} requires y to be passed, but the target y is None: pass one target per window.")
+    y = np.asarray(y)
+    if y.ndim == 0:
+        raise ValueError(f"y must be an array with one target per window; got the scalar {y!r}.")
+    if y.shape[0] == 0:
+        try:
+            n = f"X has {len(X)} windows"
+        except TypeError:
+            n = "X has windows"
+        raise ValueError(f"y is empty (shape {y.shape}) but {n}; pass one target per window.")
+    if column_to_1d and y.ndim == 2 and y.shape[1] == 1:
+        from sklearn.utils.validation import column_or_1d
+
+        y = column_or_1d(y, warn=True)  # scikit-learn's DataConversionWarning, then raveled
+    return y
+
+
+class StopOnNonFiniteLoss(Callback):
+    """Stop training as soon as a batch's loss is NaN or infinite, saying what to change.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate, named in the error.
+    """
+
+    def __init__(self, lr):
+        self.lr = lr
+
+    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
+        if loss is None or bool(torch.isfinite(loss.detach()).all()):
+            return
+        epoch = len(net.history)
+        raise FloatingPointError(
+            f"The {'training' if training else 'validation'} loss became {float(loss.detach()):g} in epoch "
+            f"{epoch} (lr={self.lr:g}): training diverged. Lower lr (e.g. lr={self.lr / 10:g}), set "
+            "max_grad_norm=1.0, or check X for extreme samples and y for outliers."
+        )
+
+
 def warmup_cosine(warmup_steps, total_steps, schedule="cosine"):
     """Multiplier of the learning rate at each optimiser step.
 
@@ -175,7 +231,9 @@ def warmup_cosine(warmup_steps, total_steps, schedule="cosine"):
 class FineTunedEstimatorBase(FoundationEstimatorBase):
     """A backbone with a head, trained end to end on the user's targets."""
 
-    def __init__(self, model="labram", weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
+    _parameter_constraints: dict = params.FINETUNE
+
+    def __init__(self, model="labram", *, weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
                  keep_head=False, max_epochs=10, lr=1e-4, weight_decay=0.01, callbacks=None,
@@ -183,7 +241,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
                  lora_alpha=None, peft_config=None, merge_lora=False, lr_schedule="constant",
                  warmup_epochs=0, max_grad_norm=None, early_stopping=False, validation_fraction=0.1,
                  n_iter_no_change=5, class_weight=None, accelerate=False):
-        super().__init__(model=model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names, units=units,
+        super().__init__(model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names, units=units,
                          montage=montage, missing_channels=missing_channels, window_policy=window_policy,
                          model_kwargs=model_kwargs, batch_size=batch_size, device=device,
                          precision=precision, compile=compile, random_state=random_state, verbose=verbose)
@@ -215,18 +273,11 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
 
     # -- checks before any heavy work ---------------------------------------
     def _check_finetune_params(self, classifier):
-        if self.finetune not in ft.METHODS:
-            raise ValueError(f"finetune must be one of {list(ft.METHODS)}; got {self.finetune!r}.")
+        """Checks across params (each param alone is checked by ``_parameter_constraints``)."""
         if self.peft_config is not None and self.finetune != "lora":
             raise ValueError(f"peft_config is used with finetune='lora'; got finetune={self.finetune!r}.")
         if self.merge_lora and self.finetune != "lora":
             raise ValueError(f"merge_lora=True needs finetune='lora'; got finetune={self.finetune!r}.")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {list(LR_SCHEDULES)}; got {self.lr_schedule!r}.")
-        if self.warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs must be >= 0; got {self.warmup_epochs!r}.")
-        if self.early_stopping and not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}.")
         if self.class_weight is not None and not classifier:
             raise ValueError("class_weight applies to classifiers only.")
         card = get_model_card(self.model)
@@ -264,6 +315,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
 
     def _callbacks(self, n_windows):
         callbacks = list(self.callbacks or [])
+        callbacks.append(("finite_loss", StopOnNonFiniteLoss(self.lr)))
         n_train = n_windows - math.ceil(self.validation_fraction * n_windows) if self.early_stopping else n_windows
         steps_per_epoch = max(1, math.ceil(n_train / self.batch_size))
         warmup = int(round(self.warmup_epochs * steps_per_epoch))

@@ -7,14 +7,15 @@ import uuid
 
 import mne
 import numpy as np
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from ..backbone import predict_batches
+from ..backbone import predict_batches, resolve_pooling
 from ..cache import config_hash, get_store, window_hashes
 from ..cards import get_model_card
 from ..streaming import iter_raw_windows
 from ..validation import mne_recording_info
+from . import params
 from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase
 
 TRANSFORMER_PARAMS_DOC = COMMON_PARAMS_DOC + """
@@ -73,12 +74,14 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     ...                      LogisticRegression())  # doctest: +SKIP
     """
 
-    def __init__(self, model="labram", weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
+    _parameter_constraints: dict = params.TRANSFORMER
+
+    def __init__(self, model="labram", *, weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
                  cache=None,
                  pooling=None, window_seconds=None, stride_seconds=None):
-        super().__init__(model=model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names,
+        super().__init__(model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names,
                          units=units, montage=montage, missing_channels=missing_channels,
                          window_policy=window_policy, model_kwargs=model_kwargs, batch_size=batch_size,
                          device=device, precision=precision, compile=compile, random_state=random_state,
@@ -88,6 +91,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         self.window_seconds = window_seconds
         self.stride_seconds = stride_seconds
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Plan the adapter and build (or, with a cache, defer) the frozen backbone.
 
@@ -102,13 +106,11 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         -------
         self
         """
-        for attr in ("module_", "weights_report_"):
-            self.__dict__.pop(attr, None)
+        self._check_pooling()
         if isinstance(X, mne.io.BaseRaw):
             X, resolved = self._prepare_raw(X)
         else:
             X, resolved = self._prepare(X)
-        self.weights_report_ = None
         store = get_store(self.cache)
         self.cache_key_ = config_hash(self._cache_config(resolved)) if store is not None else None
         meta = store.get_meta(self.cache_key_) if store is not None else None
@@ -164,8 +166,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         """``_prepare`` for a Raw: plan from its windows, statistics merged chunk by chunk."""
         picks, info = mne_recording_info(raw, self.sfreq, self.ch_names)
         window, _ = self._raw_geometry(raw)
-        resolved = self._fit_adapter(info, lambda adapter: adapter.fit_chunks(self._raw_chunks(raw, picks), window))
-        self.n_features_in_ = len(picks)
+        resolved = self._set_fitted(info, lambda adapter: adapter.fit_chunks(self._raw_chunks(raw, picks), window))
         first = next(iter(iter_raw_windows(raw, picks, window, window, 1)))
         return first, resolved
 
@@ -193,10 +194,14 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                 found[i] = row
         return np.stack(found).astype(np.float32, copy=False)
 
-    def _build_frozen(self, resolved):
+    def _check_pooling(self):
+        """The pooling must exist for the model and need no training (checked before any weights are read)."""
         if self.pooling == "attentive":
             raise ValueError("pooling='attentive' is learned; a frozen transformer cannot train it. "
                              "Use 'cls', 'mean' or 'flatten', or FoundationClassifier(pooling='attentive').")
+        resolve_pooling(get_model_card(self.model), self.pooling)
+
+    def _build_frozen(self, resolved):
         self._build(resolved, n_outputs=1, output="features")
         self.module_.set_pooling(self.pooling)
         self.module_.eval().requires_grad_(False)
@@ -205,7 +210,9 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     def _module(self):
         # Built lazily after a fit served from the cache (first miss only).
         if "module_" not in self.__dict__:
-            _, resolved = self._resolve_weights(get_model_card(self.model))
+            check_is_fitted(self, "adapter_")
+            # Re-read the tensors only: the card and contract stay those resolved in fit (card_).
+            _, resolved = self._resolve_weights()
             self._build_frozen(resolved)
         return self.module_
 
@@ -238,6 +245,12 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
 
     def _fitted_state(self):
         return {"embedding_size_": int(self.embedding_size_)}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Embeddings are float32 whatever the input: only float32 input keeps its dtype.
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
 
     @property
     def _n_features_out(self):

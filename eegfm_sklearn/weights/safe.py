@@ -17,6 +17,7 @@ from .errors import UnsafeCheckpointError, WeightsError
 
 _SAFETENSORS_SUFFIXES = (".safetensors",)
 _ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_PROTO = b"\x80"  # pickle protocol >= 2, how torch.save's legacy format starts
 
 # In-process cache: hashing a 600 MB file twice per fit is wasteful.
 _HASH_CACHE: dict[tuple[str, int, int], str] = {}
@@ -123,6 +124,13 @@ def read_weight_file(path, safe_globals=()):
             return load_file(str(path), device="cpu")
         except Exception as err:  # SafetensorError, OSError
             raise _corrupt(path, err) from None
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head.startswith(_ZIP_MAGIC) and head[:1] != _PICKLE_PROTO:
+        raise WeightsError(
+            f"{str(path)!r} is not a weight file: it is neither safetensors nor a torch checkpoint "
+            f"(zip or pickle; it starts with bytes {head!r}). Check that you passed the right file."
+        )
     import torch
 
     try:

@@ -213,6 +213,28 @@ def match_state_dict(module, state, head_prefixes, *, keep_head=False, where="ch
     return to_load, info
 
 
+def _check_values(module, to_load, where):
+    """Refuse tensors that would be cast silently (integers into floats) or hold NaN/inf."""
+    import torch
+
+    target = module.state_dict()
+    cast = [f"{k} (dtype {str(v.dtype).replace('torch.', '')})" for k, v in to_load.items()
+            if target[k].is_floating_point() and not v.is_floating_point()]
+    if cast:
+        want = str(next(target[k.split(" ")[0]].dtype for k in cast)).replace("torch.", "")
+        raise WeightsError(
+            f"The {where} holds non-float tensors where the model has {want} parameters: {_listing(cast)}. "
+            "Loading would cast them silently; this is not a float checkpoint of this model "
+            "(quantised or another kind of file). Use the float release of the weights."
+        )
+    bad = [k for k, v in to_load.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise WeightsError(
+            f"The {where} has NaN or infinite values in {len(bad)} tensor(s): {_listing(bad)}. "
+            "The file is damaged or comes from a run that diverged; get a clean copy of the weights."
+        )
+
+
 def load_into_module(module, resolved, *, keep_head=False):
     """Load resolved weights into a built module, verifying every key.
 
@@ -235,7 +257,8 @@ def load_into_module(module, resolved, *, keep_head=False):
     Raises
     ------
     WeightsError
-        If any backbone key is missing, unexpected or mis-shaped.
+        If any backbone key is missing, unexpected or mis-shaped, holds
+        integers where the module has floats, or holds NaN/inf.
     """
     import torch
 
@@ -247,6 +270,7 @@ def load_into_module(module, resolved, *, keep_head=False):
         where=f"checkpoint {resolved.source}",
         truncatable=resolved.card.truncatable,
     )
+    _check_values(module, to_load, f"checkpoint {resolved.source}")
     full = module.state_dict()
     full.update(to_load)
     with torch.no_grad():

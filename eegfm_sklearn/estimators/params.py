@@ -1,0 +1,125 @@
+"""Every estimator parameter, declared once: what values it accepts.
+
+scikit-learn's ``_parameter_constraints`` style: ``fit`` (through
+``_fit_context``) checks every parameter against these declarations before
+anything else runs, so a bad value is reported by name, with what is
+accepted, before any weights are resolved or downloaded. Checks that
+depend on the model (a card's poolings) or on several parameters at once
+stay with the code that uses them, and also run before any weights are read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from numbers import Integral, Real
+
+import torch
+from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
+
+from ..adapter import MISSING_POLICIES, WINDOW_POLICIES
+from ..backbone import POOLINGS, PRECISIONS
+from ..finetune import METHODS
+from ..scaling import UNIT_TO_UV
+
+
+class Satisfies(Options):
+    """A constraint given by a predicate, described in words in the error message.
+
+    ``Options`` is subclassed only because scikit-learn accepts instances of
+    its own constraint classes in ``_parameter_constraints``.
+    """
+
+    def __init__(self, predicate, description):
+        super().__init__(object, set())
+        self.predicate = predicate
+        self.description = description
+
+    def is_satisfied_by(self, val):
+        return bool(self.predicate(val))
+
+    def __str__(self):
+        return self.description() if callable(self.description) else self.description
+
+
+def _is_model(value):
+    from ..cards import ModelCard, list_models
+
+    return isinstance(value, ModelCard) or (isinstance(value, str) and value.lower() in list_models())
+
+
+def _model_description():
+    from ..cards import list_models
+
+    return f"a registered model name (one of {list_models()}) or a ModelCard"
+
+
+def _is_name_list(value):
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or not hasattr(value, "__iter__"):
+        return False
+    return len(value) > 0 and all(isinstance(name, str) for name in value)
+
+
+def _positive(kind=Real):
+    """Finite and > 0 (NaN and infinity excluded by ``Interval``)."""
+    return Interval(kind, 0, None, closed="neither")
+
+
+def _non_negative(kind=Real):
+    return Interval(kind, 0, None, closed="left")
+
+
+PATH = (str, os.PathLike)
+LR_SCHEDULES = ("constant", "cosine")
+
+COMMON = {
+    "model": [Satisfies(_is_model, _model_description)],
+    "weights": [None, *PATH, Mapping],
+    "cache_dir": [None, *PATH],
+    "sfreq": [None, _positive()],
+    "ch_names": [None, Satisfies(_is_name_list, "a non-empty list of channel names (str)")],
+    "units": [StrOptions(set(UNIT_TO_UV))],
+    "montage": [None, str, HasMethods(["get_positions"])],
+    "missing_channels": [StrOptions(set(MISSING_POLICIES))],
+    "window_policy": [StrOptions(set(WINDOW_POLICIES))],
+    "model_kwargs": [None, Mapping],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "device": [str, torch.device],
+    "precision": [None, StrOptions({p for p in PRECISIONS if p is not None})],
+    "compile": ["boolean"],
+    "random_state": [None, Interval(Integral, 0, 2**32 - 1, closed="both")],
+    "verbose": ["verbose"],
+}
+
+TRANSFORMER = {
+    **COMMON,
+    "cache": [None, *PATH],
+    "pooling": [None, StrOptions(set(POOLINGS))],
+    "window_seconds": [None, _positive()],
+    "stride_seconds": [None, _positive()],
+}
+
+FINETUNE = {
+    **COMMON,
+    "keep_head": ["boolean"],
+    "max_epochs": [_non_negative(Integral)],
+    "lr": [_positive()],
+    "weight_decay": [_non_negative()],
+    "callbacks": [None, list, tuple],
+    "finetune": [StrOptions(set(METHODS))],
+    "n_unfrozen_blocks": [_non_negative(Integral)],
+    "pooling": [None, StrOptions(set(POOLINGS))],
+    "layer_decay": [None, Interval(Real, 0, 1, closed="right")],
+    "lora_rank": [Interval(Integral, 1, None, closed="left")],
+    "lora_alpha": [None, _positive()],
+    "peft_config": [None, HasMethods(["to_dict"])],
+    "merge_lora": ["boolean"],
+    "lr_schedule": [StrOptions(set(LR_SCHEDULES))],
+    "warmup_epochs": [_non_negative()],
+    "max_grad_norm": [None, _positive()],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "class_weight": [None, StrOptions({"balanced"}), Mapping],
+    "accelerate": ["boolean"],
+}
