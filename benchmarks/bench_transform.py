@@ -11,9 +11,9 @@ repeat:
 * ``forward``: the braindecode module alone (``est.backbone_``) on the very
   same adapted windows (``est.adapter_.transform(X)``, computed beforehand),
   under ``torch.inference_mode``, with the same batch size and threads. It
-  runs the computation ``transform`` runs: ``backbone(x,
-  return_features=True)`` (plus ``ch_names`` for LaBraM) and the card's
-  pooling;
+  runs the computation ``transform`` runs: ``card.extract_features`` (i.e.
+  ``backbone(x, return_features=True)`` plus the card's pooling, or the
+  card's ``features_of`` hook for backbones without ``return_features``);
 * ``adapter``: ``est.adapter_.transform`` alone (channel map + resample +
   crop + scaling), batch by batch as ``transform`` calls it;
 * ``policy`` (with ``--window-policy pad`` or ``split``): the window
@@ -94,8 +94,8 @@ def bench_model(model, X, sfreq, ch_names, batch_size, repeats, device="cpu", pr
     @torch.inference_mode()
     def raw_forward(Xt=Xt):
         with torch.autocast(torch.device(device).type, dtype=dtype, enabled=dtype is not None):
-            return [card.features(backbone(torch.from_numpy(Xt[i:i + batch_size]).to(device),
-                                           return_features=True, **extra)).float().cpu()  # .cpu() waits for the GPU
+            return [card.extract_features(backbone, torch.from_numpy(Xt[i:i + batch_size]).to(device),
+                                          **extra).float().cpu()  # .cpu() waits for the GPU
                     for i in range(0, len(Xt), batch_size)]
 
     # Same numbers either way (the raw path is what transform runs).

@@ -183,7 +183,7 @@ class CardModule(nn.Module):
             out = self.card.tokens(self.backbone, x, **kwargs)
             return self.head.pool(out) if self.output == "features" else self.head(out)
         if self.output == "features":
-            return self.card.features(self.backbone(x, return_features=True, **kwargs))
+            return self.card.extract_features(self.backbone, x, **kwargs)
         return self.backbone(x, **kwargs)
 
     def train(self, mode=True):

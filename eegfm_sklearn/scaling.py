@@ -174,3 +174,22 @@ class ZScore(Scaling):
         if self.target_std != 1.0:
             text += f", times {self.target_std:g}"
         return text
+
+
+@dataclass(frozen=True)
+class ClipThenZScore(ZScore):
+    """Clip the µV input at ±``limit_uv``, then z-score per window and channel.
+
+    ST-EEGFormer's pretraining data loader clips each segment at ±500 (µV)
+    before standardising each channel, so one artefact does not flatten
+    the rest of the window.
+    """
+
+    limit_uv: float = 500.0
+
+    def apply(self, X, stats):
+        X = np.clip(np.asarray(X, dtype=np.float32), -self.limit_uv, self.limit_uv)
+        return super().apply(X, stats)
+
+    def describe(self):
+        return f"clipped at ±{self.limit_uv:g} µV, then " + super().describe()

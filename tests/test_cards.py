@@ -80,7 +80,8 @@ def test_card_hooks_point_at_real_parts_of_the_module(model):
         assert any(n.startswith(prefix) for n in params), f"no stem parameter under {prefix!r}"
     if card.block_path is not None:
         blocks = backbone.get_submodule(card.block_path)
-        assert isinstance(blocks, nn.ModuleList) and len(blocks) >= 1
+        # A ModuleList, or a Sequential of blocks (STEEGFormer): both index and count in depth order.
+        assert isinstance(blocks, (nn.ModuleList, nn.Sequential)) and len(blocks) >= 1
     x = torch.randn(2, module.build_args["n_chans"], module.build_args["n_times"])
     called = _called_modules(backbone, x, module._forward_kwargs())
     for target in card.lora_targets:

@@ -17,9 +17,6 @@ from eegfm_sklearn.estimators.training import warmup_cosine
 
 from conftest import MODELS, card_module, tiny
 
-# Constructor kwarg giving the number of transformer blocks (test-only fact).
-DEPTH_KW = {"bendr": "transformer_layers", "biot": "num_layers", "labram": "num_layers", "cbramod": "n_layer",
-            "codebrain": "num_res_layers", "eegdino": "n_layer", "eegpt": "depth"}
 
 
 class Recorder(Callback):
@@ -38,7 +35,9 @@ class Recorder(Callback):
 
 def _params(data, model, n_blocks=2, **extra):
     params = tiny(model, sfreq=data.sfreq, ch_names=data.ch_names, random_state=0, batch_size=16, **extra)
-    params["model_kwargs"][DEPTH_KW[model]] = n_blocks
+    depth = get_model_card(model).depth_kwarg
+    if depth is not None:
+        params["model_kwargs"][depth] = n_blocks
     return params
 
 
@@ -196,11 +195,10 @@ def test_poolings_of_each_card(model, eegmat_small):
         # The card's tokens, pooled its default way, are braindecode's own features.
         tokens = card.tokens(module.backbone, x, **module._forward_kwargs())
         torch.testing.assert_close(PoolingHead(card.default_pooling, native.shape[1], 1, 2).pool(tokens), native)
-        n_tokens, dim = tokens["tokens"].shape[1:]  # a flatten default makes native n_tokens * dim wide
+        _, n_tokens, dim = tokens["tokens"].shape  # braindecode's head may flatten them (MEDFormer)
         for kind in card.poolings:
             pooled = module.set_pooling(kind)(x)
-            size = n_tokens * dim if kind == "flatten" else dim
-            assert pooled.shape == (3, size)
+            assert pooled.shape == (3, n_tokens * dim if kind == "flatten" else dim)
         module.set_pooling(None)
     kind = "attentive"  # one estimator per model through the pooling-head path
     est, _ = _fit(eegmat_small, model, finetune="linear", pooling=kind)

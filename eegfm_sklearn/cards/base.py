@@ -141,6 +141,12 @@ class ModelCard:
     features : callable
         ``features(output_dict) -> Tensor (n, n_features)``: pooling of the
         dict returned by ``module(x, return_features=True)``.
+    features_of : callable or None
+        ``features_of(module, x, **forward_kwargs) -> Tensor (n,
+        n_features)``: the pooled features computed from the module
+        directly, for backbones whose ``forward`` has no
+        ``return_features`` (e.g. a hook on the layer before the head);
+        when set, ``features`` is not used. ``None``: use ``features``.
     forward_kwargs : callable or None
         ``forward_kwargs(slots, positions) -> dict``: keyword arguments the
         backbone's ``forward`` needs besides ``x`` (LaBraM's ``ch_names``).
@@ -188,8 +194,12 @@ class ModelCard:
         Poolings the backbone supports, among ``"cls"`` (CLS/start token),
         ``"mean"`` (mean over tokens), ``"flatten"`` and ``"attentive"``.
     block_path : str or None
-        Dotted path of the ``ModuleList`` of transformer blocks, in depth
+        Dotted path of the ``ModuleList`` (or ``Sequential``) of transformer blocks, in depth
         order (partial unfreezing and layer-wise learning-rate decay).
+    depth_kwarg : str or None
+        Constructor kwarg setting the number of blocks (``model_kwargs``
+        overrides it for smaller or truncated backbones); None if the
+        architecture has no such knob.
     stem_prefixes : tuple of str
         Parameter-name prefixes of what runs before the blocks (patch
         embedding, positional embeddings...). Parameters outside the stem,
@@ -213,6 +223,7 @@ class ModelCard:
     build_kwargs: Mapping[str, Any] = field(default_factory=dict)
     tiny_kwargs: Mapping[str, Any] = field(default_factory=dict)
     features: Callable[[Mapping[str, Any]], Any] | None = None
+    features_of: Callable[..., Any] | None = None
     forward_kwargs: Callable[..., Mapping[str, Any]] | None = None
     build_extra: Callable[..., Mapping[str, Any]] | None = None
     uses_positions: bool = False
@@ -229,6 +240,7 @@ class ModelCard:
     default_pooling: str = "default"
     poolings: tuple[str, ...] = ("default",)
     block_path: str | None = None
+    depth_kwarg: str | None = None
     stem_prefixes: tuple[str, ...] = ()
     lora_targets: tuple[str, ...] = ()
     feedforward_targets: tuple[str, ...] = ()
@@ -293,6 +305,12 @@ class ModelCard:
             **kwargs,
         )
         return module if self.post_build is None else self.post_build(module)
+
+    def extract_features(self, module, x, **forward_kwargs):
+        """Pooled features (n, n_features) of ``x`` through a module built from this card."""
+        if self.features_of is not None:
+            return self.features_of(module, x, **forward_kwargs)
+        return self.features(module(x, return_features=True, **forward_kwargs))
 
     def forward_kwargs_for(self, slots, positions=None) -> dict:
         """Keyword arguments of ``forward`` for these slots (empty by default)."""

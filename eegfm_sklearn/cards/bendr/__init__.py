@@ -88,6 +88,7 @@ CARD = ModelCard(
     default_pooling="cls",
     poolings=("cls", "mean", "flatten", "attentive"),
     block_path="contextualizer.transformer_layers",
+    depth_kwarg="transformer_layers",
     stem_prefixes=("encoder.", "contextualizer.relative_position.", "contextualizer.input_conditioning."),
     # nn.MultiheadAttention reads its projections as tensors (never calls
     # out_proj), so adapters there would be ignored: adapt the feed-forward.

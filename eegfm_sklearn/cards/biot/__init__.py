@@ -118,6 +118,7 @@ CARD = ModelCard(
     default_pooling="mean",  # braindecode's head reads the token mean; no CLS token
     poolings=("mean", "flatten", "attentive"),
     block_path="encoder.transformer.layers.layers",
+    depth_kwarg="num_layers",
     stem_prefixes=("encoder.patch_embedding.", "encoder.channel_tokens.", "encoder.positional_encoding."),
     lora_targets=("fn.to_q", "fn.to_k", "fn.to_v", "fn.to_out", "fn.w1", "fn.w2"),
     feedforward_targets=("fn.w1", "fn.w2"),

@@ -79,6 +79,7 @@ CARD = ModelCard(
     default_pooling="flatten",
     poolings=("flatten", "mean", "attentive"),
     block_path="encoder.layers",
+    depth_kwarg="n_layer",
     stem_prefixes=("patch_embedding.",),
     # self_attn_s/_t are nn.MultiheadAttention, whose projections are read
     # as tensors inside F.multi_head_attention_forward; only the feed-forward

@@ -82,6 +82,7 @@ CARD = ModelCard(
     default_pooling="flatten",
     poolings=("flatten", "mean", "attentive"),
     block_path="residual_layer.residual_blocks",
+    depth_kwarg="num_res_layers",
     stem_prefixes=("patch_embedding.", "init_conv."),
     # Each block's attention is nn.MultiheadAttention (projections read as
     # tensors); the SGConv output projection is the Linear called as a module.

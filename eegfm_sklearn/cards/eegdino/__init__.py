@@ -85,6 +85,7 @@ CARD = ModelCard(
     default_pooling="mean",
     poolings=("mean", "cls", "flatten", "attentive"),
     block_path="encoder_layers",
+    depth_kwarg="n_layer",
     stem_prefixes=("patch_embedding.", "global_tokens"),
     # attn.qkv is applied with F.linear on its weight (q/v biases added
     # separately), so an adapter there would be ignored.

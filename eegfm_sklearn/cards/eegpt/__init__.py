@@ -90,6 +90,7 @@ CARD = ModelCard(
     default_pooling="flatten",
     poolings=("flatten", "mean", "attentive"),
     block_path="target_encoder.blocks",
+    depth_kwarg="depth",
     stem_prefixes=("target_encoder.patch_embed.", "target_encoder.chan_embed.", "target_encoder.summary_token"),
     lora_targets=("attn.qkv", "attn.proj", "mlp.fc1", "mlp.fc2"),
     feedforward_targets=("mlp.fc1", "mlp.fc2"),

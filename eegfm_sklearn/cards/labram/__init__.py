@@ -84,6 +84,7 @@ CARD = ModelCard(
     default_pooling="cls",
     poolings=("cls", "mean", "flatten", "attentive"),
     block_path="blocks",
+    depth_kwarg="num_layers",
     stem_prefixes=("cls_token", "position_embedding", "temporal_embedding", "patch_embed."),
     # attn.qkv is applied through F.linear on its weight tensor, so an
     # adapter there would be ignored; adapt the output projection and MLP.

@@ -101,6 +101,7 @@ CARD = ModelCard(
     default_pooling="mean",
     poolings=("mean", "flatten", "attentive"),
     block_path="blocks",
+    depth_kwarg="depth",
     stem_prefixes=("patch_embed.", "freq_embed.", "channel_location_embedder.", "mask_token", "cross_attn."),
     lora_targets=("qkv_proj", "attn.proj", "mlp.fc1", "mlp.fc2"),
     feedforward_targets=("mlp.fc1", "mlp.fc2"),

@@ -97,6 +97,7 @@ CARD = ModelCard(
     default_pooling="flatten",
     poolings=("flatten", "mean", "attentive"),
     block_path="transformer.layers",
+    depth_kwarg="depth",
     stem_prefixes=("to_patch_embedding.", "mlp4d.", "ln."),
     # FeedForward.net = (RMSNorm, Linear, GEGLU, Linear).
     lora_targets=("to_qkv", "to_out", "net.1", "net.3"),

@@ -132,6 +132,7 @@ _ENCODER_FACTS = dict(
     filters=FILTERS,
     tokens=_tokens,
     block_path="transformer.encoder.layers",
+    depth_kwarg="transformer__num_encoder_layers",
     stem_prefixes=("feature_encoder.", "pos_encoder."),
     # nn.TransformerEncoderLayer calls its feed-forward layers as modules (attention's
     # projections go through F.multi_head_attention_forward); post_build keeps the
@@ -175,6 +176,7 @@ _LOCAL_FACTS = dict(
     build_kwargs={},
     tiny_kwargs={},
     block_path=None,  # convolutions only: no transformer blocks to unfreeze one by one
+    depth_kwarg=None,
     stem_prefixes=("feature_encoder.",),
     lora_targets=(),  # no nn.Linear in the backbone
     feedforward_targets=(),

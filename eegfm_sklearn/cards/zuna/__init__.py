@@ -76,6 +76,7 @@ CARD = ModelCard(
     default_pooling="flatten",
     poolings=("flatten", "mean", "attentive"),
     block_path="encoder.layers",
+    depth_kwarg="n_layers",
     stem_prefixes=("encoder.tok_embeddings.", "encoder.registers"),
     lora_targets=("wq", "wk", "wv", "wo", "w1", "w2", "w3"),
     feedforward_targets=("w1", "w2", "w3"),
