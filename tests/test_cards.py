@@ -109,15 +109,17 @@ def test_features_have_the_declared_size_at_full_width(model):
 
 
 # -------------------------------------------------------- checkpoints
-def _fake_hub_cache(cache, repo_id, folder):
-    """Place ``folder``'s files as the Hugging Face cache holds a downloaded repo."""
-    repo = cache / f"models--{repo_id.replace('/', '--')}"
+def _fake_hub_cache(cache, ckpt, folder):
+    """Place ``folder``'s files as the Hugging Face cache holds the checkpoint's downloaded repo
+    (the weights under the checkpoint's own file name)."""
+    repo = cache / f"models--{ckpt.repo_id.replace('/', '--')}"
     snap = repo / "snapshots" / COMMIT
     snap.mkdir(parents=True)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(COMMIT)
     for path in folder.iterdir():
-        (snap / path.name).write_bytes(path.read_bytes())
+        name = ckpt.filenames[0] if path.name == "model.safetensors" else path.name
+        (snap / name).write_bytes(path.read_bytes())
 
 
 def _hub_checkpoints():
@@ -148,14 +150,14 @@ def test_full_size_release_loads_by_name_offline_and_partial_or_foreign_is_refus
     ref, eff, (n_chans, n_times, slots, positions) = _release_module(card, ckpt, seed=0)
     save_weights_dir(ref, tmp_path / "release", {"n_chans": n_chans, "n_times": n_times})
     cache = tmp_path / "cache"
-    _fake_hub_cache(cache, ckpt.repo_id, tmp_path / "release")
+    _fake_hub_cache(cache, ckpt, tmp_path / "release")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
     resolved = resolve_weights(name, card, cache_dir=cache)
     torch.manual_seed(1)
     module = resolved.card.build_module(n_chans, n_times, 2, slots=slots, positions=positions).eval()
     report = load_into_module(module, resolved)
-    head = tuple(card.head_prefixes)
+    head = tuple(resolved.card.head_prefixes)
     backbone = [k for k in module.state_dict() if not k.startswith(head)]
     assert set(backbone) <= set(report.loaded)
     for key in backbone:

@@ -55,15 +55,25 @@ def _expected_trainable(card, names, mode, k=1, n_blocks=2):
     """Trainable CardModule parameter names per mode, from the card's facts."""
     head = tuple("backbone." + p for p in card.head_prefixes)
     stem = tuple("backbone." + p for p in card.stem_prefixes)
-    block = "backbone." + card.block_path + "."
     if mode == "full":
         return set(names)
     if mode == "linear":
         return {n for n in names if n.startswith(head)}
     if mode == "partial":
+        block = "backbone." + card.block_path + "."
         frozen_blocks = tuple(f"{block}{i}." for i in range(n_blocks - k))
         return {n for n in names if not n.startswith(stem + frozen_blocks)}
     return {n for n in names if n.startswith(head) or ".lora_" in n}
+
+
+def _unsupported(card, mode, data):
+    """For a mode the card cannot offer (no blocks to unfreeze, no Linear layers to adapt):
+    assert that fitting says so clearly, and return True."""
+    missing = {"partial": card.block_path is None, "lora": not card.lora_targets}.get(mode, False)
+    if missing:
+        with pytest.raises(ValueError, match="(block|lora_targets|target_modules)"):
+            _fit(data, card.name, finetune=mode)
+    return missing
 
 
 @pytest.mark.slow
@@ -71,6 +81,8 @@ def _expected_trainable(card, names, mode, k=1, n_blocks=2):
 @pytest.mark.parametrize("mode", ["linear", "full", "partial", "lora"])
 def test_each_mode_trains_exactly_its_parameters(model, mode, eegmat_small):
     card = get_model_card(model)
+    if _unsupported(card, mode, eegmat_small):
+        return
     est, rec = _fit(eegmat_small, model, finetune=mode, n_unfrozen_blocks=1)
     params = dict(est.module_.named_parameters())
     trainable = {n for n, p in params.items() if p.requires_grad}
@@ -79,7 +91,7 @@ def test_each_mode_trains_exactly_its_parameters(model, mode, eegmat_small):
     for name, p in params.items():
         if name not in trainable:  # frozen tensors are bit-identical after fit
             assert torch.equal(p.detach(), rec.start[name]), name
-    head = [n for n in trainable if n.startswith("backbone.final_layer.")]
+    head = [n for n in trainable if n.startswith(tuple("backbone." + p for p in card.head_prefixes))]
     assert head and all(not torch.equal(params[n].detach(), rec.start[n]) for n in head)
     assert type(est.backbone_) is card.module_class
 
@@ -88,6 +100,8 @@ def test_each_mode_trains_exactly_its_parameters(model, mode, eegmat_small):
 @pytest.mark.parametrize("model", MODELS)
 def test_lora_adds_adapters_and_leaves_base_weights(model, eegmat_small):
     card = get_model_card(model)
+    if _unsupported(card, "lora", eegmat_small):
+        return
     start, _ = _fit(eegmat_small, model, max_epochs=0)  # same seed: the initial weights
     est, rec = _fit(eegmat_small, model, finetune="lora", lora_rank=4)
     base = start.backbone_.state_dict()
@@ -149,6 +163,8 @@ def test_warmup_cosine_factor():
 @pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 def test_lora_pickles_and_round_trips(model, eegmat_small, tmp_path):
+    if _unsupported(get_model_card(model), "lora", eegmat_small):
+        return
     est, _ = _fit(eegmat_small, model, finetune="lora", pooling="attentive" if model == "biot" else None)
     before = est.predict_proba(eegmat_small.X)
     joblib.dump(est, tmp_path / "est.joblib")
@@ -190,6 +206,11 @@ def test_poolings_of_each_card(model, eegmat_small):
     n_times = card.window.min_samples * 2 // card.window.multiple * card.window.multiple
     module = card_module(model, n_times).eval()
     x = torch.randn(3, module.build_args["n_chans"], n_times)
+    if card.tokens is None:  # only braindecode's own head: no other pooling is offered
+        assert card.poolings == (card.default_pooling,)
+        with pytest.raises(ValueError, match="exposes no tokens|supports pooling"):
+            module.set_pooling("attentive")
+        return
     with torch.no_grad():
         native = module(x)
         # The card's tokens, pooled its default way, are braindecode's own features.
@@ -201,6 +222,10 @@ def test_poolings_of_each_card(model, eegmat_small):
             assert pooled.shape == (3, n_tokens * dim if kind == "flatten" else dim)
         module.set_pooling(None)
     kind = "attentive"  # one estimator per model through the pooling-head path
+    if kind not in card.poolings:
+        with pytest.raises(ValueError, match=f"supports pooling in {list(card.poolings)}"):
+            _fit(eegmat_small, model, finetune="linear", pooling=kind)
+        return
     est, _ = _fit(eegmat_small, model, finetune="linear", pooling=kind)
     assert est.predict_proba(eegmat_small.X).shape == (len(eegmat_small.y), 2)
     assert est.module_.pooling == kind  # only the pooling head trains; braindecode's is bypassed

@@ -132,7 +132,10 @@ class ModelCard:
     window : WindowSpec
         Accepted window lengths, in samples at ``sfreq``.
     embedding_size : int
-        Size of the pooled embedding with ``build_kwargs``.
+        Size of the pooled embedding with ``build_kwargs``. Where the
+        default pooling is ``"flatten"`` (braindecode's head reads every
+        token) the width grows with channels and window: this is then its
+        width at the card's minimum window with the 19 10-20 channels.
     build_kwargs : mapping
         Constructor kwargs of the full-size architecture (besides
         ``n_chans``, ``n_times``, ``n_outputs``, ``sfreq``).

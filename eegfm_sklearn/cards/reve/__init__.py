@@ -73,7 +73,7 @@ CARD = ModelCard(
     scaling=ZScore(clip=15.0),
     # Patches start every 180 samples; samples after the last full patch are not read.
     window=WindowSpec(multiple=1, min_samples=PATCH),
-    embedding_size=EMBED_DIM,
+    embedding_size=9728,  # flatten: 19 channels x 1 patch x 512 at the minimum window
     build_kwargs={"embed_dim": EMBED_DIM, "depth": 22, "heads": 8, "head_dim": 64, "patch_size": PATCH,
                   "patch_overlap": OVERLAP},
     tiny_kwargs={"embed_dim": 32, "depth": 2, "heads": 2, "head_dim": 16},
@@ -90,7 +90,7 @@ CARD = ModelCard(
         "of REVE's position bank (the native frame of mne's standard_1005 template, metres), so template names "
         "get the bank's own coordinates; nothing is downloaded when the model is built (braindecode's bank is "
         "read from local files or mne's template). braindecode's head "
-        "flattens every token (n_chans x n_patches x 512; embedding_size is one token's size) through a "
+        "flattens every token (n_chans x n_patches x 512; embedding_size is that width at the minimum window with the 19 10-20 channels) through a "
         "LayerNorm and a linear layer."
     ),
     tokens=_tokens,

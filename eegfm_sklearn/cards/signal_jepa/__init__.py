@@ -167,8 +167,8 @@ CONTEXTUAL = ModelCard(
     poolings=("flatten", "mean", "attentive"),
     notes=NOTES + " braindecode's head filters the tokens spatially (n_spat_filters) and reads them all: "
                   "the default embedding is every token flattened (n_chans x n_tokens x 64; "
-                  "embedding_size is the size of one token).",
-    **_ENCODER_FACTS,
+                  "embedding_size is that width at the minimum window with the 19 10-20 channels).",
+    **{**_ENCODER_FACTS, "embedding_size": 1216},  # flatten: width at the minimum window, 19 channels
 )
 
 _LOCAL_FACTS = dict(
@@ -195,7 +195,7 @@ POSTLOCAL = ModelCard(
     notes=NOTES + " Only the pretrained feature encoder is used (its per-channel local tokens); the context "
                   "transformer and channel table of the checkpoint are dropped. The head is braindecode's "
                   "separable one (spatial filter, then linear on the flattened tokens).",
-    **_LOCAL_FACTS,
+    **{**_LOCAL_FACTS, "embedding_size": 1216},  # flatten: width at the minimum window, 19 channels
 )
 
 PRELOCAL = ModelCard(
@@ -211,7 +211,7 @@ PRELOCAL = ModelCard(
                   "with the head) mixes the "
                   "channels before the pretrained feature encoder, whose tokens are flattened into a "
                   "linear layer; embeddings of an untrained model therefore pass through a random filter.",
-    **dict(_LOCAL_FACTS, checkpoints=tuple(
+    **dict(_LOCAL_FACTS, embedding_size=256, checkpoints=tuple(
         # The spatial filter before the encoder is a task layer the releases do not hold: with
         # them it is initialised and trained like the head (a user's own saved model keeps it).
         replace(c, card_overrides={"head_prefixes": ("spatial_conv.", "final_layer.")})

@@ -46,7 +46,7 @@ CARD = ModelCard(
     channels=AnyChannels(),
     scaling=ZScore(),
     window=WindowSpec(multiple=TOKEN, min_samples=TOKEN, max_samples=TOKEN * MAX_SEQLEN),
-    embedding_size=LATENT_DIM,
+    embedding_size=608,  # flatten: its width at the minimum window with 19 channels
     build_kwargs={"dim": 1024, "n_layers": 16, "n_heads": 8, "head_dim": 64, "fine_time_pts": TOKEN,
                   "latent_dim": LATENT_DIM, "max_seqlen": MAX_SEQLEN},
     # 172 M parameters at full size; tiny: 2 blocks of width 32.
