@@ -202,6 +202,9 @@ def main(argv=None):
     parser.add_argument("--window-policy", default="crop", choices=["crop", "pad", "split"])
     parser.add_argument("--pad-mode", default="constant", choices=["constant", "edge", "reflect"])
     parser.add_argument("--max-window-seconds", type=float, default=None)
+    parser.add_argument("--json", default=None,
+                        help="also write {model: {ours_per_s, forward_per_s, ratio}} here (docs/throughput.json "
+                             "feeds the table of docs/models.md)")
     parser.add_argument("--tiny", action="store_true", help="each card's tiny architecture instead of full size")
     parser.add_argument("--smoke", action="store_true",
                         help="smallest setting, runs in seconds: --tiny, 4 windows, 1 repeat")
@@ -229,6 +232,13 @@ def main(argv=None):
         print(f"{model}: done ({get_model_card(model).module_path}; range over repeats: {spread})", flush=True)
     print()
     print(format_table(rows, args.n_windows, batch_size, args.window_seconds, sfreq))
+    if args.json:
+        import json
+
+        table = {r["model"]: {"ours_per_s": r["transform_wps"], "forward_per_s": r["forward_wps"],
+                              "ratio": 1 / r["ratio"]} for r in rows}
+        with open(args.json, "w") as f:
+            json.dump(table, f, indent=1, sort_keys=True)
     return rows
 
 

@@ -483,7 +483,10 @@ class InputAdapter:
             padded = max(-(-n // w.multiple) * w.multiple, minimum)
             out = padded if limit is None or padded <= limit else out
         if limit is not None and out > limit:
-            if self.window_policy == "split":  # split windows are planned below the limit
+            # Split windows are planned below the limit; a window of the maximum duration whose
+            # resampled length rounds above it (by the resampling's rounding) loses only that.
+            at_limit = self.n_times_in_ <= np.ceil(limit / self.card.sfreq * self.sfreq) + 1
+            if self.window_policy == "split" or at_limit:
                 out = limit // w.multiple * w.multiple
             else:
                 raise ValueError(

@@ -276,3 +276,27 @@ def test_montages_of_other_caps_adapt_with_a_report_or_a_clear_error(model, cap)
     Xt = adapter.transform(X)
     assert Xt.shape[:2] == (len(X), len(report.slots) + card.scaling.n_extra_channels)
     assert np.all(np.isfinite(Xt))
+
+
+# ------------------------------------------------------------- real EEG
+@pytest.mark.parametrize("model", MODELS)
+def test_every_estimator_fits_and_predicts_on_real_eegmat(model, eegmat_small):
+    """Transformer, classifier and regressor, tiny configs, on EEGMAT (19 ch with old names, 500 Hz, 4 s, µV)."""
+    from sklearn.base import clone
+
+    from eegfm_sklearn import FoundationClassifier, FoundationRegressor, FoundationTransformer
+
+    from conftest import tiny
+
+    data = eegmat_small
+    common = tiny(model, sfreq=data.sfreq, ch_names=data.ch_names, random_state=0, batch_size=16)
+    emb = FoundationTransformer(**common).fit(data.X).transform(data.X)
+    assert emb.shape[0] == len(data.X) and np.all(np.isfinite(emb)) and emb.std(axis=0).max() > 0
+    clf = FoundationClassifier(**common, max_epochs=1, lr=1e-3).fit(data.X, data.y)
+    proba = clf.predict_proba(data.X)
+    assert proba.shape == (len(data.X), 2) and np.allclose(proba.sum(1), 1)
+    assert set(clf.predict(data.X)) <= set(data.y)
+    reg = FoundationRegressor(**common, max_epochs=1, lr=1e-3).fit(data.X, data.groups.astype(float))
+    pred = reg.predict(data.X)
+    assert pred.shape == (len(data.X),) and np.all(np.isfinite(pred))
+    assert not hasattr(clone(clf), "module_")

@@ -329,9 +329,9 @@ def test_within_session_evaluation_embeds_each_trial_once_with_cache(moabb_home,
     embedded = []
     forward = FoundationTransformer._adapt_and_forward
 
-    def counting(self, X):
+    def counting(self, X, *args, **kwargs):
         embedded.append(len(X))
-        return forward(self, X)
+        return forward(self, X, *args, **kwargs)
 
     monkeypatch.setattr(FoundationTransformer, "_adapt_and_forward", counting)
     extra = dict(random_state=0, sfreq=SFREQ, ch_names=list(CHANNELS))

@@ -52,9 +52,9 @@ def test_accelerator_path_adapts_next_batch_in_background(eegmat_small, monkeypa
     threads = []
     adapt = est.adapter_.transform
 
-    def spy(X):
+    def spy(X, **kwargs):
         threads.append(threading.current_thread())
-        return adapt(X)
+        return adapt(X, **kwargs)
 
     monkeypatch.setattr(type(est), "_overlap_adapter", lambda self: True)
     monkeypatch.setattr(est.adapter_, "transform", spy)

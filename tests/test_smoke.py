@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from eegfm_sklearn import list_models
+
 from conftest import require_data
 
 pytestmark = pytest.mark.smoke
@@ -88,8 +90,8 @@ def test_bench_transform(eegmat_files):
     out = run_script("benchmarks/bench_transform.py", "--smoke")
     assert "data: 4 windows x 19 ch x 2000 samples at 500 Hz" in out
     rows = table_rows(out)
-    assert [r[0] for r in rows] == ["bendr", "biot", "labram"]
-    assert all(len(r) == 9 and r[-1].endswith("%") for r in rows)
+    assert [r[0] for r in rows] == list_models()  # every card, by default
+    assert all(len(r) == 12 and r[-2].endswith("%") for r in rows)  # adapter share of the forward
 
 
 def test_bench_cache(eegmat_files):
