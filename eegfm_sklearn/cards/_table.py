@@ -55,7 +55,7 @@ def model_table(with_params=True) -> str:
         params = f"{_params(card) / 1e6:.1f} M" if with_params else ""
         ckpts = ", ".join(f"`{c.name}`" for c in card.checkpoints) or "none published"
         s = speed.get(name)
-        thr = f"{s['ours_per_s']:.0f} ({s['ratio']:.2f}x)" if s else "not measured"
+        thr = f"{s['ours_per_s']:.3g} ({s['ratio']:.2f}x)" if s else "not measured"
         cells = [f"`{name}`", card.status, params, f"{card.sfreq:g} Hz", _short(card.channels.describe()),
                  card.scaling.describe(), card.filters.describe() if card.filters else "not stated",
                  _window(card), str(card.embedding_size), ckpts, thr]
