@@ -33,3 +33,31 @@ def run_and_catch(module, submodule, x, **forward_kwargs):
     if not caught:
         raise RuntimeError(f"{type(submodule).__name__} was not called by {type(module).__name__}.forward.")
     return caught[-1]
+
+
+def positions_chs_info(card_name, slots, positions):
+    """braindecode's ``chs_info`` for position-aware backbones: one dict per slot.
+
+    Parameters
+    ----------
+    card_name : str
+        For the error message.
+    slots : sequence of str, length n_slots
+    positions : ndarray of shape (n_slots, 3) or None
+        Metres, in the frame the backbone expects (``loc[:3]`` of mne's ``info["chs"]``).
+
+    Returns
+    -------
+    chs_info : list of dict
+        ``{"ch_name": str, "loc": ndarray (12,)}`` per slot.
+    """
+    import numpy as np
+
+    if positions is None:
+        raise ValueError(f"{card_name} needs the channels' positions (the card sets uses_positions).")
+    chs = []
+    for name, pos in zip(slots, np.asarray(positions, dtype=float)):
+        loc = np.zeros(12)
+        loc[:3] = pos
+        chs.append({"ch_name": str(name), "loc": loc})
+    return chs

@@ -2,6 +2,7 @@
 
 from ...channels import BipolarChannels
 from ...scaling import PercentileNormalize
+from .._hooks import run_and_catch
 from ..base import Checkpoint, ModelCard, WindowSpec
 from .convert import FORMAT as ORIGINAL_FORMAT
 
@@ -23,13 +24,7 @@ def _pooled(out):
 def _tokens(module, x):
     # The encoder averages its transformer's output tokens inside forward;
     # a hook catches them before that mean.
-    caught = []
-    handle = module.encoder.transformer.register_forward_hook(lambda mod, args, out: caught.append(out))
-    try:
-        module(x, return_features=True)
-    finally:
-        handle.remove()
-    return {"tokens": caught[0], "cls": None}
+    return {"tokens": run_and_catch(module, module.encoder.transformer, x), "cls": None}
 
 
 CHECKPOINTS = (

@@ -14,6 +14,7 @@ architecture has no rate of its own, so the pretraining rate wins: 256 Hz.
 
 from ...channels import AnyChannels
 from ...scaling import ZScore
+from .._hooks import positions_chs_info
 from ..base import Checkpoint, FilterSpec, ModelCard, WindowSpec
 from .convert import FORMAT as PULPBIO_FORMAT
 
@@ -36,16 +37,7 @@ def _embedding_size(size):
 
 
 def _build_extra(slots, positions):
-    import numpy as np
-
-    if positions is None:
-        raise ValueError("LUNA needs the channels' positions (the card sets uses_positions).")
-    chs = []
-    for name, pos in zip(slots, np.asarray(positions, dtype=float)):
-        loc = np.zeros(12)
-        loc[:3] = pos
-        chs.append({"ch_name": str(name), "loc": loc})
-    return {"chs_info": chs}
+    return {"chs_info": positions_chs_info("LUNA", slots, positions)}
 
 
 def _mean_tokens(out):

@@ -8,6 +8,7 @@ encodes them all. braindecode's default head flattens every token.
 
 from ...channels import AnyChannels
 from ...scaling import ZScore
+from .._hooks import positions_chs_info
 from ..base import Checkpoint, ModelCard, WindowSpec
 
 PATCH, OVERLAP = 200, 20
@@ -18,18 +19,11 @@ GATED = ("Gated on the Hub: request access on the repository page (accept the au
 
 
 def _build_extra(slots, positions):
-    import numpy as np
-
     from .bank import to_bank_frame
 
-    if positions is None:
-        raise ValueError("REVE needs the channels' positions (the card sets uses_positions).")
-    chs = []  # loc[:3] in the position bank's frame (see bank.py), the frame REVE was pretrained in
-    for name, pos in zip(slots, to_bank_frame(positions)):
-        loc = np.zeros(12)
-        loc[:3] = pos
-        chs.append({"ch_name": str(name), "loc": loc})
-    return {"chs_info": chs}
+    # loc[:3] in the position bank's frame (see bank.py), the frame REVE was pretrained in
+    bank = None if positions is None else to_bank_frame(positions)
+    return {"chs_info": positions_chs_info("REVE", slots, bank)}
 
 
 def _as_tokens(features):

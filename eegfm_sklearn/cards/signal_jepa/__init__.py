@@ -19,10 +19,10 @@ channels with known positions work.
 
 from dataclasses import replace
 
-import numpy as np
 
 from ...channels import AnyChannels, ChannelVocabulary
 from ...scaling import Scaling
+from .._hooks import positions_chs_info
 from ..base import Checkpoint, FilterSpec, ModelCard, WindowSpec
 from .convert import ENCODER_FORMAT, LOCAL_FORMAT
 
@@ -51,14 +51,7 @@ NOTES = (
 
 def _chs_info(slots, positions):
     """braindecode's chs_info: one dict per slot, ``loc`` as in mne's info['chs'] (12 values, metres)."""
-    if positions is None:
-        raise ValueError("SignalJEPA needs the channels' positions (the card sets uses_positions).")
-    out = []
-    for name, pos in zip(slots, np.asarray(positions, dtype=float)):
-        loc = np.zeros(12)
-        loc[:3] = pos
-        out.append({"ch_name": str(name), "loc": loc})
-    return out
+    return positions_chs_info("SignalJEPA", slots, positions)
 
 
 def _build_extra(slots, positions):

@@ -9,6 +9,7 @@ then a linear layer on all channels), and no weights.
 
 from ...channels import AnyChannels
 from ...scaling import ZScore
+from .._hooks import positions_chs_info
 from ..base import FilterSpec, ModelCard, WindowSpec
 
 TOKEN = 32
@@ -17,16 +18,7 @@ LATENT_DIM = 32
 
 
 def _build_extra(slots, positions):
-    import numpy as np
-
-    if positions is None:
-        raise ValueError("ZUNA needs the channels' positions (the card sets uses_positions).")
-    chs = []
-    for name, pos in zip(slots, np.asarray(positions, dtype=float)):
-        loc = np.zeros(12)
-        loc[:3] = pos
-        chs.append({"ch_name": str(name), "loc": loc})
-    return {"chs_info": chs}
+    return {"chs_info": positions_chs_info("ZUNA", slots, positions)}
 
 
 def _flatten(out):
