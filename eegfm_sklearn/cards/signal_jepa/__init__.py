@@ -19,7 +19,6 @@ channels with known positions work.
 
 from dataclasses import replace
 
-
 from ...channels import AnyChannels, ChannelVocabulary
 from ...scaling import Scaling
 from .._hooks import positions_chs_info
