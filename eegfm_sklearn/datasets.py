@@ -1,5 +1,8 @@
 """Recording fetchers: look in the data folder first, else download.
 
+A recording neither on disk nor downloadable now raises
+:class:`DataNotFoundError` at once (``EEGFM_OFFLINE=1`` skips the attempt).
+
 Downloads go through pooch, the fetcher mne's own datasets use, with
 SHA-256 checks where the hash is known.
 """
@@ -9,11 +12,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import mne
 import numpy as np
 
-from ._data_dir import get_data_dir
+from .progress import show_progress
+from ._data_dir import DATA_DIR_ENV, OFFLINE_ENV, DataNotFoundError, data_dir_origin, downloads_off, get_data_dir
 
 EEGMAT_URL = "https://physionet.org/files/eegmat/1.0.0/"
 EEGMAT_URL_ENV = "EEGFM_EEGMAT_URL"
@@ -43,6 +48,13 @@ EEGMAT_SHA256 = {
 EEGMAT_LABELS = {1: "rest", 2: "arithmetic"}
 
 
+# Downloads give up quickly when the host cannot be reached (no retry loop);
+# a slow but live connection still has a minute per read.
+CONNECT_TIMEOUT_S = 5
+READ_TIMEOUT_S = 60
+EEGMAT_PAGE = "https://physionet.org/content/eegmat/1.0.0/"
+
+
 def fetch_eegmat(subjects=range(10), data_dir=None, download=True):
     """Paths of the EEGMAT EDF files, downloading those not on disk.
 
@@ -53,41 +65,95 @@ def fetch_eegmat(subjects=range(10), data_dir=None, download=True):
     data_dir : str or Path or None
         Folder holding an ``eegmat/`` subfolder (see :func:`get_data_dir`).
     download : bool
-        Fetch missing files from PhysioNet (or ``$EEGFM_EEGMAT_URL``).
+        Fetch missing files from PhysioNet (or ``$EEGFM_EEGMAT_URL``),
+        unless ``EEGFM_OFFLINE=1``.
 
     Returns
     -------
     paths : dict
         ``(subject, run) -> Path``; run 1 is rest, run 2 arithmetic.
+
+    Raises
+    ------
+    DataNotFoundError
+        A file is missing and cannot be downloaded now (download off, no
+        network, server error); the message says where it was looked for
+        and how to provide it.
     """
+    subjects = [int(s) for s in subjects]
+    for subject in subjects:
+        if not 0 <= subject <= 35:
+            raise ValueError(f"EEGMAT has subjects 0-35; got {subject}.")
     folder = get_data_dir(data_dir) / "eegmat"
     base_url = os.environ.get(EEGMAT_URL_ENV, EEGMAT_URL)
-    paths = {}
-    for subject in subjects:
-        if not 0 <= int(subject) <= 35:
-            raise ValueError(f"EEGMAT has subjects 0-35; got {subject}.")
-        for run in (1, 2):
-            fname = f"Subject{int(subject):02d}_{run}.edf"
-            path = folder / fname
-            if not path.exists():
-                if not download:
-                    raise FileNotFoundError(f"{path} is missing; set EEGFM_DATA_DIR or pass download=True.")
-                path = _download(base_url, fname, folder)
-            paths[(int(subject), run)] = Path(path)
+    paths = {(s, run): folder / f"Subject{s:02d}_{run}.edf" for s in subjects for run in (1, 2)}
+    missing = [key for key, path in paths.items() if not path.exists()]
+    if missing and not download:
+        raise _eegmat_not_found(folder, data_dir, missing, paths, base_url, "download=False")
+    if missing and downloads_off():
+        raise _eegmat_not_found(folder, data_dir, missing, paths, base_url, f"{OFFLINE_ENV}=1")
+    for key in missing:
+        try:
+            paths[key] = Path(_download(base_url, paths[key].name, folder))
+        except _network_errors() as err:
+            raise _eegmat_not_found(folder, data_dir, missing, paths, base_url, _why_download_failed(err)) from None
     return paths
+
+
+def _network_errors():
+    import requests
+
+    return (requests.exceptions.RequestException, ConnectionError)
+
+
+def _why_download_failed(err):
+    import requests
+
+    host = urlparse(getattr(err.request, "url", None) or "").netloc or "the server"
+    if isinstance(err, requests.exceptions.HTTPError) and err.response is not None:
+        return f"the download failed: {host} answered HTTP {err.response.status_code} for {err.response.url}"
+    if isinstance(err, requests.exceptions.ConnectTimeout):
+        return f"no network: {host} did not answer within {CONNECT_TIMEOUT_S} s"
+    if isinstance(err, (requests.exceptions.ConnectionError, ConnectionError)):
+        return f"no network: could not connect to {host}"
+    return f"the download failed ({type(err).__name__})"
+
+
+def _eegmat_not_found(folder, data_dir, missing, paths, base_url, why):
+    names = [paths[key].name for key in missing]
+    listed = names[0] if len(names) == 1 else f"{names[0]} ... {names[-1]}"
+    return DataNotFoundError(
+        f"EEGMAT recordings not found: {len(names)} file(s) ({listed}) missing from {folder} "
+        f"(folder from {data_dir_origin(data_dir)}); not downloaded: {why}.\n"
+        "Provide them in one of three ways:\n"
+        f"  1. set {DATA_DIR_ENV} (or pass data_dir=) to a folder whose eegmat/ subfolder holds them;\n"
+        f"  2. run once with network: missing files are downloaded from {base_url} into {folder} "
+        "(5.2 MB per subject);\n"
+        f"  3. copy them by hand from {EEGMAT_PAGE} as {folder}/SubjectNN_1.edf (rest) and "
+        "SubjectNN_2.edf (arithmetic), NN = 00-35."
+    )
 
 
 def _download(base_url, fname, folder):
     import pooch
 
     sha = EEGMAT_SHA256.get(fname)
-    return pooch.retrieve(
-        url=base_url.rstrip("/") + "/" + fname,
-        known_hash=f"sha256:{sha}" if sha else None,
-        fname=fname,
-        path=folder,
-        progressbar=False,
-    )
+    # pooch's own "Downloading ..." line would precede a failure's message; a bar
+    # (on a terminal) shows a download that has started instead.
+    downloader = pooch.HTTPDownloader(progressbar=show_progress(1), timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S))
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        return pooch.retrieve(
+            url=base_url.rstrip("/") + "/" + fname,
+            known_hash=f"sha256:{sha}" if sha else None,
+            fname=fname,
+            path=folder,
+            downloader=downloader,
+        )
+    finally:
+        logger.setLevel(level)
 
 
 @dataclass

@@ -6,6 +6,7 @@ seconds; the test suite runs it.
 """
 
 import argparse
+import sys
 import tempfile
 
 import numpy as np
@@ -22,7 +23,10 @@ parser.add_argument("--smoke", action="store_true", help="smallest setting, runs
 smoke = parser.parse_args().smoke
 
 # Two recordings of the same simulated brain (sample-subject sensors, sphere head model).
-train = simulate_paired_windows(n_windows=20 if smoke else 200, n_times=100, sfreq=100.0, seed=0)
+try:
+    train = simulate_paired_windows(n_windows=20 if smoke else 200, n_times=100, sfreq=100.0, seed=0)
+except FileNotFoundError as err:  # the sensor geometry file is not in the data folder: say so, no traceback
+    sys.exit(f"error: {err}")
 test = simulate_paired_windows(n_windows=5 if smoke else 50, n_times=100, sfreq=100.0, seed=1)
 print("EEG windows", train.X.shape, "MEG windows", train.Y.shape)
 

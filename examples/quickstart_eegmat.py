@@ -1,8 +1,10 @@
 """Quickstart: a foundation-model pipeline, leave-one-subject-out, on EEGMAT.
 
 EEGMAT (PhysioNet "eegmat") holds resting and mental-arithmetic EEG of 36
-subjects. The recordings are read from ``$EEGFM_DATA_DIR/eegmat`` (default
-``../shared/data``) and downloaded from PhysioNet when absent.
+subjects. The recordings are read from ``$EEGFM_DATA_DIR/eegmat`` (unset: ``../shared/data``
+if that folder exists, else ``~/eegfm_data``) and downloaded from PhysioNet when
+absent; without them and without network the script says where it looked and
+how to provide them, and exits with status 1.
 
 The foundation model below runs with ``weights=None`` (random weights)
 unless you pass ``--weights`` (e.g. ``labram-base`` or a local checkpoint):
@@ -18,6 +20,7 @@ architecture) in seconds; the test suite runs it.
 """
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -30,7 +33,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from eegfm_sklearn import FoundationTransformer, get_model_card
-from eegfm_sklearn.datasets import load_eegmat
+from eegfm_sklearn.datasets import DataNotFoundError, load_eegmat
+from eegfm_sklearn.weights import WeightsError
 
 
 def log_band_power(X, sfreq=500.0):
@@ -83,4 +87,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (DataNotFoundError, WeightsError) as err:  # what is missing and how to provide it
+        sys.exit(f"error: {err}")
