@@ -265,7 +265,36 @@ def _resolve_dir(folder: Path, card, source, ckpt=None):
 
 
 # ----------------------------------------------------------- Hugging Face
-def _hub_get(repo_id, filename, revision, cache_dir):
+# huggingface_hub retries an unreachable Hub for about 25 s per file before it
+# falls back to the cache; one short probe first tells an offline machine at once.
+HUB_PROBE_TIMEOUT_S = 5
+
+
+def hub_endpoint() -> str:
+    """The Hub's address (``HF_ENDPOINT``, default https://huggingface.co)."""
+    from huggingface_hub import constants
+
+    return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
+def hub_unreachable(endpoint=None, timeout=HUB_PROBE_TIMEOUT_S):
+    """Why the Hub cannot be reached now (one try, ``timeout`` seconds), or None if it answers.
+
+    Any HTTP answer counts as reachable; the request goes through
+    huggingface_hub's own session (its proxies and certificates).
+    """
+    from huggingface_hub.utils import get_session
+
+    endpoint = endpoint or hub_endpoint()
+    try:
+        get_session().head(endpoint, timeout=timeout)
+    except Exception as err:  # noqa: BLE001 - any failure to get an answer means "unreachable"
+        cause = str(err).splitlines()[0][:160] if str(err) else ""
+        return f"{endpoint} could not be reached ({type(err).__name__}{': ' + cause if cause else ''})"
+    return None
+
+
+def _hub_get(repo_id, filename, revision, cache_dir, local_only):
     """Path of a cached/downloaded hub file, or an exception describing why not."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
@@ -276,7 +305,7 @@ def _hub_get(repo_id, filename, revision, cache_dir):
             filename,
             revision=revision,
             cache_dir=str(cache_dir),
-            local_files_only=hub_offline(),
+            local_files_only=local_only,
             endpoint=os.environ.get("HF_ENDPOINT") or None,
         )
         return Path(path), None
@@ -286,25 +315,22 @@ def _hub_get(repo_id, filename, revision, cache_dir):
         return None, err
 
 
-def _hub_not_found(repo_id, filenames, revision, cache_dir, errors, note=""):
+def _hub_not_found(repo_id, filenames, revision, cache_dir, errors, why, note=""):
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     rev = revision or "main"
     if any(isinstance(e, LocalEntryNotFoundError) for e in errors):
-        why = (
-            "downloads are off (HF_HUB_OFFLINE=1)"
-            if hub_offline()
-            else "the Hub could not be reached"
-        )
+        folder = f"models--{repo_id.replace('/', '--')}"
         return WeightsError(
-            f"Cannot get {list(filenames)} of Hugging Face repo {repo_id!r} "
-            f"(revision {rev}): {why} and the cache {cache_dir} has no copy. "
-            "Either allow downloads once (unset HF_HUB_OFFLINE, check network/"
-            f"HF_ENDPOINT), or place the file by hand: on a machine with internet "
-            f"run `hf download {repo_id} {filenames[0]} config.json --cache-dir <dir>` "
-            f"and copy <dir>/models--{repo_id.replace('/', '--')} into {cache_dir}; "
-            f"or download https://huggingface.co/{repo_id}/tree/{rev} into a folder "
-            "and pass that folder as weights=." + note
+            f"Cannot get {' or '.join(filenames)} of Hugging Face repo {repo_id!r} (revision {rev}): "
+            f"not in the cache {cache_dir}, and not downloaded: {why or 'the Hub could not be reached'}.\n"
+            "Provide the weights in one of three ways:\n"
+            "  1. run once with network (HF_HUB_OFFLINE unset): they are downloaded into that cache;\n"
+            f"  2. point HF_HOME or HF_HUB_CACHE (or cache_dir=) at a cache holding {folder}, or place it "
+            f"by hand: on a machine with internet run `hf download {repo_id} {filenames[0]} config.json "
+            f"--cache-dir <dir>` and copy <dir>/{folder} into {cache_dir};\n"
+            f"  3. download {hub_endpoint()}/{repo_id}/tree/{rev} into a folder and pass that "
+            "folder (or its weight file) as weights=." + note
         )
     return WeightsError(
         f"Hugging Face repo {repo_id!r} (revision {rev}) has none of {list(filenames)}.{note}"
@@ -315,16 +341,17 @@ def _resolve_hub(repo_id, card, *, filenames, revision, cache_dir, source, ckpt=
     from huggingface_hub.errors import HfHubHTTPError
 
     cache = hub_cache_dir(cache_dir)
+    why = "downloads are off (HF_HUB_OFFLINE=1)" if hub_offline() else hub_unreachable()
     errors = []
     try:
         for name in filenames:
-            path, err = _hub_get(repo_id, name, revision, cache)
+            path, err = _hub_get(repo_id, name, revision, cache, local_only=why is not None)
             if path is not None:
                 break
             errors.append(err)
         else:
-            raise _hub_not_found(repo_id, filenames, revision, cache, errors, note)
-        cfg_path, _ = _hub_get(repo_id, "config.json", revision, cache)
+            raise _hub_not_found(repo_id, filenames, revision, cache, errors, why, note)
+        cfg_path, _ = _hub_get(repo_id, "config.json", revision, cache, local_only=why is not None)
     except HfHubHTTPError as err:  # repo/revision missing, gated, server error
         raise WeightsError(
             f"Hugging Face repo {repo_id!r} (revision {revision or 'main'}) could "
