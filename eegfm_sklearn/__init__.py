@@ -1,5 +1,9 @@
 """EEG foundation models as scikit-learn estimators."""
 
+from ._warn import import_braindecode
+
+import_braindecode()  # first, so that braindecode's import-time notices are filtered at their import
+
 from .adapter import ChannelReport, ChannelWarning
 from .cards import get_model_card, list_models, register_card
 from .eeg2meg import EEGToMEGRegressor

@@ -20,13 +20,13 @@ because it sits on the inference path. Window policies (pad / split) are in
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import mne
 import numpy as np
 import torch
 
+from ._warn import warn
 from .channels import find_channel, index_user_channels, normalize_name
 from .filtering import plan_filters
 from .resampling import PolyphaseResampler, choose_ratio
@@ -459,12 +459,12 @@ class InputAdapter:
     def _warn(self):
         zeros = [s for s, st in zip(self.report_.slots, self.report_.status) if st == "zero"]
         if zeros:
-            warnings.warn(f"Zero-filled {len(zeros)} slot(s) of {self.card.name}: {zeros}. "
-                          "Pass missing_channels='interpolate' to estimate them instead.",
-                          ChannelWarning, stacklevel=5)
+            warn(f"Zero-filled {len(zeros)} slot(s) of {self.card.name}: {zeros}. "
+                 "Pass missing_channels='interpolate' to estimate them instead.",
+                 ChannelWarning, stacklevel=5)
         if self.report_.unused:
-            warnings.warn(f"{self.card.name} does not use input channel(s) {list(self.report_.unused)}.",
-                          ChannelWarning, stacklevel=5)
+            warn(f"{self.card.name} does not use input channel(s) {list(self.report_.unused)}.",
+                 ChannelWarning, stacklevel=5)
 
     def _accepted_length(self, n):
         w = self.card.window

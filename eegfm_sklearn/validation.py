@@ -8,7 +8,6 @@ as missing).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import mne
@@ -16,6 +15,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils.validation import validate_data
 
+from ._warn import warn
 from .scaling import UNIT_TO_UV
 
 
@@ -176,7 +176,7 @@ def warn_implausible_amplitude(X, units):
     raw = level / UNIT_TO_UV[units]
     # The units that would put the level nearest 10 µV.
     guess = min(("V", "mV", "uV"), key=lambda u: abs(np.log10(raw * UNIT_TO_UV[u] / 10.0)))
-    warnings.warn(
+    warn(
         f"X's median amplitude is {raw:.3g} per sample, i.e. {level:.3g} µV with units={units!r}: "
         f"implausible for EEG (expected {low:g}-{high:g} µV). It looks like units={guess!r}: pass "
         f"units={guess!r} (mne objects must hold volts), or rescale X.",
@@ -211,7 +211,7 @@ def check_finite_outputs(out):
 def _numpy_info(X, sfreq, ch_names, units, fitted_info, montage):
     if sfreq is None and ch_names is None and fitted_info is not None:
         if fitted_info.units == "V":
-            warnings.warn(
+            warn(
                 "This estimator was fitted on mne.Epochs (whose data are in volts) and now gets a "
                 "numpy array: it is read as volts, with the channels and rate seen in fit, so the "
                 "units are ambiguous. Pass mne.Epochs, or set units= (and sfreq=, ch_names=) to "

@@ -15,9 +15,11 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from .._warn import ISSUED_ATTR, dependency_notices_filtered, issued_by
 from ..adapter import InputAdapter
 from ..backbone import CardModule, predict_batches
 from ..cards import get_model_card
+from ..progress import progress
 from ..seeding import seeded  # also imported from here by training.py
 from ..validation import check_eeg_input, check_finite_outputs
 from ..windowing import check_window_params, pool_subwindows
@@ -94,7 +96,11 @@ COMMON_PARAMS_DOC = """
         (see :mod:`eegfm_sklearn.seeding`), so a seeded fit gives the same
         result alone or beside other fits in threads.
     verbose : int, default=0
-        Print the preprocessing steps and training progress when > 0.
+        0: silent. 1: print the preprocessing steps and one line per
+        fine-tuning epoch (skorch's table); on a terminal (or in Jupyter)
+        also progress bars for the epochs' batches and for ``transform`` /
+        ``predict`` over several batches. 2: the bars even when the output
+        is not a terminal (log files).
     filters : {"card", None}, default="card"
         ``"card"`` applies the model card's pretraining filters (e.g.
         LaBraM's 0.1-75 Hz band-pass and 50 Hz notch) at the input rate,
@@ -148,6 +154,13 @@ class FoundationEstimatorBase(BaseEstimator):
         return tags
 
 
+    def __sklearn_clone__(self):
+        # The clone shares the record of warnings issued (see eegfm_sklearn._warn): the
+        # folds of a cross-validation report each cause once, not once per fold.
+        clone = super().__sklearn_clone__()
+        clone.__dict__[ISSUED_ATTR] = self.__dict__.setdefault(ISSUED_ATTR, set())
+        return clone
+
     def __sklearn_is_fitted__(self):
         # Defined here so tools that patch it onto steps (MOABB) leave ours picklable.
         return hasattr(self, "adapter_")
@@ -191,7 +204,9 @@ class FoundationEstimatorBase(BaseEstimator):
         check_window_params(self.window_policy, self.pad_mode, self.max_window_seconds, self.split_overlap,
                             self.split_pooling)
         card, resolved = self._resolve_weights()
-        self.adapter_ = fit_adapter(self._make_adapter(card, info))
+        self.__dict__.setdefault(ISSUED_ATTR, set())  # created in fit: transform leaves __dict__ as it is
+        with issued_by(self):  # the adapter's ChannelWarnings: once per estimator and cause
+            self.adapter_ = fit_adapter(self._make_adapter(card, info))
         self.recording_info_ = info
         self.n_features_in_ = len(info.ch_names)
         self.card_ = card
@@ -208,8 +223,9 @@ class FoundationEstimatorBase(BaseEstimator):
 
         Returns the validated X (input units) and the resolved weights.
         """
-        X, info = check_eeg_input(self, X, sfreq=self.sfreq, ch_names=self.ch_names,
-                                  units=self.units, reset=True, montage=self.montage)
+        with issued_by(self):  # UnitsWarning: once per estimator and cause
+            X, info = check_eeg_input(self, X, sfreq=self.sfreq, ch_names=self.ch_names,
+                                      units=self.units, reset=True, montage=self.montage)
         return X, self._set_fitted(info, lambda adapter: adapter.fit(X), **build)
 
     def _make_adapter(self, card, info):
@@ -238,7 +254,7 @@ class FoundationEstimatorBase(BaseEstimator):
             "n_outputs": n_outputs,
             "model_kwargs": self.model_kwargs,
         }
-        with seeded(self.random_state, self.device):
+        with seeded(self.random_state, self.device), dependency_notices_filtered():
             # Built from the effective card, whose post_build (if any) is applied here, once.
             module = CardModule(self.card_, build_args, adapter.report_.slots, output=output,
                                 slot_positions=adapter.slot_positions_)
@@ -267,8 +283,9 @@ class FoundationEstimatorBase(BaseEstimator):
     def _validate(self, X):
         """Validate X for a fitted estimator (values in input units)."""
         check_is_fitted(self, "adapter_")
-        X, _ = check_eeg_input(self, X, sfreq=self.sfreq, ch_names=self.ch_names, units=self.units,
-                               reset=False, fitted_info=self.recording_info_)
+        with issued_by(self):
+            X, _ = check_eeg_input(self, X, sfreq=self.sfreq, ch_names=self.ch_names, units=self.units,
+                                   reset=False, fitted_info=self.recording_info_)
         return X
 
     def _forward(self, X):
@@ -285,19 +302,21 @@ class FoundationEstimatorBase(BaseEstimator):
         """
         module, size = self._inference_module(), max(int(self.batch_size), 1)
         trials = max(1, size // self.adapter_.n_sub_)  # split trials: about `size` windows per batch
-        batches = (X[start : start + trials] for start in range(0, len(X), trials))
+        batches = iter(progress((X[start : start + trials] for start in range(0, len(X), trials)),
+                                total=-(-len(X) // trials), verbose=self.verbose, desc=self.card_.name))
         adapt = partial(self.adapter_.transform, prefiltered=prefiltered)
         forward = partial(predict_batches, module, batch_size=size, device=self.device,
                           precision=self.precision)
-        if not self._overlap_adapter():
-            return check_finite_outputs(np.concatenate([self._pool(forward(adapt(b))) for b in batches]))
-        outs = []
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(adapt, next(batches))
-            for batch in batches:
-                Xt, pending = pending.result(), pool.submit(adapt, batch)
-                outs.append(self._pool(forward(Xt)))
-            outs.append(self._pool(forward(pending.result())))
+        with dependency_notices_filtered():
+            if not self._overlap_adapter():
+                return check_finite_outputs(np.concatenate([self._pool(forward(adapt(b))) for b in batches]))
+            outs = []
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending = pool.submit(adapt, next(batches))
+                for batch in batches:
+                    Xt, pending = pending.result(), pool.submit(adapt, batch)
+                    outs.append(self._pool(forward(Xt)))
+                outs.append(self._pool(forward(pending.result())))
         return check_finite_outputs(np.concatenate(outs, axis=0))
 
     def _overlap_adapter(self):

@@ -19,8 +19,10 @@ from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping, LRSc
 from skorch.dataset import ValidSplit
 
 from .. import finetune as ft
+from .._warn import dependency_notices_filtered
 from ..backbone import autocast, resolve_pooling
 from ..cards import get_model_card
+from ..progress import show_progress
 from . import params
 from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase, seeded
 
@@ -333,7 +335,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
         if self.early_stopping:
             callbacks.append(("early_stopping", EarlyStopping(monitor="valid_loss", patience=self.n_iter_no_change,
                                                               load_best=True)))
-        if self.verbose:
+        if show_progress(self.verbose):  # batches within each epoch; the epoch lines come from PrintLog
             callbacks.append(ProgressBar())
         return callbacks
 
@@ -374,7 +376,8 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
                 **self._criterion_kwargs(y_train),
                 **extra,
             )
-            net.fit(Xt, y_train)
+            with dependency_notices_filtered():
+                net.fit(Xt, y_train)
         self.n_trainable_params_ = ft.count_trainable(self.module_)
         if self.merge_lora:
             ft.merge_adapters(self.module_)

@@ -13,6 +13,7 @@ import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
+from .._warn import dependency_notices_filtered
 from ..backbone import predict_batches, resolve_pooling
 from ..cache import CacheWarning, config_hash, file_sha256, get_store, window_hashes
 from ..cards import get_model_card
@@ -158,8 +159,9 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             return self
         self._build_frozen(resolved)
         probe = self.adapter_.transform(X[:1])  # one trial (its sub-windows if split)
-        self.embedding_size_ = self._pool(predict_batches(self.module_, probe, 1, self.device,
-                                                          self.precision)).shape[1]
+        with dependency_notices_filtered():
+            self.embedding_size_ = self._pool(predict_batches(self.module_, probe, 1, self.device,
+                                                              self.precision)).shape[1]
         if store is not None:
             store.put_meta(self.cache_key_, self._cache_meta())
         return self

@@ -1,0 +1,96 @@
+"""Warnings worth reading: the package's own once per estimator and cause, dependencies' noise filtered.
+
+Two mechanisms, both local (no global filter is installed):
+
+* :func:`warn` issues one of the package's own warnings (``ChannelWarning``,
+  ``UnitsWarning``...). Inside :func:`issued_by` ``(estimator)`` -- which
+  the estimators enter around their input checks and adapter fitting -- a
+  warning whose category and text the estimator has already issued is not
+  issued again: refitting, or fitting the clones of a cross-validation,
+  says each thing once. The text names the cause (the channels left out,
+  the amplitude seen), so a new cause is always reported. The record lives
+  in the estimator's ``__dict__`` (``_issued_warnings``): it survives refits
+  and pickling, and ``sklearn.base.clone`` shares it with the clone (see
+  ``FoundationEstimatorBase.__sklearn_clone__``), so the folds of a
+  cross-validation in this process report a cause once. Fresh estimators
+  built from scratch start with an empty record.
+* :func:`dependency_notices_filtered` silences, around the calls that
+  trigger them, notices of the libraries underneath that the user cannot
+  act on (a deprecated montage name inside braindecode, torch's STFT
+  window default in BIOT...). Anything else passes through.
+
+``warnings.catch_warnings`` changes process-wide state; entered from several
+threads at once it may leave one of these filters in place a little longer
+than the call. Only the notices listed in ``DEPENDENCY_NOTICES`` are affected.
+"""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+ISSUED_ATTR = "_issued_warnings"
+
+# (category, start of the message): notices from dependencies that carry nothing for the user.
+DEPENDENCY_NOTICES = (
+    # braindecode's EEGPT module builds mne's "standard_1020" montage at import; mne renamed it.
+    (FutureWarning, r"Montage name 'standard_1020' is deprecated"),
+    # wfdb (imported by braindecode.datasets) uses a pandas keyword pandas deprecates.
+    (DeprecationWarning, r"The inplace keyword in DataFrame.set_index is deprecated"),
+    # torch.stft inside BIOT's tokenizer: braindecode passes no window (rectangular is intended).
+    (UserWarning, r"A window was not provided"),
+    # torch.nn.TransformerEncoder inside LUNA: a speed path that does not apply to its layers.
+    (UserWarning, r"enable_nested_tensor is True, but self.use_nested_tensor is False"),
+    # braindecode's PBT constructor notes its own default feed-forward width.
+    (UserWarning, r"dim_feedforward is set to 4\*embed_dim"),
+)
+
+_OWNER: ContextVar = ContextVar("eegfm_warning_owner", default=None)
+
+
+@contextmanager
+def issued_by(estimator):
+    """Within this block, :func:`warn` reports each cause once per ``estimator``."""
+    token = _OWNER.set(estimator)
+    try:
+        yield
+    finally:
+        _OWNER.reset(token)
+
+
+def warn(message, category, stacklevel=1):
+    """``warnings.warn``, skipped when the current estimator already issued this warning.
+
+    Parameters
+    ----------
+    message : str
+        The warning's text; it names the cause (two causes, two texts).
+    category : type of Warning
+    stacklevel : int, default=1
+        As for ``warnings.warn``, counted from the caller of this function.
+    """
+    owner = _OWNER.get()
+    key = (category.__module__, category.__qualname__, str(message))
+    issued = None if owner is None else owner.__dict__.setdefault(ISSUED_ATTR, set())
+    if issued is not None and key in issued:
+        return
+    warnings.warn(message, category, stacklevel=stacklevel + 1)
+    if issued is not None:  # after the call: a warning turned into an error is raised again next time
+        issued.add(key)
+
+
+@contextmanager
+def dependency_notices_filtered():
+    """Silence :data:`DEPENDENCY_NOTICES` for the calls inside the block."""
+    with warnings.catch_warnings():
+        for category, message in DEPENDENCY_NOTICES:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        yield
+
+
+def import_braindecode():
+    """Import braindecode (and its models) without its import-time notices."""
+    with dependency_notices_filtered():
+        import braindecode  # noqa: F401
+        import braindecode.models  # noqa: F401
