@@ -59,19 +59,21 @@ def issued_by(estimator):
         _OWNER.reset(token)
 
 
-def warn(message, category, stacklevel=1):
+def warn(message, category, stacklevel=1, cause=None):
     """``warnings.warn``, skipped when the current estimator already issued this warning.
 
     Parameters
     ----------
     message : str
-        The warning's text; it names the cause (two causes, two texts).
     category : type of Warning
     stacklevel : int, default=1
         As for ``warnings.warn``, counted from the caller of this function.
+    cause : hashable or None
+        What the warning is about; None: its text. Give it when the text
+        holds measurements that vary from call to call for the same cause.
     """
     owner = _OWNER.get()
-    key = (category.__module__, category.__qualname__, str(message))
+    key = (category.__module__, category.__qualname__, str(message) if cause is None else cause)
     issued = None if owner is None else owner.__dict__.setdefault(ISSUED_ATTR, set())
     if issued is not None and key in issued:
         return

@@ -180,7 +180,7 @@ def warn_implausible_amplitude(X, units):
         f"X's median amplitude is {raw:.3g} per sample, i.e. {level:.3g} µV with units={units!r}: "
         f"implausible for EEG (expected {low:g}-{high:g} µV). It looks like units={guess!r}: pass "
         f"units={guess!r} (mne objects must hold volts), or rescale X.",
-        UnitsWarning, stacklevel=4,
+        UnitsWarning, stacklevel=4, cause=("implausible amplitude", units, guess),
     )
 
 
