@@ -172,6 +172,7 @@ def test_fine_tuning_prints_one_line_per_epoch_with_verbose(synthetic, capsys):
     rows = [line.split() for line in out.out.splitlines() if re.match(r"^\s+\d+\s", line)]
     assert [r[0] for r in rows] == ["1", "2", "3"]  # skorch's table: epoch, train_loss, dur
     assert "train_loss" in out.out and "\r" not in out.err  # no bar: the test's stderr is no terminal
+    assert "\x1b[" not in out.out  # nor colour codes in what may be a log file
 
 
 # -- warnings --------------------------------------------------------------------------

@@ -55,6 +55,29 @@ def eeg_meg_files():
 
 
 # -- examples ------------------------------------------------------------------------
+def readme_use_snippet():
+    """The Python block of the README's "Use" section, as written."""
+    section = (ROOT / "README.md").read_text().split("\n## Use\n", 1)[1].split("\n## ", 1)[0]
+    return re.search(r"```python\n(.*?)```", section, re.S)[1]
+
+
+def test_readme_use_snippet_runs_and_prints_its_scores(eegmat_files, tmp_path):
+    require_data("eegmat", "Subject03_2.edf")
+    script = tmp_path / "readme_use.py"
+    script.write_text(readme_use_snippet())
+    out = run_script(script)
+    per_subject = re.search(r"^accuracy per held-out subject: \[([\d. ]+)\] mean: (\d\.\d+)$", out, re.M)
+    scores = [float(v) for v in per_subject[1].split()]
+    assert len(scores) == 4 and all(0 <= v <= 1 for v in scores)
+    assert abs(float(per_subject[2]) - sum(scores) / 4) <= 0.0101  # the mean of the printed (rounded) scores
+    assert "biot: input 500 Hz, 19 channels, uV" in out  # verbose=1: the preprocessing
+    epochs = re.findall(r"^\s+(\d+)\s+(\d+\.\d+)\s+(\d+\.\d+)$", out, re.M)  # epoch, train_loss, dur
+    max_epochs = int(re.search(r"max_epochs=(\d+)", readme_use_snippet())[1])
+    assert [int(e[0]) for e in epochs] == list(range(1, max_epochs + 1))
+    assert 0 <= float(re.search(r"^accuracy on held-out subject 3: (\d\.\d+)$", out, re.M)[1]) <= 1
+    assert re.search(r"^FP1-F7\s+derived\s+EEG Fp1 - EEG F7$", out, re.M)  # the channel report
+
+
 def test_readme_quickstart(eegmat_files):
     out = run_script("examples/quickstart_eegmat.py", "--smoke")
     assert "EEGMAT: 60 windows of 19 channels x 2000 samples at 500 Hz from 2 subjects" in out

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import functools
 import math
+import re
+import sys
 
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping, LRScheduler, ProgressBar
+from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping, LRScheduler, PrintLog, ProgressBar
 from skorch.dataset import ValidSplit
 
 from .. import finetune as ft
 from .._warn import dependency_notices_filtered
 from ..backbone import autocast, resolve_pooling
 from ..cards import get_model_card
-from ..progress import show_progress
+from ..progress import interactive, show_progress
 from . import params
 from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase, seeded
 
@@ -117,6 +119,20 @@ class _Net(NeuralNet):
     def initialize_optimizer(self, triggered_directly=None):
         self.optimizer_ = self.optimizer(self.param_groups, lr=self.lr)
         return self
+
+    @property
+    def _default_callbacks(self):
+        # skorch's one line per epoch, without its colour codes when stdout is no terminal (log files)
+        if interactive(sys.stdout):
+            return super()._default_callbacks
+        return [(name, _PlainPrintLog() if name == "print_log" else cb) for name, cb in super()._default_callbacks]
+
+
+class _PlainPrintLog(PrintLog):
+    """skorch's epoch table with the best values left uncoloured."""
+
+    def format_row(self, row, key, color):
+        return re.sub(r"\x1b\[[0-9;]*m", "", str(super().format_row(row, key, color)))
 
 
 @functools.lru_cache(maxsize=None)
