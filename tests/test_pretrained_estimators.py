@@ -109,7 +109,7 @@ def test_registry_checkpoint_applies_its_contract(synthetic, tmp_path, monkeypat
     est = FoundationTransformer(**tiny("biot", weights=str(tmp_path / "biot18"), **_common(synthetic)))
     with pytest.raises(WeightsError, match="encoder.channel_tokens.weight"):
         est.fit(synthetic.X)  # a 16-channel model cannot take 18-channel weights
-    with pytest.raises(WeightsError, match="biot-pretrained-shhs-prest-18chs.*place the file by hand"):
+    with pytest.raises(WeightsError, match="(?s)biot-pretrained-shhs-prest-18chs.*place the file by hand"):
         resolve_weights("biot-shhs-prest-18", card)  # offline, empty cache: says what to do
     # a folder recording its contract (as save_pretrained writes) gets the 18 pairs
     save_weights_dir(module, tmp_path / "biot18c", {"model": "biot", "checkpoint": "biot-shhs-prest-18",

@@ -326,9 +326,9 @@ def _hub_not_found(repo_id, filenames, revision, cache_dir, errors, why, note=""
             f"not in the cache {cache_dir}, and not downloaded: {why or 'the Hub could not be reached'}.\n"
             "Provide the weights in one of three ways:\n"
             "  1. run once with network (HF_HUB_OFFLINE unset): they are downloaded into that cache;\n"
-            f"  2. point HF_HOME or HF_HUB_CACHE (or cache_dir=) at a cache holding {folder}, or place it "
-            f"by hand: on a machine with internet run `hf download {repo_id} {filenames[0]} config.json "
-            f"--cache-dir <dir>` and copy <dir>/{folder} into {cache_dir};\n"
+            f"  2. point HF_HOME or HF_HUB_CACHE (or cache_dir=) at a cache holding {folder}, or "
+            f"place the file by hand: on a machine with internet run `hf download {repo_id} "
+            f"{filenames[0]} config.json --cache-dir <dir>` and copy <dir>/{folder} into {cache_dir};\n"
             f"  3. download {hub_endpoint()}/{repo_id}/tree/{rev} into a folder and pass that "
             "folder (or its weight file) as weights=." + note
         )
