@@ -96,7 +96,8 @@ def fetch_eegmat(subjects=range(10), data_dir=None, download=True):
         try:
             paths[key] = Path(_download(base_url, paths[key].name, folder))
         except _network_errors() as err:
-            raise _eegmat_not_found(folder, data_dir, missing, paths, base_url, _why_download_failed(err)) from None
+            why = _why_download_failed(err)
+            raise _eegmat_not_found(folder, data_dir, missing, paths, base_url, why) from None
     return paths
 
 
@@ -201,6 +202,11 @@ def load_eegmat(subjects=range(10), window_seconds=4.0, last_seconds=60.0, data_
     data : WindowedRecordings
         ``X`` in µV, shape (n_windows, 19, window_seconds * 500); labels
         ``"rest"`` / ``"arithmetic"``; ``groups`` = subject number.
+
+    Raises
+    ------
+    DataNotFoundError
+        See :func:`fetch_eegmat`.
     """
     paths = fetch_eegmat(subjects, data_dir, download)
     Xs, ys, gs, ch_names, sfreq = [], [], [], None, None
