@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._warn import dependency_notices_filtered
 from .seeding import rng_lock
 
 POOLINGS = ("cls", "mean", "flatten", "attentive")
@@ -210,8 +211,9 @@ def _frozen_subtrees(module):
 
 def _rebuild(card, build_args, slot_names, output, state, training, pooling=None, peft_config=None, frozen=(),
              slot_positions=None, split_pooling="mean"):
-    module = CardModule(card, build_args, slot_names, output, pooling=pooling, peft_config=peft_config,
-                        slot_positions=slot_positions)
+    with dependency_notices_filtered():  # a copy or unpickling rebuilds the module: no notices again
+        module = CardModule(card, build_args, slot_names, output, pooling=pooling, peft_config=peft_config,
+                            slot_positions=slot_positions)
     module.split_pooling = split_pooling
     module.load_state_dict(state, strict=True)
     frozen = set(frozen)

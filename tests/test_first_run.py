@@ -215,6 +215,19 @@ def test_clones_share_the_record_a_new_estimator_starts_afresh(synthetic):
     assert len(_fit_twice(FoundationTransformer(**params), synthetic.X)) == 1
 
 
+@pytest.mark.parametrize("model", ["luna", "pbt"])
+def test_dependency_notices_are_filtered_where_they_arise(model, synthetic):
+    # braindecode's LUNA builds a torch TransformerEncoder that notes a speed path it cannot use;
+    # PBT's constructor notes its own default width: on every build, copy and unpickling.
+    est = FoundationTransformer(**tiny(model, sfreq=synthetic.sfreq, ch_names=synthetic.ch_names,
+                                       random_state=0))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(synthetic.X[:4])
+        pickle.loads(pickle.dumps(est)).transform(synthetic.X[:4])
+    assert [str(w.message) for w in caught] == []
+
+
 def test_a_warning_turned_into_an_error_is_raised_on_every_fit(synthetic):
     est = FoundationTransformer(**tiny("biot", sfreq=synthetic.sfreq, ch_names=synthetic.ch_names))
     for _ in range(2):
