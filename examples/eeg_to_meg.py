@@ -11,6 +11,7 @@ import tempfile
 
 import numpy as np
 
+from eegfm_sklearn.datasets import DataNotFoundError
 from eegfm_sklearn.eeg2meg import (
     EEGToMEGRegressor,
     RidgeEEGToMEG,
@@ -25,7 +26,7 @@ smoke = parser.parse_args().smoke
 # Two recordings of the same simulated brain (sample-subject sensors, sphere head model).
 try:
     train = simulate_paired_windows(n_windows=20 if smoke else 200, n_times=100, sfreq=100.0, seed=0)
-except FileNotFoundError as err:  # the sensor geometry file is not in the data folder: say so, no traceback
+except DataNotFoundError as err:  # the sensor geometry file is not in the data folder: say so, no traceback
     sys.exit(f"error: {err}")
 test = simulate_paired_windows(n_windows=5 if smoke else 50, n_times=100, sfreq=100.0, seed=1)
 print("EEG windows", train.X.shape, "MEG windows", train.Y.shape)

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._data_dir import get_data_dir
+from .._data_dir import DataNotFoundError, data_dir_origin, get_data_dir
 
 GEOMETRY_FILE = Path("eeg_meg") / "test-ave.fif.gz"
 _FWD_MEMORY: dict = {}
@@ -58,9 +58,12 @@ def sensor_info(data_dir=None):
 
     path = get_data_dir(data_dir) / GEOMETRY_FILE
     if not path.exists():
-        raise FileNotFoundError(
-            f"Sensor geometry file {path} not found; set EEGFM_DATA_DIR to the folder holding "
-            f"{GEOMETRY_FILE} (the shared data folder)."
+        raise DataNotFoundError(
+            f"Sensor geometry file {path} not found (folder from {data_dir_origin(data_dir)}); it is "
+            "not downloaded.\nProvide it in one of two ways:\n"
+            f"  1. set EEGFM_DATA_DIR (or pass data_dir=) to a folder holding {GEOMETRY_FILE}, such as "
+            "the project's shared data folder;\n"
+            f"  2. copy {GEOMETRY_FILE.name} (mne-python's test data: the sample subject's sensors) to {path}."
         )
     evoked = mne.read_evokeds(path, condition=0, verbose=False)
     info = mne.pick_info(evoked.info, mne.pick_types(evoked.info, meg=True, eeg=True, exclude=[]))
