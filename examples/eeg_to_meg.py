@@ -1,4 +1,5 @@
 """Predict MEG from EEG: simulate paired data, fit, compare with ridge, share the model.
+=====================================================================================
 
 Run from the project root: ``python examples/eeg_to_meg.py`` (about a minute on a laptop CPU).
 ``--smoke`` runs the smallest setting (fewer windows, a smaller transformer, one epoch) in
