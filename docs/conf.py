@@ -17,6 +17,10 @@ sys.path.insert(0, str(HERE / "_ext"))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a docs build downloads no weights
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The gallery runs each example from examples/, where the package's "../shared/data"
+# default would point inside the checkout: use the repository's neighbour instead.
+if (ROOT.parent / "shared" / "data").is_dir():
+    os.environ.setdefault("EEGFM_DATA_DIR", str(ROOT.parent / "shared" / "data"))
 
 import eegfm_sklearn  # noqa: E402
 
@@ -68,7 +72,6 @@ sphinx_gallery_conf = {
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
     "plot_gallery": "True",
-    "reset_argv": lambda gallery_conf, script_vars: [],
     "matplotlib_animations": False,
     "image_scrapers": ("matplotlib",),
     "show_memory": False,

@@ -66,7 +66,7 @@ def times(n_samples, sfreq):
 shown = ["EEG Fp1", "EEG F7", "EEG T3", "EEG T5"]
 biot_slots = list(biot.channel_report_.slots)
 labram_slots = list(labram.channel_report_.slots)
-fig, axes = plt.subplots(3, 1, figsize=(8, 8), sharex=True, layout="constrained")
+fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True, layout="constrained")
 for offset, name in enumerate(shown):
     axes[0].plot(times(raw.shape[-1], data.sfreq), raw[data.ch_names.index(name)] - 100 * offset, lw=0.6,
                  label=name)
@@ -82,7 +82,7 @@ for offset, name in enumerate(shown):
 axes[2].set(title="LaBraM's input: 0.1-75 Hz, 50 Hz notch, 200 Hz, in 0.1 mV", ylabel="0.1 mV",
             xlabel="time (s)")
 for ax in axes:
-    ax.legend(loc="upper right", fontsize="small", ncols=4)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False)
 plt.show()
 
 # %%
