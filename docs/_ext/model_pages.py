@@ -29,7 +29,7 @@ def _channels(card) -> list[str]:
     lines = [f"**Channels**: {scheme.describe()}."]
     names = getattr(scheme, "names", None)
     if names and "fixed" not in scheme.describe():
-        lines.append(f"The vocabulary ({len(names)} names): " + ", ".join(f"`{n}`" for n in names) + ".")
+        lines.append(f"The vocabulary ({len(names)} names): " + ", ".join(names) + ".")
     if card.uses_positions:
         lines.append("Each channel is placed by its 3-D position: from the recording (an mne object with "
                      "a montage), from `montage=`, or from the template 10-05 montage by name.")
@@ -79,13 +79,14 @@ def model_page(name, speed) -> str:
     example = card.checkpoints[0].name if card.checkpoints else None
     weights = f'"{example}"' if example else "None"
     lines = [
-        f"# `{card.name}`",
+        f"# {card.name}",
         "",
         f"**Status**: {card.status}. **braindecode class**: `{card.module_path}`.",
         "",
         "```python",
         "from eegfm_sklearn import FoundationTransformer",
-        f'est = FoundationTransformer("{card.name}", weights={weights}, sfreq=500, ch_names=ch_names)',
+        f'est = FoundationTransformer("{card.name}", weights={weights},',
+        "                            sfreq=500, ch_names=ch_names)  # your recording's rate and names",
         "```",
         "",
         "## Input contract",
