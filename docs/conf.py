@@ -91,3 +91,20 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
 }
 html_show_sourcelink = False
+
+
+# -- members documented ----------------------------------------------------------------
+def _skip_inherited_from_dependencies(app, what, name, obj, skip, options):
+    """Leave out methods defined by scikit-learn, torch or huggingface_hub base classes.
+
+    Their docstrings point into those projects' own docs (glossary terms, labels) and are
+    documented there; the pages list what this package defines.
+    """
+    module = getattr(obj, "__module__", None) or getattr(getattr(obj, "__func__", None), "__module__", "")
+    if callable(obj) and module and not module.startswith("eegfm_sklearn"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_inherited_from_dependencies)

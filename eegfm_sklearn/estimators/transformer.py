@@ -177,7 +177,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
 
         Returns
         -------
-        embeddings : ndarray of float32, shape (n_trials or n_windows, embedding_size_)
+        embeddings : ndarray of float32, shape (n_trials or n_windows, ``embedding_size_``)
             For a Raw, row ``i`` is the window starting at sample
             ``window_starts_[i]`` (``window_onsets_[i]`` seconds).
         """
