@@ -16,7 +16,18 @@ _REGISTRY: dict[str, ModelCard] = {}
 
 
 def register_card(card: ModelCard) -> ModelCard:
-    """Add a card to the registry (third-party models can register too)."""
+    """Add a card to the registry (third-party models can register too).
+
+    Parameters
+    ----------
+    card : ModelCard
+        The card; it replaces any card registered under the same ``card.name``.
+
+    Returns
+    -------
+    card : ModelCard
+        The same card, so the call can wrap a card's definition.
+    """
     _REGISTRY[card.name] = card
     return card
 
@@ -58,6 +69,11 @@ def get_model_card(name) -> ModelCard:
     ----------
     name : str or ModelCard
         A registered model name such as ``"labram"``.
+
+    Returns
+    -------
+    card : ModelCard
+        The registered card (``name`` itself when it is a card).
     """
     if isinstance(name, ModelCard):
         return name
