@@ -182,7 +182,7 @@ def plot_filter_response(source, sfreq=None, window_seconds=None, form=None, ax=
     for f, what in [(plan.l_freq, "high-pass"), (plan.h_freq, "low-pass"), *[(f, "notch") for f in plan.notch]]:
         if f is not None:
             ax.axvline(f, color="0.5", linestyle=":", linewidth=1)
-            ax.annotate(f"{what} {f:g} Hz", (f, 0.02), xycoords=("data", "axes fraction"), rotation=90,
+            ax.annotate(f"{what} {f:g} Hz", (f, 0.25), xycoords=("data", "axes fraction"), rotation=90,
                         fontsize="x-small", ha="right", va="bottom", color="0.3")
     ax.set_xscale("log")
     ax.set_xlim(low, plan.sfreq / 2)
