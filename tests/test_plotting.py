@@ -26,6 +26,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from scipy.signal import freqz  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from eegfm_sklearn import ChannelReport, FoundationClassifier, FoundationTransformer, get_model_card  # noqa: E402
 from eegfm_sklearn.adapter import head_positions, plan_channels, standard_montage  # noqa: E402
@@ -174,7 +175,8 @@ def test_embedding_pca_scatter_is_the_projection(embeddings):
 def test_embedding_tsne_scatter_is_the_projection(embeddings):
     X, labels = embeddings
     fig = plot_embedding_2d(X, labels, method="tsne", perplexity=5)
-    expected = TSNE(n_components=2, perplexity=5, init="pca", random_state=0).fit_transform(X)
+    with threadpool_limits(1, user_api="openmp"):  # as plot_embedding_2d runs it for few points
+        expected = TSNE(n_components=2, perplexity=5, init="pca", random_state=0).fit_transform(X)
     for coll in fig.axes[0].collections:
         np.testing.assert_allclose(coll.get_offsets(), expected[labels == coll.get_label()], rtol=1e-5)
 
