@@ -66,10 +66,10 @@ for seed in range(2):
             pipe.fit(data.X[train], data.y[train])
             fitted = time.perf_counter()
             score = balanced_accuracy_score(data.y[test], pipe.predict(data.X[test]))
-            rows.append(dict(model=model, strategy=strategy, seed=seed, fold=fold,
-                             test_group=int(data.groups[test][0]), n_train=len(train), n_test=len(test),
-                             metric="balanced_accuracy", score=score, fit_seconds=fitted - start,
-                             score_seconds=time.perf_counter() - fitted))
+            rows.append({"model": model, "strategy": strategy, "seed": seed, "fold": fold,
+                         "test_group": int(data.groups[test][0]), "n_train": len(train), "n_test": len(test),
+                         "metric": "balanced_accuracy", "score": score, "fit_seconds": fitted - start,
+                         "score_seconds": time.perf_counter() - fitted})
 results = pd.DataFrame(rows)
 print(results.groupby(["model", "strategy"])["score"].agg(["mean", "std"]).round(3))
 

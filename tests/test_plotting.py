@@ -12,37 +12,39 @@ import subprocess
 import sys
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import mne
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import require_data, tiny
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+from scipy.signal import freqz
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from threadpoolctl import threadpool_limits
 
-matplotlib.use("Agg", force=True)
-
-import matplotlib.pyplot as plt  # noqa: E402
-import mne  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from scipy.signal import freqz  # noqa: E402
-from sklearn.decomposition import PCA  # noqa: E402
-from sklearn.manifold import TSNE  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-from eegfm_sklearn import ChannelReport, FoundationClassifier, FoundationTransformer, get_model_card  # noqa: E402
-from eegfm_sklearn.adapter import head_positions, plan_channels, standard_montage  # noqa: E402
-from eegfm_sklearn.viz import (  # noqa: E402
-    RESULT_COLUMNS, STATUS_COLORS, filter_response, plot_channel_report, plot_embedding_2d,
-    plot_filter_response, plot_subject_scores, plot_training_curves,
+from eegfm_sklearn import ChannelReport, FoundationClassifier, FoundationTransformer, get_model_card
+from eegfm_sklearn.adapter import head_positions, plan_channels, standard_montage
+from eegfm_sklearn.viz import (
+    RESULT_COLUMNS,
+    STATUS_COLORS,
+    filter_response,
+    plot_channel_report,
+    plot_embedding_2d,
+    plot_filter_response,
+    plot_subject_scores,
+    plot_training_curves,
 )
-from eegfm_sklearn.viz.channels import slot_plot_positions  # noqa: E402
-
-from conftest import require_data, tiny  # noqa: E402
+from eegfm_sklearn.viz.channels import slot_plot_positions
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def _close_figures():
+def _agg_and_close_figures():
+    plt.switch_backend("Agg")  # headless, whatever the environment says
     yield
     plt.close("all")
 
@@ -109,9 +111,9 @@ def results_table():
     for (model, strategy), per_group in scores.items():
         for fold, (group, by_seed) in enumerate(per_group.items()):
             for seed, score in enumerate(by_seed):
-                rows.append(dict(model=model, strategy=strategy, seed=seed, fold=fold, test_group=group,
-                                 n_train=40, n_test=20, metric="balanced_accuracy", score=score,
-                                 fit_seconds=1.0, score_seconds=0.1))
+                rows.append({"model": model, "strategy": strategy, "seed": seed, "fold": fold,
+                             "test_group": group, "n_train": 40, "n_test": 20, "metric": "balanced_accuracy",
+                             "score": score, "fit_seconds": 1.0, "score_seconds": 0.1})
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 

@@ -39,14 +39,14 @@ def _plan_of(source, sfreq, window_seconds):
                          f"got sfreq={sfreq!r}.")
     if window_seconds is not None and not float(window_seconds) > 0:
         raise ValueError(f"window_seconds must be > 0; got {window_seconds!r}.")
-    n_times = 0 if window_seconds is None else int(round(float(window_seconds) * float(sfreq)))
+    n_times = 0 if window_seconds is None else round(float(window_seconds) * float(sfreq))
     return plan_filters(card, float(sfreq), n_times)
 
 
 def _continuous_response(plan):
     """(freqs, gain) of ``filter_continuous`` from its impulse response (zero-phase: gain = |H|)."""
     # an impulse with more than the filters' length of zeros on each side: no edge effect reaches it
-    n = int(2 ** np.ceil(np.log2(max(4 * plan.context + 1, 8192))))
+    n = 1 << int(np.ceil(np.log2(max(4 * plan.context + 1, 8192))))
     impulse = np.zeros((1, n))
     impulse[0, n // 2] = 1.0
     h = plan.filter_continuous(impulse)[0]
