@@ -247,6 +247,17 @@ def test_channel_report_zero_slots_and_recording_positions():
     moved = {"Cz": np.array([0.0, 0.01, 0.09])}  # a recording position wins over the template
     xyz = slot_plot_positions(report, positions=moved)
     np.testing.assert_allclose(xyz[report.slots.index("CZ")], moved["Cz"])
+    # the same positions given through a recording's info draw the same map
+    given = {n: np.array([0.05 * np.cos(i), 0.05 * np.sin(i), 0.06]) for i, n in enumerate(names)}
+    info = mne.create_info(names, 250.0, "eeg")
+    info.set_montage(mne.channels.make_dig_montage(given, coord_frame="head"))
+    from_info = scatter_of(plot_channel_report(report, positions=info)).get_offsets()
+    from_dict = scatter_of(plot_channel_report(report, positions=given)).get_offsets()
+    template = scatter_of(plot_channel_report(report)).get_offsets()
+    np.testing.assert_allclose(from_info, from_dict)
+    assert not np.allclose(from_dict, template)
+    with pytest.raises(TypeError, match="positions must be None, a dict"):
+        plot_channel_report(report, positions=[0.0, 0.0, 0.1])
 
 
 def test_channel_report_names_slots_it_cannot_place():

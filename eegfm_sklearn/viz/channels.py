@@ -30,11 +30,14 @@ def _report_of(source):
 
 
 def _input_positions(positions, ch_names):
-    """User channel name -> head-frame position (m), from a dict, a DigMontage or a montage name."""
+    """User channel name -> head-frame position (m), from a dict, an Info, a DigMontage or a montage name."""
     import mne
 
     from ..adapter import head_positions
 
+    if isinstance(positions, mne.Info):  # before dict: an Info is one
+        return {ch["ch_name"]: ch["loc"][:3].copy() for ch in positions["chs"]
+                if np.all(np.isfinite(ch["loc"][:3])) and np.any(ch["loc"][:3])}
     if positions is None or isinstance(positions, dict):
         return dict(positions or {})
     if isinstance(positions, str):
@@ -42,8 +45,8 @@ def _input_positions(positions, ch_names):
     if isinstance(positions, mne.channels.DigMontage):
         known = head_positions(positions)
         return {n: known[n.upper()] for n in ch_names if n.upper() in known}
-    raise TypeError("positions must be None, a dict name -> (x, y, z) in metres (head frame), a DigMontage "
-                    f"or a standard montage name; got {type(positions).__name__}.")
+    raise TypeError("positions must be None, a dict name -> (x, y, z) in metres (head frame), an mne Info, "
+                    f"a DigMontage or a standard montage name; got {type(positions).__name__}.")
 
 
 def _electrodes(slot, scheme):
@@ -117,10 +120,11 @@ def plot_channel_report(source, positions=None, card=None, show_names=True, ax=N
         ``FoundationClassifier`` or ``FoundationRegressor`` (its
         ``channel_report_``, card and recording positions are used), or a
         :class:`~eegfm_sklearn.ChannelReport`.
-    positions : dict or mne.channels.DigMontage or str or None, default=None
+    positions : dict or mne.Info or mne.channels.DigMontage or str or None, default=None
         Positions of the input channels: name -> (x, y, z) in metres (head
-        frame), a montage, or a standard montage name. Default: the
-        estimator's recording positions (none for a bare report).
+        frame), the recording's ``info`` (with a montage), a montage, or a
+        standard montage name. Default: the estimator's recording positions
+        (none for a bare report).
     card : str or ModelCard or None, default=None
         With a bare report: the model whose scheme says which electrodes
         feed each slot. None reads ``"A-B"`` slot names as pairs.
