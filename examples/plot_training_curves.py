@@ -9,8 +9,9 @@ training loss, the validation loss of the windows held out by
 ``EpochScoring`` callback.
 
 The model runs with random weights (``weights=None``) and the card's tiny
-architecture so the example takes seconds; pass ``weights="biot-..."`` (see
-``eegfm models``/:func:`eegfm_sklearn.list_models`) for a pretrained start.
+architecture so the example takes seconds; drop ``model_kwargs`` and pass
+``weights="biot-prest-16"`` for a pretrained start (the checkpoints are listed
+in each model's card, ``get_model_card("biot").checkpoints``).
 The recordings are read from ``$EEGFM_DATA_DIR/eegmat`` (downloaded from
 PhysioNet when absent).
 """
