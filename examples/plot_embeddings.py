@@ -9,8 +9,9 @@ projected by PCA and by t-SNE, coloured by task (left) and by subject
 task, which is what leave-subjects-out evaluation guards against.
 
 The encoder is a tiny LaBraM with random weights (``weights=None``) so the
-example runs in seconds, and its embeddings show little structure; with
-``weights="labram-base"`` the same code shows the pretrained embeddings.
+example runs in seconds, and its embeddings show little structure; without
+the tiny ``model_kwargs`` and with ``weights="labram-base"`` the same code
+shows the pretrained embeddings.
 """
 
 # %%
