@@ -178,3 +178,12 @@ def test_one_page_per_model_card(site):
         assert f"{card.sfreq:g} Hz" in text and card.scaling.describe() in text, name
         for ckpt in card.checkpoints:
             assert ckpt.name in text, (name, ckpt.name)
+
+
+@pytest.mark.parametrize("script", sorted(p.stem for p in (ROOT / "examples").glob("plot_*.py")))
+def test_every_gallery_script_ran_and_drew_a_figure(site, script):
+    """The build runs every ``examples/plot_*.py`` (an error aborts it); each must leave a figure."""
+    page = site / "auto_examples" / f"{script}.html"
+    assert page.is_file(), script
+    images = sorted((site / "_images").glob(f"sphx_glr_{script}_*.png"))
+    assert images and all(p.stat().st_size > 5_000 for p in images), script
