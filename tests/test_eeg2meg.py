@@ -198,13 +198,23 @@ def test_bad_input_messages(est, toy):
 
 
 # -- the core's services -------------------------------------------------------------
-def test_import_eegfm_sklearn_leaves_eeg2meg_unimported():
+def test_import_is_lazy_and_needs_no_transformers():
+    # One fresh interpreter (imports are slow), with transformers hidden as if not installed.
     code = (
-        "import sys, eegfm_sklearn\n"
-        "assert 'eegfm_sklearn.eeg2meg' not in sys.modules, 'eager'\n"
+        "import sys\n"
+        "sys.modules['transformers'] = None\n"
+        "import eegfm_sklearn\n"
+        "assert 'eegfm_sklearn.eeg2meg' not in sys.modules, 'import eegfm_sklearn imported eeg2meg'\n"
         "from eegfm_sklearn import EEGToMEGRegressor\n"
         "from eegfm_sklearn.eeg2meg import EEGToMEGRegressor as direct\n"
         "assert EEGToMEGRegressor is direct and 'eegfm_sklearn.eeg2meg' in sys.modules\n"
+        "import eegfm_sklearn.eeg2meg as e2m\n"
+        "try:\n"
+        "    e2m.EEGToMEGModel\n"
+        "except ImportError as err:\n"
+        "    assert \"pip install 'eegfm_sklearn[hf]'\" in str(err), err\n"
+        "else:\n"
+        "    raise AssertionError('EEGToMEGModel without transformers')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
