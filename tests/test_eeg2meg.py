@@ -158,6 +158,20 @@ def test_random_state_reproducible_and_global_rng_untouched(toy):
     np.testing.assert_array_equal(a, b)
 
 
+def test_seeded_fits_same_in_threads(toy):
+    """The core's seeding: a seeded fit is the same alone or beside other (also unseeded) fits in threads."""
+    def fit(seed):
+        return EEGToMEGRegressor(**{**TINY, "max_epochs": 1, "random_state": seed}).fit(*toy).predict(toy[0])
+
+    alone = {seed: fit(seed) for seed in (0, 1)}
+    assert not np.array_equal(alone[0], alone[1])
+    seeds = (0, 1, None, 0, 1, None)
+    runs = joblib.Parallel(n_jobs=3, backend="threading")(joblib.delayed(fit)(seed) for seed in seeds)
+    for seed, pred in zip(seeds, runs):
+        if seed is not None:
+            np.testing.assert_array_equal(pred, alone[seed])
+
+
 def test_clone_and_grid_search(fitted, toy):
     c = clone(fitted)
     assert not hasattr(c, "module_") and c.get_params() == fitted.get_params()
