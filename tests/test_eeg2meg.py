@@ -266,6 +266,8 @@ def test_builder_is_the_one_way_to_a_network():
         build_network("nope", n_chans_in=4, n_chans_out=3)
     with pytest.raises(ValueError, match=r"\['widht'\] are not arguments of the 'continuous' network"):
         build_network("continuous", n_chans_in=4, n_chans_out=3, widht=3)
+    with pytest.raises(ValueError, match=r"The 'continuous' network needs \['n_chans_out'\]"):
+        build_network("continuous", n_chans_in=4)
 
 
 @pytest.mark.parametrize("est, name, accepted", [

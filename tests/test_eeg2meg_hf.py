@@ -59,6 +59,8 @@ def test_registered_with_the_auto_classes_and_registration_is_idempotent():
     assert type(model) is EEGToMEGModel and type(model.network) is EEGToMEGTransformer
     # The config is completed with the network's defaults, so config.json says everything.
     assert model.config.dropout == 0.0 and model.config.linear_skip is True
+    with pytest.raises(ValueError, match=r"needs \['n_chans_in', 'n_chans_out'\]"):
+        EEGToMEGModel(EEGToMEGConfig())
 
 
 def test_forward_returns_the_mode_loss():
