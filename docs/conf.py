@@ -57,6 +57,11 @@ autodoc_default_options = {"inherited-members": False}
 numpydoc_show_class_members = False  # the class template lists members itself
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
+# Docstrings of the documented objects are validated; a failed check is a warning, so the
+# -W build fails on it. Left out: ES01 (extended summary), EX01 (Examples), SA01 (See Also):
+# not every small method needs them; RT02: a named return ("X_out : ndarray ...") is the
+# convention here, as in scikit-learn.
+numpydoc_validation_checks = {"all", "ES01", "EX01", "SA01", "RT02"}
 
 # -- example gallery --------------------------------------------------------------------
 # examples/plot_*.py run at build time (small budgets, a figure each); the other scripts

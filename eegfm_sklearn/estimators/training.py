@@ -22,7 +22,7 @@ from .. import finetune as ft
 from ..backbone import autocast, resolve_pooling
 from ..cards import get_model_card
 from . import params
-from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase, seeded
+from .base import COMMON_PARAMS_DOC, FILTERS_PARAM_DOC, FoundationEstimatorBase, seeded
 
 FINETUNE_PARAMS_DOC = COMMON_PARAMS_DOC + """
     keep_head : bool, default=False
@@ -95,7 +95,7 @@ FINETUNE_PARAMS_DOC = COMMON_PARAMS_DOC + """
         run the script with ``accelerate launch --multi_gpu --num_processes N``
         for several GPUs, nodes or (on a machine without GPUs, with
         ``device="cpu"``) CPU processes; the global batch stays ``batch_size``.
-"""
+""" + FILTERS_PARAM_DOC
 
 
 

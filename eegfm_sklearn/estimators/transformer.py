@@ -20,7 +20,7 @@ from ..seeding import seeded
 from ..streaming import good_window_starts, iter_raw_windows
 from ..validation import mne_recording_info
 from . import params
-from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase
+from .base import COMMON_PARAMS_DOC, FILTERS_PARAM_DOC, FoundationEstimatorBase
 
 TRANSFORMER_PARAMS_DOC = COMMON_PARAMS_DOC + """
     cache : None or "memory" or str (directory), default=None
@@ -60,7 +60,7 @@ TRANSFORMER_PARAMS_DOC = COMMON_PARAMS_DOC + """
         ``BAD boundary`` between concatenated recordings) or "edge"
         (``EDGE boundary``), as mne's ``reject_by_annotation`` skips epochs.
         ``False`` embeds every window.
-"""
+""" + FILTERS_PARAM_DOC
 
 
 class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, FoundationEstimatorBase):
@@ -138,11 +138,13 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs or mne.io.Raw
             Windows; numpy input needs ``sfreq`` and ``ch_names``; a Raw is
             cut into windows of ``window_seconds``.
-        y : ignored
+        y : None
+            Ignored; present for scikit-learn's pipeline API.
 
         Returns
         -------
-        self
+        self : FoundationTransformer
+            The fitted transformer.
         """
         self._check_pooling()
         if isinstance(X, mne.io.BaseRaw):
