@@ -61,38 +61,128 @@ class EEGToMEGNetwork(nn.Module):
     # -- what the estimator asks before training ----------------------------------------
     @classmethod
     def data_kwargs(cls, X: np.ndarray, Y: np.ndarray) -> dict:
-        """Constructor arguments given by paired windows ``X`` (EEG) and ``Y`` (MEG)."""
+        """Read the constructor arguments that paired windows determine.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_windows, n_chans_in, n_times)
+            EEG windows.
+        Y : ndarray, shape (n_windows, n_chans_out, n_times_out)
+            MEG windows.
+
+        Returns
+        -------
+        kwargs : dict
+            ``n_chans_in`` and ``n_chans_out`` (subclasses add their own);
+            the estimator's parameters of the same names give the rest.
+        """
         return {"n_chans_in": X.shape[1], "n_chans_out": Y.shape[1]}
 
     def check_windows(self, n_times_in: int, n_times_out: int) -> None:
-        """Raise ``ValueError`` (saying what to change) if windows of these lengths cannot train."""
+        """Raise ``ValueError`` (saying what to change) if windows of these lengths cannot train.
+
+        The base class accepts every length.
+
+        Parameters
+        ----------
+        n_times_in : int
+            Samples per EEG window.
+        n_times_out : int
+            Samples per MEG window.
+        """
 
     def prepare(self, eeg: np.ndarray, meg: np.ndarray) -> None:
-        """Data-dependent initialisation from the standardised training windows (default: none)."""
+        """Initialise from the standardised training windows (the base class does nothing).
+
+        Parameters
+        ----------
+        eeg : ndarray of float32, shape (n_windows, n_chans_in, n_times)
+            Standardised EEG training windows.
+        meg : ndarray of float32, shape (n_windows, n_chans_out, n_times_out)
+            Standardised MEG training windows.
+        """
 
     # -- training ---------------------------------------------------------------------------
     def training_output(self, eeg: torch.Tensor, meg: torch.Tensor) -> torch.Tensor:
-        """What ``loss`` compares with ``meg`` (a teacher-forced mode reads ``meg`` here)."""
+        """Compute what ``loss`` compares with ``meg`` during training.
+
+        A teacher-forced mode reads ``meg`` here; the base class raises
+        ``NotImplementedError``.
+
+        Parameters
+        ----------
+        eeg : torch.Tensor, shape (batch, n_chans_in, n_times)
+            Standardised EEG.
+        meg : torch.Tensor, shape (batch, n_chans_out, n_times_out)
+            Standardised MEG targets.
+
+        Returns
+        -------
+        output : torch.Tensor
+            The mode's training output (its shape is the mode's).
+        """
         raise NotImplementedError
 
     def loss(self, output: torch.Tensor, meg: torch.Tensor) -> torch.Tensor:
-        """Scalar training loss of ``training_output(eeg, meg)`` against ``meg``."""
+        """Compute the scalar training loss of ``training_output(eeg, meg)`` against ``meg``.
+
+        The base class raises ``NotImplementedError``.
+
+        Parameters
+        ----------
+        output : torch.Tensor
+            What :meth:`training_output` returned.
+        meg : torch.Tensor, shape (batch, n_chans_out, n_times_out)
+            Standardised MEG targets.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A 0-d tensor.
+        """
         raise NotImplementedError
 
     # -- channel statistics -------------------------------------------------------------------
     def set_channel_stats(self, **stats) -> None:
-        """Store ``x_mean``, ``x_scale``, ``y_mean``, ``y_scale`` (arrays, one value per channel)."""
+        """Store the channel statistics in the network's float64 buffers.
+
+        Parameters
+        ----------
+        **stats : array-like
+            ``x_mean`` and ``x_scale`` of shape (n_chans_in,), ``y_mean`` and
+            ``y_scale`` of shape (n_chans_out,): all four are required.
+        """
         with torch.no_grad():
             for name in STAT_NAMES:
                 buf = getattr(self, name)
                 buf.copy_(torch.as_tensor(np.asarray(stats[name]), dtype=buf.dtype))
 
     def channel_stats(self) -> dict:
-        """The stored channel statistics as float64 arrays (keys of :data:`STAT_NAMES`)."""
+        """Return the stored channel statistics.
+
+        Returns
+        -------
+        stats : dict of str to ndarray of float64
+            ``x_mean``, ``x_scale`` (shape (n_chans_in,)), ``y_mean``,
+            ``y_scale`` (shape (n_chans_out,)), as copies on the CPU.
+        """
         return {name: getattr(self, name).detach().cpu().double().numpy() for name in STAT_NAMES}
 
     def predict_si(self, x: torch.Tensor, **forward_kwargs) -> torch.Tensor:
-        """Map EEG in SI units to MEG in SI units with the stored channel statistics."""
+        """Map EEG in SI units to MEG in SI units with the stored channel statistics.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, n_chans_in, n_times)
+            EEG in the units of the training windows (V).
+        **forward_kwargs
+            Passed to :meth:`forward`.
+
+        Returns
+        -------
+        y : torch.Tensor of float64, shape (batch, n_chans_out, n_times_out)
+            MEG in the units of the training windows (T, T/m).
+        """
         z = (x.double() - self.x_mean[:, None]) / self.x_scale[:, None]
         dtype = next(p.dtype for p in self.parameters() if p.is_floating_point())
         y = self(z.to(dtype), **forward_kwargs).double()

@@ -118,12 +118,15 @@ class RidgeEEGToMEG(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like, shape (n_windows, n_eeg, n_times)
+            EEG windows (any units: each channel is standardised).
         Y : array-like, shape (n_windows, n_meg, n_times)
-            Same number of samples as ``X``.
+            MEG windows over the same spans, with the same number of
+            samples as ``X``.
 
         Returns
         -------
-        self
+        self : RidgeEEGToMEG
+            The fitted regressor.
         """
         X, Y = check_pair(X, Y, same_length=True)
         n = X.shape[0]
@@ -167,10 +170,13 @@ class RidgeEEGToMEG(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like, shape (n_windows, n_eeg, n_times)
+            EEG windows in the units of the training ``X``; ``n_times``
+            may differ from the training windows'.
 
         Returns
         -------
-        Y_pred : ndarray, shape (n_windows, n_meg, n_times)
+        Y_pred : ndarray of float64, shape (n_windows, n_meg, n_times)
+            MEG in the units of the training ``Y``.
         """
         check_is_fitted(self, "coef_")
         X = check_eeg(X, self.n_eeg_channels_)

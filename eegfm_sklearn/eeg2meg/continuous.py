@@ -255,11 +255,35 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
         self.emb_drop = nn.Dropout(dropout)
 
     def n_times_out(self, n_times_in: int) -> int:
-        """MEG samples predicted for an EEG window of ``n_times_in`` samples."""
+        """Count the MEG samples predicted for an EEG window.
+
+        Parameters
+        ----------
+        n_times_in : int
+            Samples of the EEG window.
+
+        Returns
+        -------
+        n_times_out : int
+            ``round(n_times_in * time_ratio)``, at least 1.
+        """
         return max(1, int(round(n_times_in * self.time_ratio)))
 
     def forward(self, x: torch.Tensor, n_times_out: int | None = None) -> torch.Tensor:
-        """Map standardised EEG ``(B, n_chans_in, T)`` to standardised MEG ``(B, n_chans_out, T_out)``."""
+        """Map standardised EEG to standardised MEG.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, n_chans_in, n_times)
+            Standardised EEG.
+        n_times_out : int or None, default=None
+            MEG samples to predict; None: :meth:`n_times_out` of ``n_times``.
+
+        Returns
+        -------
+        meg : torch.Tensor, shape (batch, n_chans_out, n_times_out)
+            Standardised MEG.
+        """
         b, c_in, t = x.shape
         if c_in != self.n_chans_in:
             raise ValueError(f"Expected {self.n_chans_in} EEG channels, got {c_in}.")
@@ -293,7 +317,20 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
 
     @staticmethod
     def align_input(x: torch.Tensor, n_times_out: int) -> torch.Tensor:
-        """EEG resampled to the MEG sample times (identity when the lengths agree)."""
+        """Resample EEG to the MEG sample times (linear interpolation).
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, n_chans_in, n_times)
+            EEG.
+        n_times_out : int
+            MEG samples per window.
+
+        Returns
+        -------
+        aligned : torch.Tensor, shape (batch, n_chans_in, n_times_out)
+            ``x`` itself when ``n_times == n_times_out``.
+        """
         if x.shape[-1] == n_times_out:
             return x
         return F.interpolate(x, size=n_times_out, mode="linear", align_corners=False)
@@ -301,9 +338,33 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
     # -- the mode's hooks (see base.EEGToMEGNetwork) -------------------------------------
     @classmethod
     def data_kwargs(cls, X, Y):
+        """Read the constructor arguments that paired windows determine.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_windows, n_chans_in, n_times)
+            EEG windows.
+        Y : ndarray, shape (n_windows, n_chans_out, n_times_out)
+            MEG windows.
+
+        Returns
+        -------
+        kwargs : dict
+            ``n_chans_in``, ``n_chans_out`` and ``time_ratio``
+            (``n_times_out / n_times``).
+        """
         return {**super().data_kwargs(X, Y), "time_ratio": Y.shape[2] / X.shape[2]}
 
     def check_windows(self, n_times_in, n_times_out):
+        """Raise ``ValueError`` if a window is shorter than one segment token (``seg_len``).
+
+        Parameters
+        ----------
+        n_times_in : int
+            Samples per EEG window.
+        n_times_out : int
+            Samples per MEG window.
+        """
         short = min(n_times_in, n_times_out)
         if short < self.seg_len:
             raise ValueError(
@@ -312,7 +373,17 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
             )
 
     def prepare(self, eeg, meg):
-        """Start the linear path at the cross-validated lagged ridge solution."""
+        """Start the linear path at the cross-validated lagged ridge solution.
+
+        Does nothing when ``linear_skip`` is False.
+
+        Parameters
+        ----------
+        eeg : ndarray of float32, shape (n_windows, n_chans_in, n_times)
+            Standardised EEG training windows.
+        meg : ndarray of float32, shape (n_windows, n_chans_out, n_times_out)
+            Standardised MEG training windows.
+        """
         if self.linear_skip is None:
             return
         with torch.no_grad():
@@ -321,9 +392,37 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
             self.linear_skip.copy_(torch.as_tensor(w, dtype=self.linear_skip.dtype))
 
     def training_output(self, eeg, meg):
+        """Predict MEG of the targets' length (no teacher forcing: ``meg`` gives only its length).
+
+        Parameters
+        ----------
+        eeg : torch.Tensor, shape (batch, n_chans_in, n_times)
+            Standardised EEG.
+        meg : torch.Tensor, shape (batch, n_chans_out, n_times_out)
+            Standardised MEG targets.
+
+        Returns
+        -------
+        output : torch.Tensor, shape (batch, n_chans_out, n_times_out)
+            ``forward(eeg, n_times_out)``.
+        """
         return self(eeg, n_times_out=meg.shape[-1])
 
     def loss(self, output, meg):
+        """Compute the mean squared error of the standardised MEG.
+
+        Parameters
+        ----------
+        output : torch.Tensor, shape (batch, n_chans_out, n_times_out)
+            What :meth:`training_output` returned.
+        meg : torch.Tensor, shape (batch, n_chans_out, n_times_out)
+            Standardised MEG targets.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A 0-d tensor.
+        """
         return F.mse_loss(output, meg)
 
 

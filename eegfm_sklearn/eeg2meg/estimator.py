@@ -77,7 +77,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
     device : str, default="cpu"
         Torch device.
     verbose : int, default=0
-        skorch verbosity (1 prints the loss per epoch).
+        The skorch net's verbosity (1 prints the loss per epoch).
 
     Attributes
     ----------
@@ -157,6 +157,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         Returns
         -------
         self : EEGToMEGRegressor
+            The fitted regressor.
         """
         X, Y = check_pair(X, Y)
         x_mean, x_scale = channel_stats(X)
@@ -226,6 +227,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         Returns
         -------
         directory : Path
+            The folder written.
         """
         check_is_fitted(self, "module_")
         state = {"estimator": type(self).__name__, "params": jsonable_params(self)}

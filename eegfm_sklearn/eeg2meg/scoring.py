@@ -17,13 +17,18 @@ class EEG2MEGScoreMixin:
         Parameters
         ----------
         X : ndarray, shape (n_windows, n_eeg, n_times)
+            EEG windows, in the units of the training ``X``.
         Y : ndarray, shape (n_windows, n_meg, n_times_out)
+            True MEG windows, in the units of the training ``Y``.
         sample_weight : None
             Not supported (must be None).
 
         Returns
         -------
         score : float
+            R^2 of ``predict(X)`` against ``Y`` per MEG channel (over all
+            windows and samples), averaged over the channels; 1 is perfect,
+            0 is predicting each channel's mean.
         """
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported; drop or repeat windows instead.")
