@@ -57,10 +57,14 @@ autodoc_default_options = {"inherited-members": False}
 numpydoc_show_class_members = False  # the class template lists members itself
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
-# Docstrings of the documented objects are validated; a failed check is a warning, so the
-# -W build fails on it. Left out: ES01 (extended summary), EX01 (Examples), SA01 (See Also):
-# not every small method needs them; RT02: a named return ("X_out : ndarray ...") is the
-# convention here, as in scikit-learn.
+# The docstring of every documented object is validated; a failed check is a warning, so the
+# -W build fails on it (e.g. a parameter undocumented, unknown or out of signature order, no
+# Returns section, no docstring). "all" minus: ES01 (extended summary), EX01 (Examples) and
+# SA01 (See Also), which not every small method needs; RT02, because a named return
+# ("embeddings : ndarray ...") is the convention here, as in scikit-learn.
+# No numpydoc_validation_exclude is needed: methods inherited from scikit-learn, torch or
+# huggingface_hub are not documented here (see _skip_inherited_from_dependencies below), so
+# they are never validated.
 numpydoc_validation_checks = {"all", "ES01", "EX01", "SA01", "RT02"}
 
 # -- example gallery --------------------------------------------------------------------

@@ -46,7 +46,7 @@ _discover()
 
 
 def list_models(status=False):
-    """Names of the registered models, sorted.
+    """List the registered models, sorted by name.
 
     Parameters
     ----------
@@ -56,7 +56,9 @@ def list_models(status=False):
 
     Returns
     -------
-    names : list of str, or dict of str to str
+    names : list of str or dict of str to str
+        The model names (what ``model=`` accepts), or with ``status=True``
+        a dict from each name to its status.
     """
     names = sorted(_REGISTRY)
     return {n: _REGISTRY[n].status for n in names} if status else names

@@ -11,22 +11,25 @@ SMALL_TSNE = 2000  # below this many samples t-SNE runs on one OpenMP thread
 
 
 def project_2d(embeddings, method="pca", random_state=0, perplexity=None):
-    """The 2-D projection ``plot_embedding_2d`` draws.
+    """Project embeddings to 2-D, as ``plot_embedding_2d`` draws them.
 
     Parameters
     ----------
     embeddings : array-like, shape (n_samples, n_features)
+        Finite values, at least 3 samples and 2 features (e.g. the output
+        of :meth:`FoundationTransformer.transform`).
     method : {"pca", "tsne"}, default="pca"
         scikit-learn's ``PCA(n_components=2)`` or ``TSNE(n_components=2)``.
     random_state : int or None, default=0
         Seed of the projection (t-SNE's initialisation, PCA's randomized solver).
     perplexity : float or None, default=None
-        t-SNE only; None uses ``min(30, (n_samples - 1) / 3)`` (t-SNE needs
-        it below ``n_samples``).
+        For t-SNE only; None uses ``min(30, (n_samples - 1) / 3)`` (t-SNE
+        needs it below ``n_samples``).
 
     Returns
     -------
     points : ndarray, shape (n_samples, 2)
+        The projected rows, in the order of ``embeddings``.
     """
     return _project(embeddings, method, random_state, perplexity)[0]
 
@@ -70,7 +73,7 @@ def plot_embedding_2d(embeddings, labels, method="pca", random_state=0, perplexi
     Parameters
     ----------
     embeddings : array-like, shape (n_samples, n_features)
-        e.g. the output of :meth:`FoundationTransformer.transform`.
+        For example the output of :meth:`FoundationTransformer.transform`.
     labels : array-like, shape (n_samples,)
         Class (or subject, session...) of each row.
     method : {"pca", "tsne"}, default="pca"
@@ -79,7 +82,7 @@ def plot_embedding_2d(embeddings, labels, method="pca", random_state=0, perplexi
     random_state : int or None, default=0
         Seed of the projection.
     perplexity : float or None, default=None
-        t-SNE only; see :func:`project_2d`.
+        For t-SNE only; see :func:`project_2d`.
     ax : matplotlib.axes.Axes or None, default=None
         Where to draw; None makes a new figure.
 
