@@ -1,6 +1,7 @@
 """EEG foundation models as scikit-learn estimators."""
 
 from .adapter import ChannelReport, ChannelWarning
+from .benchmarking import benchmark
 from .cards import get_model_card, list_models, register_card
 from .eeg2meg import EEGToMEGRegressor
 from .estimators import FoundationClassifier, FoundationRegressor, FoundationTransformer
@@ -16,5 +17,6 @@ __all__ = [
     "FoundationTransformer",
     "get_model_card",
     "list_models",
+    "benchmark",
     "register_card",
 ]
