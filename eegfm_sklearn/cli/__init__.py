@@ -1,0 +1,71 @@
+"""The ``eegfm`` command line: models, embed, benchmark, convert.
+
+Exit codes: 0 success; 2 usage error (argparse); 1 failure, with a one-line
+cause on stderr (no traceback for expected errors: bad input, missing
+files or packages, weights that do not load).
+
+Each subcommand lives in its own module and registers itself with
+``add_parser(subparsers)``, setting ``run(args) -> int`` as its handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import bench, convert, embed, models
+
+# Errors a user can fix from their side; anything else is a bug and keeps its traceback.
+EXPECTED = (ValueError, OSError, ImportError, KeyError, LookupError)
+
+
+def build_parser():
+    """The ``eegfm`` argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="eegfm", description="EEG foundation models from the command line (eegfm_sklearn).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (models, embed, bench, convert):
+        module.add_parser(sub)
+    return parser
+
+
+def _version():
+    from .. import __version__
+
+    return __version__
+
+
+def one_line(err):
+    """An exception as one line: its type for bare ones, its message's whitespace collapsed."""
+    text = " ".join(str(err).split())
+    if isinstance(err, KeyError) and len(err.args) == 1:
+        text = f"missing key {err.args[0]!r}"
+    return text or type(err).__name__
+
+
+def main(argv=None):
+    """Run ``eegfm`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str or None
+
+    Returns
+    -------
+    code : int
+        0 success, 1 failure (cause printed on stderr). Usage errors and
+        ``--help`` exit through ``SystemExit`` (2 and 0), as argparse does.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except EXPECTED as err:
+        print(f"eegfm {args.command}: error: {one_line(err)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"eegfm {args.command}: interrupted", file=sys.stderr)
+        return 1
+
+
+__all__ = ["build_parser", "main"]
