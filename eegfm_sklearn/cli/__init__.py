@@ -11,6 +11,8 @@ Each subcommand lives in its own module and registers itself with
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
 
 from . import bench, convert, embed, models
@@ -44,6 +46,19 @@ def one_line(err):
     return text or type(err).__name__
 
 
+@contextlib.contextmanager
+def mne_logs_to_stderr():
+    """mne logs to stdout by default; a command's stdout is its result, so its log lines go to stderr."""
+    handlers = [h for h in logging.getLogger("mne").handlers
+                if type(h) is logging.StreamHandler and h.stream is not sys.stderr]  # not its FileHandlers
+    previous = [h.setStream(sys.stderr) for h in handlers]
+    try:
+        yield
+    finally:
+        for h, stream in zip(handlers, previous):
+            h.setStream(stream)
+
+
 def main(argv=None):
     """Run ``eegfm`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code.
 
@@ -59,7 +74,8 @@ def main(argv=None):
     """
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        with mne_logs_to_stderr():
+            return int(args.run(args) or 0)
     except EXPECTED as err:
         print(f"eegfm {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 1
