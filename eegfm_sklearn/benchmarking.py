@@ -304,7 +304,8 @@ def benchmark(models, data, strategies=STRATEGIES, *, cv="loso", n_seeds=1, base
         _require_pyriemann()
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
         raise ValueError(f"n_seeds must be an int >= 1; got {n_seeds!r}.")
-    weights, model_params = dict(weights or {}), {k.lower(): v for k, v in dict(model_params or {}).items()}
+    weights = {k.lower(): v for k, v in dict(weights or {}).items()}
+    model_params = {k.lower(): v for k, v in dict(model_params or {}).items()}
     for name in (set(weights) | set(model_params)) - set(models):
         raise ValueError(f"weights / model_params name {name!r}, which is not in models={list(models)}.")
     for model in models:
@@ -322,7 +323,7 @@ def benchmark(models, data, strategies=STRATEGIES, *, cv="loso", n_seeds=1, base
         Path(results_dir).mkdir(parents=True, exist_ok=True)
     data_hash = hashlib.sha256(np.ascontiguousarray(data.X).tobytes()).hexdigest()
     base = {"data": data_hash, "y": data.y.tolist(), "sfreq": data.sfreq, "ch_names": data.ch_names,
-            "metric": metric}
+            "units": data.units, "metric": metric}
 
     jobs = []
     for seed in range(int(n_seeds)):

@@ -145,6 +145,16 @@ def test_embed_parquet_holds_onsets_and_the_same_rows(capsys, tmp_path):
     np.testing.assert_allclose(table.iloc[:, 2:].to_numpy(), want, rtol=1e-5, atol=1e-6)
 
 
+def test_embed_progress_bar_on_request_and_not_by_default_off_a_terminal(capsys, tmp_path):
+    path = require_data("formats", "test.vhdr")  # 6 windows of 2 s every 1 s: 3 chunks of 2
+    args = ["embed", path, "-o", tmp_path / "emb.npy", *EMBED[:-3], "--batch-size", "2"]
+    code, out, err = run_cli(capsys, *args, "--progress")
+    assert code == 0 and "embedding" in err and "3/3" in err
+    assert out.startswith("test.vhdr: 6 windows of 2 s (0 skipped")
+    code, _, err = run_cli(capsys, *args)  # stderr is not a terminal here: no bar
+    assert code == 0 and "embedding" not in err
+
+
 def test_embed_eeglab_file_is_read_and_its_channel_names_reported(capsys, tmp_path):
     # the EEGLAB tutorial file names its channels 'EEG 000'... with no positions: no model can place them
     path = require_data("eeglab", "test_raw.set")

@@ -271,7 +271,14 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                 for chunk in self._raw_chunks(raw, picks, starts, window, self.adapter_))
 
     def _transform_raw(self, raw):
-        return np.concatenate(list(self.transform_chunks(raw)), axis=0)
+        chunks = self.transform_chunks(raw)
+        # filled in place: a list of chunks plus their concatenation would hold the output twice
+        out = np.empty((len(self.window_starts_), self.embedding_size_), dtype=np.float32)
+        done = 0
+        for rows in chunks:
+            out[done:done + len(rows)] = rows
+            done += len(rows)
+        return out
 
     def _store(self):
         return get_store(self.cache, self.cache_max_bytes)
