@@ -15,8 +15,8 @@ __all__ = [
     "FoundationClassifier",
     "FoundationRegressor",
     "FoundationTransformer",
+    "benchmark",
     "get_model_card",
     "list_models",
-    "benchmark",
     "register_card",
 ]
