@@ -300,6 +300,8 @@ def benchmark(models, data, strategies=STRATEGIES, *, cv="loso", n_seeds=1, base
     for b in baselines:
         if b not in BASELINES:
             raise ValueError(f"Unknown baseline {b!r}; choose among {BASELINES}.")
+    if not baselines and not (models and strategies):
+        raise ValueError("Nothing to score: give models and strategies, or baselines.")
     if "tangent_space" in baselines:
         _require_pyriemann()
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:

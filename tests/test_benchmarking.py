@@ -182,6 +182,8 @@ def test_bad_arguments_are_refused_before_any_fit(data, monkeypatch):
         benchmarking.benchmark([], {"X": data.X}, ())
     with pytest.raises(ValueError, match="scorer"):
         benchmarking.benchmark([], data, (), metric="accuracy_of_sorts")
+    with pytest.raises(ValueError, match="Nothing to score"):
+        benchmarking.benchmark(["biot"], data, (), baselines=())
     with pytest.raises(ValueError, match="Unknown model"):
         benchmarking.benchmark(["nomodel"], data, ("full",))
     assert calls == []
