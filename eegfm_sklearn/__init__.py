@@ -1,6 +1,7 @@
 """EEG foundation models as scikit-learn estimators."""
 
 from .adapter import ChannelReport, ChannelWarning
+from .benchmarking import benchmark
 from .cards import get_model_card, list_models, register_card
 from .estimators import FoundationClassifier, FoundationRegressor, FoundationTransformer
 
@@ -13,6 +14,7 @@ __all__ = [
     "FoundationClassifier",
     "FoundationRegressor",
     "FoundationTransformer",
+    "benchmark",
     "get_model_card",
     "list_models",
     "register_card",

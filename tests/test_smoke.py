@@ -135,3 +135,13 @@ def test_bench_eeg2meg(eeg_meg_files):
     assert names[2:] == ["fieldtrip raw, last 1 s held out", "sss raw, last 1/3 s held out"]
     assert all(len({r[0] for r in rows[i:i + 5]}) == 1 for i in range(0, 20, 5))
     assert all(re.fullmatch(FLOAT, c) for r in rows for c in r[2:])
+
+
+def test_bench_embed_memory():
+    out = run_script("benchmarks/bench_embed_memory.py", "--smoke")
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("eegfm embed, labram (tiny)")
+    rows = [line.split() for line in lines[2:4]]
+    assert [r[0] for r in rows] == ["0.5", "2"] and [r[2] for r in rows] == ["7", "30"]  # 4 s windows
+    assert all(float(r[4]) > 0 for r in rows)  # peak RSS, MB
+    assert re.fullmatch(r"difference \(long - short\): [+-]\d+ MB; within 100 MB: (yes|no)", lines[4])
