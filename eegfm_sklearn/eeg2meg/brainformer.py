@@ -1,0 +1,421 @@
+"""The token network of ``mode="tokens"``: a Brainformer-style encoder-decoder over sample tokens.
+
+Every sample of every channel is one token (:mod:`.tokens`: 258 entries). A
+window is a grid ``(time, channel)`` of ``d_model`` vectors: the token
+embedding plus a sinusoidal time code and a fixed sinusoidal channel code,
+the sum scaled by ``sqrt(d_model)`` (as the reference does).
+
+* Encoder: two-stage attention layers. Stage 1 attends along time within each
+  channel (then an MLP); stage 2 mixes channels at each time step through
+  ``n_routers`` learned router vectors *of that time position* (a table of
+  ``max_len`` router sets): the routers gather from all channels, every
+  channel reads the routers back (then an MLP).
+* Decoder: the MEG tokens shifted right by one step with BOS in front
+  (teacher forcing); the same two-stage layers with a causal time mask, then
+  at each time step cross-attention from the MEG channel tokens to the EEG
+  channel tokens of the same step.
+* Pre-LN throughout, a final LayerNorm, ``Linear(d_model, 258)`` per token,
+  cross-entropy over the vocabulary.
+* :meth:`BrainformerNetwork.generate` decodes autoregressively over time
+  (greedy, temperature or top-k sampling).
+
+Departures from the reference are listed in ``docs/eeg2meg.md`` (token mode).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+from torch import nn
+
+from .tokens import BOS, MU, N_LEVELS, N_SPECIAL, PAD, MuLawTokenizer
+
+WEIGHTS_NAME = "model.safetensors"
+STRATEGIES = ("greedy", "temperature", "top_k")
+
+
+def sinusoidal_code(n: int, d: int, device=None) -> torch.Tensor:
+    """Fixed sine/cosine code of indices ``0..n-1``, shape ``(n, d)`` (time steps or channels)."""
+    pos = torch.arange(n, device=device, dtype=torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, d, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / d))
+    out = torch.zeros(n, d, device=device)
+    out[:, 0::2] = torch.sin(pos * freq)
+    out[:, 1::2] = torch.cos(pos * freq)[:, : d // 2]
+    return out
+
+
+class MultiHead(nn.Module):
+    """Multi-head attention of ``query (N, Lq, d)`` over ``context (N, Lk, d)``, bias-free."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float):
+        super().__init__()
+        self.n_heads = n_heads
+        self.q = nn.Linear(d_model, d_model, bias=False)
+        self.kv = nn.Linear(d_model, 2 * d_model, bias=False)
+        self.out = nn.Linear(d_model, d_model, bias=False)
+        self.dropout = dropout
+
+    def forward(self, query, context, causal: bool = False):
+        n, lq, d = query.shape
+        h = self.n_heads
+        q = self.q(query).view(n, lq, h, d // h).transpose(1, 2)
+        k, v = self.kv(context).view(n, context.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
+        drop = self.dropout if self.training else 0.0
+        o = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=causal)
+        return self.out(o.transpose(1, 2).reshape(n, lq, d))
+
+
+def mlp(d_model: int, d_ff: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
+
+
+class TwoStageLayer(nn.Module):
+    """Time stage (self-attention along time per channel + MLP), then router channel stage + MLP.
+
+    Input and output ``(B, T, C, d)``. ``causal=True`` masks future time steps.
+    """
+
+    def __init__(self, d_model, n_heads, d_ff, dropout, n_routers, max_len, causal):
+        super().__init__()
+        self.causal = causal
+        self.norm_time = nn.LayerNorm(d_model)
+        self.time_attn = MultiHead(d_model, n_heads, dropout)
+        self.norm_time_ff = nn.LayerNorm(d_model)
+        self.time_ff = mlp(d_model, d_ff)
+        # One set of routers per time position (the reference's (length + 1, routers, d) table).
+        self.routers = nn.Parameter(torch.randn(max_len, n_routers, d_model))
+        self.norm_routers = nn.LayerNorm(d_model)
+        self.norm_channel = nn.LayerNorm(d_model)
+        self.gather = MultiHead(d_model, n_heads, dropout)
+        self.scatter = MultiHead(d_model, n_heads, dropout)
+        self.norm_channel_ff = nn.LayerNorm(d_model)
+        self.channel_ff = mlp(d_model, d_ff)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):
+        b, t, c, d = x.shape
+        # Stage 1: along time, one sequence per (window, channel).
+        s = x.transpose(1, 2).reshape(b * c, t, d)
+        h = self.norm_time(s)
+        s = s + self.drop(self.time_attn(h, h, causal=self.causal))
+        s = s + self.drop(self.time_ff(self.norm_time_ff(s)))
+        # Stage 2: across channels, one set per (window, time step), through that step's routers.
+        s = s.view(b, c, t, d).transpose(1, 2).reshape(b * t, c, d)
+        h = self.norm_channel(s)
+        routers = self.norm_routers(self.routers[:t]).unsqueeze(0).expand(b, -1, -1, -1)
+        buffer = self.gather(routers.reshape(b * t, -1, d), h)
+        s = s + self.drop(self.scatter(h, buffer))
+        s = s + self.drop(self.channel_ff(self.norm_channel_ff(s)))
+        return s.view(b, t, c, d)
+
+
+class StepCrossAttention(nn.Module):
+    """At each time step, MEG channel tokens attend to the EEG channel tokens of that step."""
+
+    def __init__(self, d_model, n_heads, dropout):
+        super().__init__()
+        self.norm_q = nn.LayerNorm(d_model)
+        self.norm_kv = nn.LayerNorm(d_model)
+        self.attn = MultiHead(d_model, n_heads, dropout)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, y, memory):  # y (B, T, C_out, d), memory (B, T, C_in, d)
+        b, t, c_out, d = y.shape
+        q = self.norm_q(y).reshape(b * t, c_out, d)
+        kv = self.norm_kv(memory).reshape(b * t, memory.shape[2], d)
+        return y + self.drop(self.attn(q, kv).view(b, t, c_out, d))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, d_model, n_heads, d_ff, dropout, n_routers, max_len):
+        super().__init__()
+        self.self_stage = TwoStageLayer(d_model, n_heads, d_ff, dropout, n_routers, max_len, causal=True)
+        self.cross = StepCrossAttention(d_model, n_heads, dropout)
+
+    def forward(self, y, memory):
+        return self.cross(self.self_stage(y), memory)
+
+
+class BrainformerNetwork(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="eegfm_sklearn",
+    tags=["eeg", "meg", "eeg-to-meg", "brainformer", "tokens"],
+):
+    """Token encoder-decoder from EEG sample tokens to MEG sample tokens.
+
+    Token tensors use the package's layout ``(batch, channels, time)``; the
+    logits are ``(batch, n_chans_out, time, vocab_size)``. The buffers
+    ``x_center``, ``x_clip``, ``y_center``, ``y_clip`` (float64) hold the
+    tokenisers' statistics, so :meth:`predict_si` maps EEG in SI units to MEG
+    in SI units on its own and the weights file is self-contained.
+
+    Parameters
+    ----------
+    n_chans_in, n_chans_out : int
+        EEG and MEG channel counts.
+    d_model : int, default=64
+        Token width.
+    n_heads : int, default=4
+        Attention heads (must divide ``d_model``).
+    n_encoder_layers, n_decoder_layers : int, default=1
+        Two-stage layers in the encoder and decoder.
+    d_ff : int, default=512
+        MLP hidden width.
+    dropout : float, default=0.1
+        Dropout on attention weights and residual branches.
+    n_routers : int, default=10
+        Routers per time position in the channel stage.
+    max_len : int, default=256
+        Longest window (time steps); sizes the per-position router table.
+    mu : float, default=255.0
+        µ-law constant of the tokenisers.
+    n_levels : int, default=255
+        Quantisation levels; the vocabulary is ``n_levels + 3``.
+    """
+
+    def __init__(
+        self,
+        n_chans_in: int,
+        n_chans_out: int,
+        d_model: int = 64,
+        n_heads: int = 4,
+        n_encoder_layers: int = 1,
+        n_decoder_layers: int = 1,
+        d_ff: int = 512,
+        dropout: float = 0.1,
+        n_routers: int = 10,
+        max_len: int = 256,
+        mu: float = MU,
+        n_levels: int = N_LEVELS,
+    ):
+        super().__init__()
+        for name, val, low in [
+            ("n_chans_in", n_chans_in, 1), ("n_chans_out", n_chans_out, 1), ("d_model", d_model, 2),
+            ("n_heads", n_heads, 1), ("n_encoder_layers", n_encoder_layers, 0),
+            ("n_decoder_layers", n_decoder_layers, 1), ("d_ff", d_ff, 1), ("n_routers", n_routers, 1),
+            ("max_len", max_len, 1), ("n_levels", n_levels, 3),
+        ]:
+            if int(val) != val or val < low:
+                raise ValueError(f"{name} must be an integer >= {low}; got {val!r}.")
+        if d_model % n_heads or d_model % 2:
+            raise ValueError(f"d_model={d_model} must be even and a multiple of n_heads={n_heads}.")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
+        self.n_chans_in, self.n_chans_out = int(n_chans_in), int(n_chans_out)
+        self.d_model, self.max_len = int(d_model), int(max_len)
+        self.mu, self.n_levels = float(mu), int(n_levels)
+        self.vocab_size = self.n_levels + N_SPECIAL
+
+        self.eeg_embedding = nn.Embedding(self.vocab_size, d_model)
+        self.meg_embedding = nn.Embedding(self.vocab_size, d_model)
+        # Fixed codes (not trained, not saved): time steps and channel indices.
+        self.register_buffer("time_code", sinusoidal_code(max_len, d_model), persistent=False)
+        self.register_buffer(
+            "channel_code", sinusoidal_code(max(n_chans_in, n_chans_out), d_model), persistent=False
+        )
+        args = (d_model, n_heads, d_ff, dropout, n_routers, max_len)
+        self.encoder = nn.ModuleList(TwoStageLayer(*args, causal=False) for _ in range(n_encoder_layers))
+        self.decoder = nn.ModuleList(DecoderLayer(*args) for _ in range(n_decoder_layers))
+        self.final_norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, self.vocab_size)
+
+        f64 = dict(dtype=torch.float64)
+        self.register_buffer("x_center", torch.zeros(n_chans_in, **f64))
+        self.register_buffer("x_clip", torch.ones(n_chans_in, **f64))
+        self.register_buffer("y_center", torch.zeros(n_chans_out, **f64))
+        self.register_buffer("y_clip", torch.ones(n_chans_out, **f64))
+
+    # -- embedding ------------------------------------------------------------------
+    def _embed(self, tokens: torch.Tensor, table: nn.Embedding) -> torch.Tensor:
+        """``(B, C, T)`` tokens -> ``(B, T, C, d)`` vectors: (token + time + channel) * sqrt(d)."""
+        b, c, t = tokens.shape
+        if t > self.max_len:
+            raise ValueError(
+                f"Windows of {t} samples exceed max_len={self.max_len} (the per-position router table): "
+                "cut shorter windows or build the network with a larger max_len."
+            )
+        e = table(tokens.transpose(1, 2))
+        e = e + self.time_code[:t, None] + self.channel_code[None, :c]
+        return e * math.sqrt(self.d_model)
+
+    def _check_tokens(self, tokens, n_chans, what):
+        if tokens.dim() != 3 or tokens.shape[1] != n_chans:
+            raise ValueError(f"{what} tokens must have shape (batch, {n_chans}, time); got {tuple(tokens.shape)}.")
+        if tokens.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"{what} tokens must be integers; got {tokens.dtype}.")
+
+    # -- passes ---------------------------------------------------------------------
+    def encode(self, eeg_tokens: torch.Tensor) -> torch.Tensor:
+        """EEG tokens ``(B, n_chans_in, T)`` -> encoder memory ``(B, T, n_chans_in, d)``."""
+        self._check_tokens(eeg_tokens, self.n_chans_in, "EEG")
+        h = self._embed(eeg_tokens, self.eeg_embedding)
+        for layer in self.encoder:
+            h = layer(h)
+        return h
+
+    def decode(self, memory: torch.Tensor, decoder_tokens: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, n_chans_out, T', vocab)`` for decoder inputs ``(B, n_chans_out, T')``, ``T' <= T``.
+
+        Position ``t`` of the input holds the MEG token of step ``t - 1`` (BOS at
+        ``t = 0``); position ``t`` of the output scores the MEG token of step ``t``
+        and cross-attends to the EEG of step ``t``.
+        """
+        self._check_tokens(decoder_tokens, self.n_chans_out, "MEG")
+        t = decoder_tokens.shape[2]
+        y = self._embed(decoder_tokens, self.meg_embedding)
+        mem = memory[:, :t]
+        for layer in self.decoder:
+            y = layer(y, mem)
+        return self.head(self.final_norm(y)).transpose(1, 2)
+
+    @staticmethod
+    def shift_right(meg_tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forcing inputs: BOS then the MEG tokens of steps ``0..T-2``."""
+        bos = torch.full_like(meg_tokens[..., :1], BOS)
+        return torch.cat([bos, meg_tokens[..., :-1]], dim=-1)
+
+    def forward(self, eeg_tokens: torch.Tensor, meg_tokens: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced logits ``(B, n_chans_out, T, vocab)`` for MEG tokens ``(B, n_chans_out, T)``."""
+        if eeg_tokens.shape[-1] != meg_tokens.shape[-1]:
+            raise ValueError(
+                f"EEG and MEG token windows must have the same length (one token per sample); got "
+                f"{eeg_tokens.shape[-1]} and {meg_tokens.shape[-1]}. Resample to a common rate first."
+            )
+        return self.decode(self.encode(eeg_tokens), self.shift_right(meg_tokens))
+
+    def loss(self, eeg_tokens: torch.Tensor, meg_tokens: torch.Tensor) -> torch.Tensor:
+        """Mean cross-entropy (nats per token) of the MEG tokens under teacher forcing; PAD is ignored."""
+        return token_cross_entropy(self(eeg_tokens, meg_tokens), meg_tokens)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        eeg_tokens: torch.Tensor,
+        strategy: str = "greedy",
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+        seed: int | None = None,
+    ) -> torch.Tensor:
+        """Generate MEG tokens step by step, each step from the steps before it.
+
+        Parameters
+        ----------
+        eeg_tokens : LongTensor, shape (B, n_chans_in, T)
+        strategy : {"greedy", "temperature", "top_k"}
+            Arg-max; sampling from ``softmax(logits / temperature)``; the same
+            restricted to the ``top_k`` most likely tokens.
+        temperature : float
+            > 0; used by the sampling strategies.
+        top_k : int or None
+            Tokens kept by ``"top_k"`` (required there).
+        generator : torch.Generator or None
+            Random source of the sampling strategies (on the tokens' device).
+        seed : int or None
+            Seeds a fresh generator instead (ignored when ``generator`` is given).
+
+        Returns
+        -------
+        meg_tokens : LongTensor, shape (B, n_chans_out, T)
+            Level tokens only (PAD/BOS/EOS are never generated).
+        """
+        pick = _token_picker(strategy, temperature, top_k, self.vocab_size)
+        if strategy != "greedy" and generator is None and seed is not None:
+            generator = torch.Generator(device=eeg_tokens.device).manual_seed(int(seed))
+        memory = self.encode(eeg_tokens)
+        b, t = eeg_tokens.shape[0], eeg_tokens.shape[2]
+        inputs = torch.full((b, self.n_chans_out, 1), BOS, dtype=torch.long, device=eeg_tokens.device)
+        out = []
+        for step in range(t):
+            # The decoder sees only the prefix 0..step: nothing later exists yet.
+            logits = self.decode(memory, inputs)[:, :, -1]
+            logits[..., :N_SPECIAL] = -torch.inf
+            token = pick(logits, generator)
+            out.append(token)
+            inputs = torch.cat([inputs, token[..., None]], dim=-1)
+        return torch.stack(out, dim=-1)
+
+    # -- SI units ---------------------------------------------------------------------
+    def tokenizers(self) -> tuple[MuLawTokenizer, MuLawTokenizer]:
+        """EEG and MEG tokenisers with the statistics stored in this network."""
+        def make(center, clip):
+            tok = MuLawTokenizer(mu=self.mu, n_levels=self.n_levels)
+            return tok.set_stats(center.detach().cpu().numpy(), clip.detach().cpu().numpy())
+
+        return make(self.x_center, self.x_clip), make(self.y_center, self.y_clip)
+
+    def set_tokenizers(self, eeg: MuLawTokenizer, meg: MuLawTokenizer):
+        """Store fitted tokenisers' statistics in the buffers (saved with the weights)."""
+        for name, value in [("x_center", eeg.center_), ("x_clip", eeg.scale_),
+                            ("y_center", meg.center_), ("y_clip", meg.scale_)]:
+            buf = getattr(self, name)
+            buf.copy_(torch.as_tensor(np.asarray(value), dtype=buf.dtype))
+        return self
+
+    def predict_si(self, x: np.ndarray, **generate_kwargs) -> np.ndarray:
+        """EEG windows in SI units ``(B, n_chans_in, T)`` -> generated MEG in SI units."""
+        eeg_tok, meg_tok = self.tokenizers()
+        dev = self.head.weight.device
+        tokens = torch.as_tensor(eeg_tok.encode(x), device=dev)
+        return meg_tok.decode(self.generate(tokens, **generate_kwargs).cpu().numpy())
+
+    @classmethod
+    def _from_pretrained(
+        cls, *, model_id, revision, cache_dir, force_download, local_files_only, token,
+        map_location="cpu", strict=True, **model_kwargs,
+    ):
+        # Only safetensors, strictly: loading never unpickles (executes) anything.
+        import safetensors.torch
+
+        model = cls(**model_kwargs)
+        if os.path.isdir(model_id):
+            model_file = os.path.join(model_id, WEIGHTS_NAME)
+        else:
+            model_file = hf_hub_download(
+                repo_id=model_id, filename=WEIGHTS_NAME, revision=revision, cache_dir=cache_dir,
+                force_download=force_download, token=token, local_files_only=local_files_only,
+            )
+        safetensors.torch.load_model(model, model_file, strict=strict, device=map_location)
+        return model.eval()
+
+
+def token_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy in nats per token; PAD targets are ignored.
+
+    Parameters
+    ----------
+    logits : Tensor, shape (B, C, T, vocab)
+    targets : LongTensor, shape (B, C, T)
+    """
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=PAD)
+
+
+def _token_picker(strategy, temperature, top_k, vocab_size):
+    """Validate decoding options once; return ``pick(logits (..., V), generator) -> tokens (...)``."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}; got {strategy!r}.")
+    if strategy == "greedy":
+        return lambda logits, generator: logits.argmax(dim=-1)
+    if not float(temperature) > 0:
+        raise ValueError(f"temperature must be > 0 for sampling; got {temperature!r}.")
+    if strategy == "top_k":
+        if top_k is None or int(top_k) != top_k or not 1 <= top_k <= vocab_size - N_SPECIAL:
+            raise ValueError(
+                f"strategy='top_k' needs top_k, an integer in 1..{vocab_size - N_SPECIAL}; got {top_k!r}."
+            )
+
+    def pick(logits, generator):
+        logits = logits / float(temperature)
+        if strategy == "top_k":
+            kth = logits.topk(int(top_k), dim=-1).values[..., -1:]
+            logits = logits.masked_fill(logits < kth, -torch.inf)
+        probs = logits.softmax(dim=-1).reshape(-1, logits.shape[-1])
+        return torch.multinomial(probs, 1, generator=generator).view(logits.shape[:-1])
+
+    return pick

@@ -1,0 +1,240 @@
+"""Token mode: µ-law tokeniser and the Brainformer-style token network."""
+
+import numpy as np
+import pytest
+import torch
+
+from eegfm_sklearn.eeg2meg.brainformer import BrainformerNetwork, token_cross_entropy
+from eegfm_sklearn.eeg2meg.tokens import (
+    BOS,
+    EOS,
+    MU,
+    N_LEVELS,
+    N_SPECIAL,
+    PAD,
+    VOCAB_SIZE,
+    MuLawTokenizer,
+    mu_law_compand,
+    mu_law_expand,
+    quantization_error_bound,
+)
+
+NET = dict(n_chans_in=5, n_chans_out=7, d_model=16, n_heads=2, d_ff=32, dropout=0.0, n_routers=3, max_len=24)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny_net(seed=0, **kw):
+    torch.manual_seed(seed)
+    return BrainformerNetwork(**{**NET, **kw}).eval()
+
+
+def random_tokens(shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(N_SPECIAL, VOCAB_SIZE, shape, generator=g)
+
+
+# -- tokeniser ----------------------------------------------------------------------------
+
+
+def test_vocabulary_layout():
+    assert (PAD, BOS, EOS) == (0, 1, 2)
+    assert N_LEVELS == 255 and VOCAB_SIZE == 258
+    assert MuLawTokenizer().vocab_size == VOCAB_SIZE
+
+
+def test_compand_expand_are_inverse_and_odd():
+    x = np.linspace(-1, 1, 1001)
+    y = mu_law_compand(x)
+    np.testing.assert_allclose(mu_law_expand(y), x, atol=1e-12)
+    np.testing.assert_allclose(mu_law_compand(-x), -y)
+    assert y[0] == -1 and y[-1] == 1
+
+
+def test_round_trip_error_within_analytic_bound():
+    rng = np.random.default_rng(0)
+    # Heavy-tailed channels of very different units (volts, tesla) and offsets.
+    scales = np.array([1e-5, 3e-13, 5e-12, 1.0])[:, None]
+    X = rng.laplace(size=(20, 4, 200)) * scales + 2 * scales
+    tok = MuLawTokenizer(clip_percentile=99.0).fit(X)
+    tokens = tok.encode(X)
+    assert tokens.dtype == np.int64 and tokens.min() >= N_SPECIAL and tokens.max() < VOCAB_SIZE
+    X_hat = tok.decode(tokens)
+    z = (X - tok.center_[:, None]) / tok.scale_[:, None]
+    inside = np.abs(z) <= 1
+    bound = quantization_error_bound(z) * tok.scale_[:, None]
+    err = np.abs(X - X_hat)
+    assert inside.mean() > 0.98  # 99th percentile clamp
+    assert (err[inside] <= bound[inside] * (1 + 1e-9)).all()
+    # Outside the clamp a sample saturates at centre +- clamp value.
+    sat = tok.center_[:, None] + np.sign(z) * tok.scale_[:, None]
+    np.testing.assert_allclose(X_hat[~inside], np.broadcast_to(sat, X.shape)[~inside], rtol=1e-9)
+
+
+def test_error_bound_is_tight():
+    # Midway between the two outermost levels the error is g(1) - g(1 - h) with g the expansion:
+    # the bound there overestimates it only by the factor h L / (1 - exp(-h L)), L = log(1 + mu).
+    tok = MuLawTokenizer().set_stats(np.zeros(1), np.ones(1))
+    x = np.linspace(-1, 1, 200_001)[None, None]
+    err = np.abs(tok.decode(tok.encode(x)) - x)
+    ratio = err / quantization_error_bound(x)
+    assert ratio.max() <= 1
+    hl = np.log1p(MU) / (N_LEVELS - 1)
+    assert ratio.max() >= (1 - np.exp(-hl)) / hl * (1 - 1e-3)  # 1e-3: the grid's spacing
+
+
+def test_median_is_a_level_and_fitted_statistics():
+    X = np.array([[[-4.0, -1.0, 3.0, 10.0, 5.0]]])
+    tok = MuLawTokenizer(clip_percentile=100).fit(X)
+    assert tok.center_[0] == 3.0 and tok.scale_[0] == 7.0
+    assert tok.decode(tok.encode(np.full((1, 1, 1), 3.0)))[0, 0, 0] == 3.0
+    assert tok.decode(tok.encode(X)).max() == pytest.approx(10.0)
+
+
+def test_flat_channel_gets_unit_scale():
+    X = np.zeros((2, 2, 10))
+    X[:, 1] = np.arange(10)
+    tok = MuLawTokenizer().fit(X)
+    assert tok.scale_[0] == 1.0
+    np.testing.assert_array_equal(tok.decode(tok.encode(X))[:, 0], 0.0)
+
+
+def test_tokenizer_errors():
+    tok = MuLawTokenizer().fit(np.ones((1, 2, 5)))
+    with pytest.raises(ValueError, match="PAD/BOS/EOS"):
+        tok.decode(np.full((1, 2, 3), BOS))
+    with pytest.raises(ValueError, match="fitted on 2"):
+        tok.encode(np.ones((1, 3, 5)))
+    with pytest.raises(ValueError, match="integers"):
+        tok.decode(np.ones((1, 2, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        tok.encode(np.full((1, 2, 5), np.nan))
+    with pytest.raises(ValueError, match="odd integer"):
+        MuLawTokenizer(n_levels=256).fit(np.ones((1, 2, 5)))
+    with pytest.raises(AttributeError, match="not fitted"):
+        MuLawTokenizer().encode(np.ones((1, 2, 5)))
+
+
+# -- network -----------------------------------------------------------------------------
+
+
+def test_shapes_routers_and_loss():
+    net = tiny_net()
+    eeg, meg = random_tokens((2, 5, 11)), random_tokens((2, 7, 11), seed=1)
+    logits = net(eeg, meg)
+    assert logits.shape == (2, 7, 11, VOCAB_SIZE)
+    assert net.encoder[0].routers.shape == (24, 3, 16)  # (max_len, n_routers, d_model)
+    loss = net.loss(eeg, meg)
+    assert loss.item() == pytest.approx(token_cross_entropy(logits, meg).item())
+    # PAD targets do not count.
+    padded = meg.clone()
+    padded[..., 5:] = PAD
+    manual = torch.nn.functional.cross_entropy(logits[..., :5, :].reshape(-1, VOCAB_SIZE), meg[..., :5].reshape(-1))
+    assert token_cross_entropy(logits, padded).item() == pytest.approx(manual.item(), rel=1e-6)
+
+
+def test_decoder_is_causal_in_time():
+    net = tiny_net()
+    eeg, meg = random_tokens((1, 5, 12)), random_tokens((1, 7, 12), seed=1)
+    base = net(eeg, meg)
+    t = 6
+    later = meg.clone()
+    later[..., t:] = random_tokens((1, 7, 12 - t), seed=2)
+    out = net(eeg, later)
+    # Output step t scores MEG step t from MEG steps < t (inputs shifted right): steps <= t unchanged.
+    torch.testing.assert_close(out[:, :, : t + 1], base[:, :, : t + 1], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(out[:, :, t + 1 :], base[:, :, t + 1 :], atol=1e-3)
+
+
+def test_generate_greedy_matches_teacher_forcing_on_its_own_output():
+    # If a generated step read anything from later steps, re-scoring the finished sequence with
+    # teacher forcing (where later steps are filled in) would change some arg-max.
+    net = tiny_net(seed=3)
+    eeg = random_tokens((2, 5, 10), seed=4)
+    gen = net.generate(eeg)
+    assert gen.shape == (2, 7, 10)
+    assert gen.min() >= N_SPECIAL
+    logits = net(eeg, gen)
+    logits[..., :N_SPECIAL] = -torch.inf
+    torch.testing.assert_close(logits.argmax(-1), gen)
+
+
+def test_generate_sampling_strategies():
+    net = tiny_net(seed=5)
+    eeg = random_tokens((1, 5, 8), seed=6)
+    a = net.generate(eeg, strategy="temperature", temperature=2.0, seed=1)
+    b = net.generate(eeg, strategy="temperature", temperature=2.0, seed=1)
+    c = net.generate(eeg, strategy="temperature", temperature=2.0, seed=2)
+    torch.testing.assert_close(a, b)
+    assert not torch.equal(a, c)
+    assert a.min() >= N_SPECIAL
+    g = torch.Generator().manual_seed(9)
+    top1 = net.generate(eeg, strategy="top_k", top_k=1, generator=g)
+    torch.testing.assert_close(top1, net.generate(eeg))
+    top3 = net.generate(eeg, strategy="top_k", top_k=3, temperature=5.0, seed=0)
+    logits = net(eeg, top3)
+    logits[..., :N_SPECIAL] = -torch.inf
+    rank = (logits > logits.gather(-1, top3[..., None])).sum(-1)
+    assert rank.max() < 3  # every sampled token is among the 3 most likely at its step
+
+
+def test_generate_errors_and_window_limit():
+    net = tiny_net()
+    eeg = random_tokens((1, 5, 4))
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        net.generate(eeg, strategy="beam")
+    with pytest.raises(ValueError, match="needs top_k"):
+        net.generate(eeg, strategy="top_k")
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        net.generate(eeg, strategy="temperature", temperature=0)
+    with pytest.raises(ValueError, match="max_len=24"):
+        net.encode(random_tokens((1, 5, 25)))
+    with pytest.raises(ValueError, match="same length"):
+        net(eeg, random_tokens((1, 7, 5)))
+    with pytest.raises(ValueError, match=r"shape \(batch, 5, time\)"):
+        net.encode(random_tokens((1, 4, 4)))
+
+
+def test_training_reads_the_eeg():
+    # MEG copies EEG channel 0, whose tokens are i.i.d. over 4 levels: a network ignoring the EEG
+    # cannot beat the entropy of that marginal (earlier MEG steps carry no information either).
+    net = tiny_net(seed=0).train()
+    g = torch.Generator().manual_seed(7)
+    eeg = N_SPECIAL + 60 * torch.randint(0, 4, (8, 5, 8), generator=g)
+    meg = eeg[:, :1].expand(-1, 7, -1).clone()
+    p = torch.bincount(meg.flatten()).double()
+    p = p[p > 0] / p.sum()
+    marginal_entropy = float(-(p * p.log()).sum())
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(80):
+        opt.zero_grad()
+        loss = net.loss(eeg, meg)
+        loss.backward()
+        opt.step()
+    assert net.eval().loss(eeg, meg).item() < marginal_entropy
+
+
+def test_save_load_and_si_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(3, 5, 9)) * 1e-5, rng.normal(size=(3, 7, 9)) * 1e-12 + 1e-13
+    net = tiny_net(seed=1)
+    net.set_tokenizers(MuLawTokenizer().fit(X), MuLawTokenizer().fit(Y))
+    net.save_pretrained(tmp_path)
+    loaded = BrainformerNetwork.from_pretrained(tmp_path)
+    assert loaded.encoder[0].routers.shape == (24, 3, 16)
+    eeg, meg = random_tokens((1, 5, 9)), random_tokens((1, 7, 9), seed=1)
+    torch.testing.assert_close(loaded(eeg, meg), net(eeg, meg))
+    Y_hat = loaded.predict_si(X)
+    assert Y_hat.shape == Y.shape
+    np.testing.assert_array_equal(Y_hat, net.predict_si(X))
+    _, meg_tok = loaded.tokenizers()
+    np.testing.assert_array_equal(meg_tok.center_, np.median(Y.transpose(1, 0, 2).reshape(7, -1), axis=1))
+    lo = meg_tok.center_ - meg_tok.scale_
+    hi = meg_tok.center_ + meg_tok.scale_
+    assert (Y_hat >= lo[:, None] - 1e-25).all() and (Y_hat <= hi[:, None] + 1e-25).all()
