@@ -152,16 +152,19 @@ def test_decoder_is_causal_in_time():
     assert not torch.allclose(out[:, :, t + 1 :], base[:, :, t + 1 :], atol=1e-3)
 
 
-def test_generate_greedy_matches_teacher_forcing_on_its_own_output():
-    # If a generated step read anything from later steps, re-scoring the finished sequence with
-    # teacher forcing (where later steps are filled in) would change some arg-max.
-    net = tiny_net(seed=3)
+@pytest.mark.parametrize("n_decoder_layers", [1, 2])
+def test_generate_matches_teacher_forcing_on_its_own_output(n_decoder_layers):
+    # Incremental decoding (cached keys of past steps) must give, at every step, the logits that the
+    # full teacher-forced pass gives once the finished sequence is fed back: if a generated step had
+    # read anything from later steps, or the cache were misaligned, they would differ.
+    net = tiny_net(seed=3, n_decoder_layers=n_decoder_layers)
     eeg = random_tokens((2, 5, 10), seed=4)
-    gen = net.generate(eeg)
+    gen, step_logits = net.generate(eeg, return_logits=True)
     assert gen.shape == (2, 7, 10)
     assert gen.min() >= N_SPECIAL
     logits = net(eeg, gen)
     logits[..., :N_SPECIAL] = -torch.inf
+    torch.testing.assert_close(step_logits, logits, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(logits.argmax(-1), gen)
 
 

@@ -60,14 +60,23 @@ class MultiHead(nn.Module):
         self.out = nn.Linear(d_model, d_model, bias=False)
         self.dropout = dropout
 
-    def forward(self, query, context, causal: bool = False):
+    def keys_values(self, context):
+        """Keys and values ``(N, heads, Lk, d / heads)`` of ``context``."""
+        n, lk, d = context.shape
+        h = self.n_heads
+        return self.kv(context).view(n, lk, 2, h, d // h).permute(2, 0, 3, 1, 4)
+
+    def attend(self, query, k, v, causal: bool = False):
         n, lq, d = query.shape
         h = self.n_heads
         q = self.q(query).view(n, lq, h, d // h).transpose(1, 2)
-        k, v = self.kv(context).view(n, context.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
         drop = self.dropout if self.training else 0.0
         o = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=causal)
         return self.out(o.transpose(1, 2).reshape(n, lq, d))
+
+    def forward(self, query, context, causal: bool = False):
+        k, v = self.keys_values(context)
+        return self.attend(query, k, v, causal)
 
 
 def mlp(d_model: int, d_ff: int) -> nn.Sequential:
@@ -103,15 +112,37 @@ class TwoStageLayer(nn.Module):
         s = x.transpose(1, 2).reshape(b * c, t, d)
         h = self.norm_time(s)
         s = s + self.drop(self.time_attn(h, h, causal=self.causal))
-        s = s + self.drop(self.time_ff(self.norm_time_ff(s)))
-        # Stage 2: across channels, one set per (window, time step), through that step's routers.
+        s = self._time_ff(s)
         s = s.view(b, c, t, d).transpose(1, 2).reshape(b * t, c, d)
+        return self._channel_stage(s, self.routers[:t], b).view(b, t, c, d)
+
+    def step(self, x, cache: list, t: int):
+        """The same layer for the single step ``t`` ``(B, 1, C, d)`` of a causal sequence.
+
+        ``cache`` holds the time stage's keys and values of steps ``< t`` (empty at
+        ``t = 0``) and gets those of step ``t`` appended: step ``t`` reads steps
+        ``<= t`` only, as the causal mask does in :meth:`forward`.
+        """
+        b, _, c, d = x.shape
+        s = x.reshape(b * c, 1, d)
+        h = self.norm_time(s)
+        k, v = self.time_attn.keys_values(h)
+        if cache:
+            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+        cache[:] = [k, v]
+        s = self._time_ff(s + self.drop(self.time_attn.attend(h, k, v)))
+        return self._channel_stage(s.view(b, c, d), self.routers[t : t + 1], b).view(b, 1, c, d)
+
+    def _time_ff(self, s):
+        return s + self.drop(self.time_ff(self.norm_time_ff(s)))
+
+    def _channel_stage(self, s, routers, b):
+        """Across channels, one set per (window, time step), through that step's routers."""
         h = self.norm_channel(s)
-        routers = self.norm_routers(self.routers[:t]).unsqueeze(0).expand(b, -1, -1, -1)
-        buffer = self.gather(routers.reshape(b * t, -1, d), h)
+        routers = self.norm_routers(routers).unsqueeze(0).expand(b, -1, -1, -1)
+        buffer = self.gather(routers.reshape(s.shape[0], -1, s.shape[-1]), h)
         s = s + self.drop(self.scatter(h, buffer))
-        s = s + self.drop(self.channel_ff(self.norm_channel_ff(s)))
-        return s.view(b, t, c, d)
+        return s + self.drop(self.channel_ff(self.norm_channel_ff(s)))
 
 
 class StepCrossAttention(nn.Module):
@@ -139,6 +170,9 @@ class DecoderLayer(nn.Module):
 
     def forward(self, y, memory):
         return self.cross(self.self_stage(y), memory)
+
+    def step(self, y, memory_t, cache, t):
+        return self.cross(self.self_stage.step(y, cache, t), memory_t)
 
 
 class BrainformerNetwork(
@@ -232,16 +266,16 @@ class BrainformerNetwork(
         self.register_buffer("y_clip", torch.ones(n_chans_out, **f64))
 
     # -- embedding ------------------------------------------------------------------
-    def _embed(self, tokens: torch.Tensor, table: nn.Embedding) -> torch.Tensor:
-        """``(B, C, T)`` tokens -> ``(B, T, C, d)`` vectors: (token + time + channel) * sqrt(d)."""
+    def _embed(self, tokens: torch.Tensor, table: nn.Embedding, start: int = 0) -> torch.Tensor:
+        """``(B, C, T)`` tokens of steps ``start..`` -> ``(B, T, C, d)``: (token + time + channel) * sqrt(d)."""
         b, c, t = tokens.shape
-        if t > self.max_len:
+        if start + t > self.max_len:
             raise ValueError(
                 f"Windows of {t} samples exceed max_len={self.max_len} (the per-position router table): "
                 "cut shorter windows or build the network with a larger max_len."
             )
         e = table(tokens.transpose(1, 2))
-        e = e + self.time_code[:t, None] + self.channel_code[None, :c]
+        e = e + self.time_code[start : start + t, None] + self.channel_code[None, :c]
         return e * math.sqrt(self.d_model)
 
     def _check_tokens(self, tokens, n_chans, what):
@@ -302,8 +336,12 @@ class BrainformerNetwork(
         top_k: int | None = None,
         generator: torch.Generator | None = None,
         seed: int | None = None,
-    ) -> torch.Tensor:
+        return_logits: bool = False,
+    ):
         """Generate MEG tokens step by step, each step from the steps before it.
+
+        Decoding is incremental: the time stage of every decoder layer caches the
+        keys and values of past steps, so a window costs about one forward pass.
 
         Parameters
         ----------
@@ -319,27 +357,36 @@ class BrainformerNetwork(
             Random source of the sampling strategies (on the tokens' device).
         seed : int or None
             Seeds a fresh generator instead (ignored when ``generator`` is given).
+        return_logits : bool
+            Also return the logits each step was drawn from (special tokens at -inf).
 
         Returns
         -------
         meg_tokens : LongTensor, shape (B, n_chans_out, T)
             Level tokens only (PAD/BOS/EOS are never generated).
+        logits : Tensor, shape (B, n_chans_out, T, vocab)
+            Only with ``return_logits=True``.
         """
         pick = _token_picker(strategy, temperature, top_k, self.vocab_size)
         if strategy != "greedy" and generator is None and seed is not None:
             generator = torch.Generator(device=eeg_tokens.device).manual_seed(int(seed))
         memory = self.encode(eeg_tokens)
         b, t = eeg_tokens.shape[0], eeg_tokens.shape[2]
-        inputs = torch.full((b, self.n_chans_out, 1), BOS, dtype=torch.long, device=eeg_tokens.device)
-        out = []
+        token = torch.full((b, self.n_chans_out), BOS, dtype=torch.long, device=eeg_tokens.device)
+        caches = [[] for _ in self.decoder]
+        out, all_logits = [], []
         for step in range(t):
-            # The decoder sees only the prefix 0..step: nothing later exists yet.
-            logits = self.decode(memory, inputs)[:, :, -1]
+            # Step `step` reads the token generated at step - 1 and the cached keys of earlier steps.
+            y = self._embed(token[..., None], self.meg_embedding, start=step)
+            for layer, cache in zip(self.decoder, caches):
+                y = layer.step(y, memory[:, step : step + 1], cache, step)
+            logits = self.head(self.final_norm(y))[:, 0]
             logits[..., :N_SPECIAL] = -torch.inf
             token = pick(logits, generator)
             out.append(token)
-            inputs = torch.cat([inputs, token[..., None]], dim=-1)
-        return torch.stack(out, dim=-1)
+            all_logits.append(logits)
+        tokens = torch.stack(out, dim=-1)
+        return (tokens, torch.stack(all_logits, dim=2)) if return_logits else tokens
 
     # -- SI units ---------------------------------------------------------------------
     def tokenizers(self) -> tuple[MuLawTokenizer, MuLawTokenizer]:
