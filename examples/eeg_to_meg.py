@@ -44,7 +44,7 @@ for name, est in models.items():
     summary = eeg2meg_metrics(Yte, est.predict(test.X), types)["summary"]
     print(f"{name:22s}", {k: round(v["r2"], 3) for k, v in summary.items()}, "(R^2)")
 
-# Hugging Face style sharing: config.json + model.safetensors (+ push_to_hub=True, repo_id=...).
+# Hugging Face style sharing: config.json + model.safetensors (share with huggingface_hub.upload_folder).
 with tempfile.TemporaryDirectory() as folder:
     models["transformer"].save_pretrained(folder)
     again = EEGToMEGRegressor.from_pretrained(folder)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from numbers import Integral
+
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
+from ..estimators.params import Satisfies
 from ._validation import channel_stats, check_eeg, check_pair
-from .estimator import EEG2MEGScoreMixin
+from .scoring import EEG2MEGScoreMixin
 
 
 def lagged_features(Xs: np.ndarray, lags) -> np.ndarray:
@@ -47,6 +51,14 @@ def _gram(Xs, Ys, lags, batch=64):
     return xtx, xty
 
 
+def _positive_reals(value):
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return arr.ndim == 1 and arr.size > 0 and bool(np.all(np.isfinite(arr) & (arr > 0)))
+
+
 class RidgeEEGToMEG(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
     """Ridge regression from EEG samples (optionally time-lagged) to MEG samples.
 
@@ -83,12 +95,21 @@ class RidgeEEGToMEG(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
     n_eeg_channels_, n_meg_channels_ : int
     """
 
+    # Checked by fit before anything else, as every estimator of the package does.
+    _parameter_constraints: dict = {
+        "n_lags": [Interval(Integral, 0, None, closed="left")],
+        "lag_step": [Interval(Integral, 1, None, closed="left")],
+        "alphas": [Satisfies(_positive_reals, "a non-empty 1-D sequence of finite positive floats")],
+        "cv": [Interval(Integral, 2, None, closed="left")],
+    }
+
     def __init__(self, n_lags=0, lag_step=1, alphas=tuple(np.logspace(-6, 2, 17)), cv=5):
         self.n_lags = n_lags
         self.lag_step = lag_step
         self.alphas = alphas
         self.cv = cv
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, Y):
         """Fit on paired windows.
 
@@ -102,13 +123,11 @@ class RidgeEEGToMEG(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         -------
         self
         """
-        if int(self.n_lags) != self.n_lags or self.n_lags < 0 or int(self.lag_step) < 1:
-            raise ValueError("n_lags must be an integer >= 0 and lag_step an integer >= 1.")
         X, Y = check_pair(X, Y, same_length=True)
         n = X.shape[0]
         cv = int(self.cv)
-        if cv < 2 or cv > n:
-            raise ValueError(f"cv must be between 2 and the number of windows ({n}); got {self.cv}.")
+        if cv > n:
+            raise ValueError(f"cv={cv} folds need at least {cv} windows; got {n}. Lower cv or pass more windows.")
         self.lags_ = np.arange(-int(self.n_lags), int(self.n_lags) + 1) * int(self.lag_step)
         self.x_mean_, self.x_scale_ = channel_stats(X)
         self.y_mean_, self.y_scale_ = channel_stats(Y)
