@@ -25,18 +25,22 @@ Departures from the reference are listed in ``docs/eeg2meg.md`` (token mode).
 from __future__ import annotations
 
 import math
-import os
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from torch import nn
 
-from .tokens import BOS, MU, N_LEVELS, N_SPECIAL, PAD, MuLawTokenizer
+from .base import EEGToMEGNetwork
+from .tokens import BOS, MU, N_LEVELS, N_SPECIAL, PAD, MuLawTokenizer, decode_tensor, encode_tensor
 
-WEIGHTS_NAME = "model.safetensors"
 STRATEGIES = ("greedy", "temperature", "top_k")
+
+# The reference's configuration (its Seq2SeqCrossConfig defaults and training script), as
+# EEGToMEGRegressor parameters: EEGToMEGRegressor(mode="tokens", **REFERENCE_CONFIG).
+REFERENCE_CONFIG = dict(
+    d_model=64, n_heads=4, n_encoder_layers=1, n_decoder_layers=1, d_ff=512, dropout=0.1,
+    n_routers=10, lr=3e-4, weight_decay=0.01,
+)
 
 
 def sinusoidal_code(n: int, d: int, device=None) -> torch.Tensor:
@@ -175,19 +179,16 @@ class DecoderLayer(nn.Module):
         return self.cross(self.self_stage.step(y, cache, t), memory_t)
 
 
-class BrainformerNetwork(
-    nn.Module,
-    PyTorchModelHubMixin,
-    library_name="eegfm_sklearn",
-    tags=["eeg", "meg", "eeg-to-meg", "brainformer", "tokens"],
-):
-    """Token encoder-decoder from EEG sample tokens to MEG sample tokens.
+class BrainformerNetwork(EEGToMEGNetwork):
+    """Token encoder-decoder from EEG sample tokens to MEG sample tokens (``mode="tokens"``).
 
-    Token tensors use the package's layout ``(batch, channels, time)``; the
-    logits are ``(batch, n_chans_out, time, vocab_size)``. The buffers
-    ``x_center``, ``x_clip``, ``y_center``, ``y_clip`` (float64) hold the
-    tokenisers' statistics, so :meth:`predict_si` maps EEG in SI units to MEG
-    in SI units on its own and the weights file is self-contained.
+    The estimator's hooks (:class:`.base.EEGToMEGNetwork`) take per-channel
+    standardised float windows; this network tokenises them itself with the
+    robust scaling fitted in :meth:`prepare` (buffers ``x_center``,
+    ``x_clip``, ``y_center``, ``y_clip``, saved with the weights), and
+    :meth:`forward` generates MEG tokens and decodes them back to floats.
+    Token tensors use the package's layout ``(batch, channels, time)``;
+    logits are ``(batch, n_chans_out, time, vocab_size)``.
 
     Parameters
     ----------
@@ -199,19 +200,29 @@ class BrainformerNetwork(
         Attention heads (must divide ``d_model``).
     n_encoder_layers, n_decoder_layers : int, default=1
         Two-stage layers in the encoder and decoder.
-    d_ff : int, default=512
-        MLP hidden width.
+    d_ff : int or None, default=512
+        MLP hidden width (None: ``2 * d_model``).
     dropout : float, default=0.1
         Dropout on attention weights and residual branches.
     n_routers : int, default=10
         Routers per time position in the channel stage.
     max_len : int, default=256
         Longest window (time steps); sizes the per-position router table.
+    clip_percentile : float, default=99.5
+        Robust scaling: a channel's clamp is this percentile of ``|x - median|``.
+    decoding : {"greedy", "temperature", "top_k"}, default="greedy"
+        How :meth:`forward` picks each generated token (see :meth:`generate`).
+    temperature : float, default=1.0
+        Softmax temperature of the sampling strategies.
+    top_k : int or None, default=None
+        Tokens kept by ``decoding="top_k"``.
     mu : float, default=255.0
-        µ-law constant of the tokenisers.
+        µ-law constant.
     n_levels : int, default=255
-        Quantisation levels; the vocabulary is ``n_levels + 3``.
+        Quantisation levels; the vocabulary has ``n_levels + 3`` entries.
     """
+
+    mode = "tokens"
 
     def __init__(
         self,
@@ -221,17 +232,26 @@ class BrainformerNetwork(
         n_heads: int = 4,
         n_encoder_layers: int = 1,
         n_decoder_layers: int = 1,
-        d_ff: int = 512,
+        d_ff: int | None = 512,
         dropout: float = 0.1,
         n_routers: int = 10,
         max_len: int = 256,
+        clip_percentile: float = 99.5,
+        decoding: str = "greedy",
+        temperature: float = 1.0,
+        top_k: int | None = None,
         mu: float = MU,
         n_levels: int = N_LEVELS,
     ):
-        super().__init__()
+        super().__init__(
+            n_chans_in=n_chans_in, n_chans_out=n_chans_out, d_model=d_model, n_heads=n_heads,
+            n_encoder_layers=n_encoder_layers, n_decoder_layers=n_decoder_layers, d_ff=d_ff,
+            dropout=dropout, n_routers=n_routers, max_len=max_len, clip_percentile=clip_percentile,
+            decoding=decoding, temperature=temperature, top_k=top_k, mu=mu, n_levels=n_levels,
+        )
+        d_ff = 2 * d_model if d_ff is None else d_ff
         for name, val, low in [
-            ("n_chans_in", n_chans_in, 1), ("n_chans_out", n_chans_out, 1), ("d_model", d_model, 2),
-            ("n_heads", n_heads, 1), ("n_encoder_layers", n_encoder_layers, 0),
+            ("d_model", d_model, 2), ("n_heads", n_heads, 1), ("n_encoder_layers", n_encoder_layers, 0),
             ("n_decoder_layers", n_decoder_layers, 1), ("d_ff", d_ff, 1), ("n_routers", n_routers, 1),
             ("max_len", max_len, 1), ("n_levels", n_levels, 3),
         ]:
@@ -241,10 +261,11 @@ class BrainformerNetwork(
             raise ValueError(f"d_model={d_model} must be even and a multiple of n_heads={n_heads}.")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
-        self.n_chans_in, self.n_chans_out = int(n_chans_in), int(n_chans_out)
+        self.tokenizer_params = dict(clip_percentile=clip_percentile, mu=float(mu), n_levels=int(n_levels))
+        MuLawTokenizer(**self.tokenizer_params)._check_params()
+        self.vocab_size = int(n_levels) + N_SPECIAL
+        self.set_decoding(decoding, temperature, top_k)  # fail at build, not at predict
         self.d_model, self.max_len = int(d_model), int(max_len)
-        self.mu, self.n_levels = float(mu), int(n_levels)
-        self.vocab_size = self.n_levels + N_SPECIAL
 
         self.eeg_embedding = nn.Embedding(self.vocab_size, d_model)
         self.meg_embedding = nn.Embedding(self.vocab_size, d_model)
@@ -259,20 +280,49 @@ class BrainformerNetwork(
         self.final_norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, self.vocab_size)
 
+        # Robust scaling of the (standardised) windows, fitted in prepare().
         f64 = dict(dtype=torch.float64)
         self.register_buffer("x_center", torch.zeros(n_chans_in, **f64))
         self.register_buffer("x_clip", torch.ones(n_chans_in, **f64))
         self.register_buffer("y_center", torch.zeros(n_chans_out, **f64))
         self.register_buffer("y_clip", torch.ones(n_chans_out, **f64))
 
-    # -- embedding ------------------------------------------------------------------
+    def set_decoding(self, decoding: str, temperature: float = 1.0, top_k: int | None = None):
+        """Choose how :meth:`forward` generates (checked; saved with the config)."""
+        _token_picker(decoding, temperature, top_k, self.vocab_size)
+        self.decoding_options = dict(strategy=decoding, temperature=temperature, top_k=top_k)
+        self.build_kwargs.update(decoding=decoding, temperature=temperature, top_k=top_k)
+        return self
+
+    # -- tokens ---------------------------------------------------------------------------
+    def eeg_tokens(self, eeg: torch.Tensor) -> torch.Tensor:
+        """EEG windows ``(B, n_chans_in, T)`` (standardised floats) to tokens."""
+        return encode_tensor(eeg, self.x_center, self.x_clip, self.tokenizer_params["mu"], self.vocab_size - N_SPECIAL)
+
+    def meg_tokens(self, meg: torch.Tensor) -> torch.Tensor:
+        """MEG windows ``(B, n_chans_out, T)`` (standardised floats) to tokens."""
+        return encode_tensor(meg, self.y_center, self.y_clip, self.tokenizer_params["mu"], self.vocab_size - N_SPECIAL)
+
+    def meg_values(self, tokens: torch.Tensor) -> torch.Tensor:
+        """MEG level tokens back to standardised floats (float32)."""
+        out = decode_tensor(tokens, self.y_center, self.y_clip, self.tokenizer_params["mu"], self.vocab_size - N_SPECIAL)
+        return out.float()
+
+    def tokenizers(self) -> tuple[MuLawTokenizer, MuLawTokenizer]:
+        """EEG and MEG tokenisers holding this network's robust-scaling statistics."""
+        def make(center, clip):
+            tok = MuLawTokenizer(**self.tokenizer_params)
+            return tok.set_stats(center.detach().cpu().numpy(), clip.detach().cpu().numpy())
+
+        return make(self.x_center, self.x_clip), make(self.y_center, self.y_clip)
+
     def _embed(self, tokens: torch.Tensor, table: nn.Embedding, start: int = 0) -> torch.Tensor:
         """``(B, C, T)`` tokens of steps ``start..`` -> ``(B, T, C, d)``: (token + time + channel) * sqrt(d)."""
         b, c, t = tokens.shape
         if start + t > self.max_len:
             raise ValueError(
-                f"Windows of {t} samples exceed max_len={self.max_len} (the per-position router table): "
-                "cut shorter windows or build the network with a larger max_len."
+                f"Windows of {start + t} samples exceed max_len={self.max_len} (the per-position router "
+                "table, sized by the training windows): cut windows of at most that many samples."
             )
         e = table(tokens.transpose(1, 2))
         e = e + self.time_code[start : start + t, None] + self.channel_code[None, :c]
@@ -284,7 +334,7 @@ class BrainformerNetwork(
         if tokens.dtype not in (torch.int64, torch.int32):
             raise ValueError(f"{what} tokens must be integers; got {tokens.dtype}.")
 
-    # -- passes ---------------------------------------------------------------------
+    # -- passes over tokens -------------------------------------------------------------------
     def encode(self, eeg_tokens: torch.Tensor) -> torch.Tensor:
         """EEG tokens ``(B, n_chans_in, T)`` -> encoder memory ``(B, T, n_chans_in, d)``."""
         self._check_tokens(eeg_tokens, self.n_chans_in, "EEG")
@@ -314,7 +364,7 @@ class BrainformerNetwork(
         bos = torch.full_like(meg_tokens[..., :1], BOS)
         return torch.cat([bos, meg_tokens[..., :-1]], dim=-1)
 
-    def forward(self, eeg_tokens: torch.Tensor, meg_tokens: torch.Tensor) -> torch.Tensor:
+    def logits(self, eeg_tokens: torch.Tensor, meg_tokens: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits ``(B, n_chans_out, T, vocab)`` for MEG tokens ``(B, n_chans_out, T)``."""
         if eeg_tokens.shape[-1] != meg_tokens.shape[-1]:
             raise ValueError(
@@ -322,10 +372,6 @@ class BrainformerNetwork(
                 f"{eeg_tokens.shape[-1]} and {meg_tokens.shape[-1]}. Resample to a common rate first."
             )
         return self.decode(self.encode(eeg_tokens), self.shift_right(meg_tokens))
-
-    def loss(self, eeg_tokens: torch.Tensor, meg_tokens: torch.Tensor) -> torch.Tensor:
-        """Mean cross-entropy (nats per token) of the MEG tokens under teacher forcing; PAD is ignored."""
-        return token_cross_entropy(self(eeg_tokens, meg_tokens), meg_tokens)
 
     @torch.no_grad()
     def generate(
@@ -388,48 +434,41 @@ class BrainformerNetwork(
         tokens = torch.stack(out, dim=-1)
         return (tokens, torch.stack(all_logits, dim=2)) if return_logits else tokens
 
-    # -- SI units ---------------------------------------------------------------------
-    def tokenizers(self) -> tuple[MuLawTokenizer, MuLawTokenizer]:
-        """EEG and MEG tokenisers with the statistics stored in this network."""
-        def make(center, clip):
-            tok = MuLawTokenizer(mu=self.mu, n_levels=self.n_levels)
-            return tok.set_stats(center.detach().cpu().numpy(), clip.detach().cpu().numpy())
-
-        return make(self.x_center, self.x_clip), make(self.y_center, self.y_clip)
-
-    def set_tokenizers(self, eeg: MuLawTokenizer, meg: MuLawTokenizer):
-        """Store fitted tokenisers' statistics in the buffers (saved with the weights)."""
-        for name, value in [("x_center", eeg.center_), ("x_clip", eeg.scale_),
-                            ("y_center", meg.center_), ("y_clip", meg.scale_)]:
-            buf = getattr(self, name)
-            buf.copy_(torch.as_tensor(np.asarray(value), dtype=buf.dtype))
-        return self
-
-    def predict_si(self, x: np.ndarray, **generate_kwargs) -> np.ndarray:
-        """EEG windows in SI units ``(B, n_chans_in, T)`` -> generated MEG in SI units."""
-        eeg_tok, meg_tok = self.tokenizers()
-        dev = self.head.weight.device
-        tokens = torch.as_tensor(eeg_tok.encode(x), device=dev)
-        return meg_tok.decode(self.generate(tokens, **generate_kwargs).cpu().numpy())
-
+    # -- the mode's hooks (see base.EEGToMEGNetwork) ---------------------------------------
     @classmethod
-    def _from_pretrained(
-        cls, *, model_id, revision, cache_dir, force_download, local_files_only, token,
-        map_location="cpu", strict=True, **model_kwargs,
-    ):
-        # Only safetensors, strictly: loading never unpickles (executes) anything.
-        import safetensors.torch
+    def data_kwargs(cls, X, Y):
+        """Channel counts, and ``max_len``: the router table is sized to the training windows."""
+        return {**super().data_kwargs(X, Y), "max_len": X.shape[2]}
 
-        model = cls(**model_kwargs)
-        if os.path.isdir(model_id):
-            model_file = os.path.join(model_id, WEIGHTS_NAME)
-        else:
-            model_file = hf_hub_download(
-                repo_id=model_id, filename=WEIGHTS_NAME, revision=revision, cache_dir=cache_dir,
-                force_download=force_download, token=token, local_files_only=local_files_only,
+    def check_windows(self, n_times_in, n_times_out):
+        if n_times_in != n_times_out:
+            raise ValueError(
+                f"mode='tokens' needs one MEG sample per EEG sample (one token each); got windows of "
+                f"{n_times_in} EEG and {n_times_out} MEG samples. Resample both to one rate first."
             )
-        safetensors.torch.load_model(model, model_file, strict=strict, device=map_location)
-        return model.eval()
+        if n_times_in > self.max_len:
+            raise ValueError(f"Windows of {n_times_in} samples exceed max_len={self.max_len}.")
+
+    def prepare(self, eeg, meg):
+        """Fit the robust scaling (median, clamp percentile) of every channel on the training windows."""
+        x_tok = MuLawTokenizer(**self.tokenizer_params).fit(eeg)
+        y_tok = MuLawTokenizer(**self.tokenizer_params).fit(meg)
+        with torch.no_grad():
+            for name, value in [("x_center", x_tok.center_), ("x_clip", x_tok.scale_),
+                                ("y_center", y_tok.center_), ("y_clip", y_tok.scale_)]:
+                getattr(self, name).copy_(torch.as_tensor(value))
+
+    def training_output(self, eeg, meg):
+        """Teacher-forced logits ``(B, n_chans_out, T, vocab)``."""
+        return self.logits(self.eeg_tokens(eeg), self.meg_tokens(meg))
+
+    def loss(self, output, meg):
+        """Cross-entropy (nats per token) of the MEG tokens under the logits."""
+        return token_cross_entropy(output, self.meg_tokens(meg))
+
+    def forward(self, eeg: torch.Tensor) -> torch.Tensor:
+        """Generate MEG for standardised EEG ``(B, n_chans_in, T)``: standardised floats ``(B, n_chans_out, T)``."""
+        return self.meg_values(self.generate(self.eeg_tokens(eeg), **self.decoding_options))
 
 
 def token_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

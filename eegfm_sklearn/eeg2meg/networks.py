@@ -11,10 +11,12 @@ from __future__ import annotations
 import inspect
 
 from .base import EEGToMEGNetwork
+from .brainformer import BrainformerNetwork
 from .continuous import EEGToMEGTransformer
 
 MODES: dict[str, type[EEGToMEGNetwork]] = {
     EEGToMEGTransformer.mode: EEGToMEGTransformer,
+    BrainformerNetwork.mode: BrainformerNetwork,
 }
 
 
@@ -46,7 +48,7 @@ def build_network(mode: str, **hyper) -> EEGToMEGNetwork:
     Parameters
     ----------
     mode : str
-        One of :func:`network_modes` (``"continuous"``).
+        One of :func:`network_modes` (``"continuous"``, ``"tokens"``).
     **hyper
         Constructor arguments of that mode's class (``n_chans_in``,
         ``n_chans_out`` and its hyper-parameters); unknown names raise.

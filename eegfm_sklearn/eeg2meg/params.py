@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..estimators.params import COMMON, Satisfies, _non_negative, _positive
+from .brainformer import STRATEGIES
 from .networks import network_modes
 
 
@@ -40,6 +41,10 @@ REGRESSOR = {
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "linear_skip": ["boolean"],
     "skip_lags": [_at_least(0)],
+    "clip_percentile": [Interval(Real, 0, 100, closed="right")],
+    "decoding": [StrOptions(set(STRATEGIES))],
+    "temperature": [Interval(Real, 0, None, closed="neither")],
+    "top_k": [None, _at_least(1)],
     "max_epochs": [_non_negative(Integral)],
     "batch_size": COMMON["batch_size"],
     "lr": [_positive()],

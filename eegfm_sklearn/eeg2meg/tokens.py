@@ -16,7 +16,10 @@ error of a sample inside the clamp range is therefore bounded analytically
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import torch
 
 PAD, BOS, EOS = 0, 1, 2
 N_SPECIAL = 3
@@ -25,21 +28,32 @@ VOCAB_SIZE = N_LEVELS + N_SPECIAL
 MU = 255.0
 
 
-def mu_law_compand(x, mu: float = MU) -> np.ndarray:
+def mu_law_compand(x: torch.Tensor, mu: float = MU) -> torch.Tensor:
     """``sign(x) log(1 + mu |x|) / log(1 + mu)``: maps ``[-1, 1]`` onto itself."""
-    x = np.asarray(x, dtype=np.float64)
-    return np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
+    return torch.sign(x) * torch.log1p(mu * x.abs()) / math.log1p(mu)
 
 
-def mu_law_expand(y, mu: float = MU) -> np.ndarray:
+def mu_law_expand(y: torch.Tensor, mu: float = MU) -> torch.Tensor:
     """Inverse of :func:`mu_law_compand`."""
-    y = np.asarray(y, dtype=np.float64)
-    return np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu
+    return torch.sign(y) * torch.expm1(y.abs() * math.log1p(mu)) / mu
 
 
-def levels_to_companded(levels, n_levels: int = N_LEVELS) -> np.ndarray:
-    """Centre of each quantisation level in the companded domain ``[-1, 1]``."""
-    return np.asarray(levels, dtype=np.float64) * (2.0 / (n_levels - 1)) - 1.0
+def encode_tensor(x, center, clip, mu: float = MU, n_levels: int = N_LEVELS) -> torch.Tensor:
+    """Samples ``(..., C, T)`` to level tokens ``3 .. n_levels + 2`` (int64).
+
+    ``center`` and ``clip`` ``(C,)`` are the robust scaling: ``(x - center) / clip``
+    clamped to ``[-1, 1]``, then µ-law companded and rounded to the nearest of
+    ``n_levels`` evenly spaced levels.
+    """
+    z = ((x - center.to(x.dtype)[:, None]) / clip.to(x.dtype)[:, None]).clamp(-1.0, 1.0)
+    levels = torch.round((mu_law_compand(z, mu) + 1.0) * ((n_levels - 1) / 2.0))
+    return levels.long() + N_SPECIAL
+
+
+def decode_tensor(tokens, center, clip, mu: float = MU, n_levels: int = N_LEVELS) -> torch.Tensor:
+    """Level tokens ``(..., C, T)`` to samples in ``center``'s dtype and units (inverse of the scaling)."""
+    y = (tokens - N_SPECIAL).to(center.dtype) * (2.0 / (n_levels - 1)) - 1.0
+    return mu_law_expand(y, mu) * clip[:, None] + center[:, None]
 
 
 def quantization_error_bound(x_scaled, mu: float = MU, n_levels: int = N_LEVELS) -> np.ndarray:
@@ -133,12 +147,6 @@ class MuLawTokenizer:
         self.scale_ = np.asarray(scale, dtype=np.float64).copy()
         return self
 
-    def scale(self, X) -> np.ndarray:
-        """Scaled, clamped samples in ``[-1, 1]`` (the µ-law's input)."""
-        X = self._check_channels(X)
-        z = (X - self.center_[:, None]) / self.scale_[:, None]
-        return np.clip(z, -1.0, 1.0)
-
     def encode(self, X) -> np.ndarray:
         """Continuous windows to tokens.
 
@@ -152,9 +160,8 @@ class MuLawTokenizer:
         tokens : ndarray of int64, shape (n_windows, n_channels, n_times)
             Values in ``[3, vocab_size)`` (never PAD/BOS/EOS).
         """
-        y = mu_law_compand(self.scale(X), float(self.mu))
-        levels = np.rint((y + 1.0) * ((int(self.n_levels) - 1) / 2.0)).astype(np.int64)
-        return levels + N_SPECIAL
+        X = torch.from_numpy(self._check_channels(X))
+        return encode_tensor(X, *self._stats(), float(self.mu), int(self.n_levels)).numpy()
 
     def decode(self, tokens) -> np.ndarray:
         """Tokens to continuous windows in the units of ``fit``'s data.
@@ -174,9 +181,10 @@ class MuLawTokenizer:
                 f"from {tokens.min()} to {tokens.max()} (0/1/2 are PAD/BOS/EOS). Strip special tokens "
                 "before decoding."
             )
-        y = levels_to_companded(tokens - N_SPECIAL, int(self.n_levels))
-        z = mu_law_expand(y, float(self.mu))
-        return z * self.scale_[:, None] + self.center_[:, None]
+        return decode_tensor(torch.from_numpy(tokens), *self._stats(), float(self.mu), int(self.n_levels)).numpy()
+
+    def _stats(self):
+        return torch.from_numpy(self.center_), torch.from_numpy(self.scale_)
 
     def _check_channels(self, X, integer=False) -> np.ndarray:
         if not hasattr(self, "scale_"):
