@@ -158,6 +158,20 @@ def test_random_state_reproducible_and_global_rng_untouched(toy):
     np.testing.assert_array_equal(a, b)
 
 
+def test_seeded_fits_same_in_threads(toy):
+    """The core's seeding: a seeded fit is the same alone or beside other (also unseeded) fits in threads."""
+    def fit(seed):
+        return EEGToMEGRegressor(**{**TINY, "max_epochs": 1, "random_state": seed}).fit(*toy).predict(toy[0])
+
+    alone = {seed: fit(seed) for seed in (0, 1)}
+    assert not np.array_equal(alone[0], alone[1])
+    seeds = (0, 1, None, 0, 1, None)
+    runs = joblib.Parallel(n_jobs=3, backend="threading")(joblib.delayed(fit)(seed) for seed in seeds)
+    for seed, pred in zip(seeds, runs):
+        if seed is not None:
+            np.testing.assert_array_equal(pred, alone[seed])
+
+
 def test_clone_and_grid_search(fitted, toy):
     c = clone(fitted)
     assert not hasattr(c, "module_") and c.get_params() == fitted.get_params()
@@ -198,13 +212,23 @@ def test_bad_input_messages(est, toy):
 
 
 # -- the core's services -------------------------------------------------------------
-def test_import_eegfm_sklearn_leaves_eeg2meg_unimported():
+def test_import_is_lazy_and_needs_no_transformers():
+    # One fresh interpreter (imports are slow), with transformers hidden as if not installed.
     code = (
-        "import sys, eegfm_sklearn\n"
-        "assert 'eegfm_sklearn.eeg2meg' not in sys.modules, 'eager'\n"
+        "import sys\n"
+        "sys.modules['transformers'] = None\n"
+        "import eegfm_sklearn\n"
+        "assert 'eegfm_sklearn.eeg2meg' not in sys.modules, 'import eegfm_sklearn imported eeg2meg'\n"
         "from eegfm_sklearn import EEGToMEGRegressor\n"
         "from eegfm_sklearn.eeg2meg import EEGToMEGRegressor as direct\n"
         "assert EEGToMEGRegressor is direct and 'eegfm_sklearn.eeg2meg' in sys.modules\n"
+        "import eegfm_sklearn.eeg2meg as e2m\n"
+        "try:\n"
+        "    e2m.EEGToMEGModel\n"
+        "except ImportError as err:\n"
+        "    assert \"pip install 'eegfm_sklearn[hf]'\" in str(err), err\n"
+        "else:\n"
+        "    raise AssertionError('EEGToMEGModel without transformers')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]

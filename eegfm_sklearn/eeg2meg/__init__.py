@@ -34,3 +34,28 @@ __all__ = [
     "simulate_paired_raw",
     "simulate_paired_windows",
 ]
+
+# The transformers classes (the optional ``hf`` extra) are imported on first use.
+_HF_NAMES = ("EEGToMEGConfig", "EEGToMEGModel", "EEGToMEGOutput")
+
+
+def __getattr__(name):
+    if name in _HF_NAMES:
+        from . import hf  # without transformers: ImportError saying how to install it
+
+        return getattr(hf, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _register_with_transformers():
+    """Make ``AutoConfig`` / ``AutoModel`` know ``model_type="eeg2meg"`` when transformers is installed."""
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        return
+    from .hf import register
+
+    register()
+
+
+_register_with_transformers()
