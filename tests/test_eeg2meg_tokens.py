@@ -358,7 +358,7 @@ def test_token_mode_sampling_is_seeded_by_random_state(fitted_tokens, pairs):
     X = pairs[0][:3]
     greedy = fitted_tokens.predict(X)
     # Decoding parameters act at predict time, without refitting.
-    sampler = pickle.loads(pickle.dumps(fitted_tokens)).set_params(decoding="temperature", temperature=3.0)
+    sampler = pickle.loads(pickle.dumps(fitted_tokens)).set_params(decoding="temperature", decoding_temperature=3.0)
     state = torch.random.get_rng_state()
     a = sampler.predict(X)
     np.testing.assert_array_equal(sampler.predict(X), a)  # same random_state, same draws
@@ -366,13 +366,14 @@ def test_token_mode_sampling_is_seeded_by_random_state(fitted_tokens, pairs):
     assert not np.array_equal(a, greedy)
     sampler.set_params(random_state=1)
     assert not np.array_equal(sampler.predict(X), a)
-    sampler.set_params(decoding="top_k", top_k=1)  # top-1 sampling is greedy decoding
+    sampler.set_params(decoding="top_k", decoding_top_k=1)  # top-1 sampling is greedy decoding
     np.testing.assert_array_equal(sampler.predict(X), greedy)
 
 
 @pytest.mark.parametrize(
     "bad, match",
-    [({"decoding": "beam"}, "decoding"), ({"temperature": 0.0}, "temperature"), ({"top_k": 0}, "top_k"),
+    [({"decoding": "beam"}, "decoding"), ({"decoding_temperature": 0.0}, "decoding_temperature"),
+     ({"decoding_top_k": 0}, "decoding_top_k"),
      ({"clip_percentile": 0}, "clip_percentile"), ({"decoding": "top_k"}, "needs top_k")],
 )
 def test_token_mode_parameter_errors(pairs, bad, match):

@@ -43,9 +43,9 @@ REFERENCE_CONFIG = dict(
 )
 
 
-def sinusoidal_code(n: int, d: int, device=None) -> torch.Tensor:
-    """Fixed sine/cosine code of indices ``0..n-1``, shape ``(n, d)`` (time steps or channels)."""
-    pos = torch.arange(n, device=device, dtype=torch.float32)[:, None]
+def sinusoidal_code(n: int, d: int, device=None, start: int = 0) -> torch.Tensor:
+    """Fixed sine/cosine code of indices ``start..start+n-1``, shape ``(n, d)`` (time steps or channels)."""
+    pos = torch.arange(start, start + n, device=device, dtype=torch.float32)[:, None]
     freq = torch.exp(torch.arange(0, d, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / d))
     out = torch.zeros(n, d, device=device)
     out[:, 0::2] = torch.sin(pos * freq)
@@ -212,10 +212,11 @@ class BrainformerNetwork(EEGToMEGNetwork):
         Robust scaling: a channel's clamp is this percentile of ``|x - median|``.
     decoding : {"greedy", "temperature", "top_k"}, default="greedy"
         How :meth:`forward` picks each generated token (see :meth:`generate`).
-    temperature : float, default=1.0
+    decoding_temperature : float, default=1.0
         Softmax temperature of the sampling strategies.
-    top_k : int or None, default=None
-        Tokens kept by ``decoding="top_k"``.
+    decoding_top_k : int or None, default=None
+        Tokens kept by ``decoding="top_k"``. (Not ``temperature`` / ``top_k``:
+        ``transformers`` reserves those names for its own ``generate``.)
     mu : float, default=255.0
         µ-law constant.
     n_levels : int, default=255
@@ -238,8 +239,8 @@ class BrainformerNetwork(EEGToMEGNetwork):
         max_len: int = 256,
         clip_percentile: float = 99.5,
         decoding: str = "greedy",
-        temperature: float = 1.0,
-        top_k: int | None = None,
+        decoding_temperature: float = 1.0,
+        decoding_top_k: int | None = None,
         mu: float = MU,
         n_levels: int = N_LEVELS,
     ):
@@ -247,7 +248,8 @@ class BrainformerNetwork(EEGToMEGNetwork):
             n_chans_in=n_chans_in, n_chans_out=n_chans_out, d_model=d_model, n_heads=n_heads,
             n_encoder_layers=n_encoder_layers, n_decoder_layers=n_decoder_layers, d_ff=d_ff,
             dropout=dropout, n_routers=n_routers, max_len=max_len, clip_percentile=clip_percentile,
-            decoding=decoding, temperature=temperature, top_k=top_k, mu=mu, n_levels=n_levels,
+            decoding=decoding, decoding_temperature=decoding_temperature, decoding_top_k=decoding_top_k,
+            mu=mu, n_levels=n_levels,
         )
         d_ff = 2 * d_model if d_ff is None else d_ff
         for name, val, low in [
@@ -264,16 +266,13 @@ class BrainformerNetwork(EEGToMEGNetwork):
         self.tokenizer_params = dict(clip_percentile=clip_percentile, mu=float(mu), n_levels=int(n_levels))
         MuLawTokenizer(**self.tokenizer_params)._check_params()
         self.vocab_size = int(n_levels) + N_SPECIAL
-        self.set_decoding(decoding, temperature, top_k)  # fail at build, not at predict
+        self.set_decoding(decoding, decoding_temperature, decoding_top_k)  # fail at build, not at predict
         self.d_model, self.max_len = int(d_model), int(max_len)
 
         self.eeg_embedding = nn.Embedding(self.vocab_size, d_model)
         self.meg_embedding = nn.Embedding(self.vocab_size, d_model)
-        # Fixed codes (not trained, not saved): time steps and channel indices.
-        self.register_buffer("time_code", sinusoidal_code(max_len, d_model), persistent=False)
-        self.register_buffer(
-            "channel_code", sinusoidal_code(max(n_chans_in, n_chans_out), d_model), persistent=False
-        )
+        # Time steps and channel indices get fixed codes, computed when used: nothing to train or
+        # save, and nothing a loader that builds the module on the meta device could leave empty.
         args = (d_model, n_heads, d_ff, dropout, n_routers, max_len)
         self.encoder = nn.ModuleList(TwoStageLayer(*args, causal=False) for _ in range(n_encoder_layers))
         self.decoder = nn.ModuleList(DecoderLayer(*args) for _ in range(n_decoder_layers))
@@ -291,7 +290,7 @@ class BrainformerNetwork(EEGToMEGNetwork):
         """Choose how :meth:`forward` generates (checked; saved with the config)."""
         _token_picker(decoding, temperature, top_k, self.vocab_size)
         self.decoding_options = dict(strategy=decoding, temperature=temperature, top_k=top_k)
-        self.build_kwargs.update(decoding=decoding, temperature=temperature, top_k=top_k)
+        self.build_kwargs.update(decoding=decoding, decoding_temperature=temperature, decoding_top_k=top_k)
         return self
 
     # -- tokens ---------------------------------------------------------------------------
@@ -325,7 +324,7 @@ class BrainformerNetwork(EEGToMEGNetwork):
                 "table, sized by the training windows): cut windows of at most that many samples."
             )
         e = table(tokens.transpose(1, 2))
-        e = e + self.time_code[start : start + t, None] + self.channel_code[None, :c]
+        e = e + sinusoidal_code(t, self.d_model, e.device, start)[:, None] + sinusoidal_code(c, self.d_model, e.device)
         return e * math.sqrt(self.d_model)
 
     def _check_tokens(self, tokens, n_chans, what):

@@ -71,9 +71,9 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         of ``|x - median|`` over the training windows.
     decoding : {"greedy", "temperature", "top_k"}, default="greedy"
         ``mode="tokens"``: how ``predict`` picks each generated token.
-    temperature : float, default=1.0
+    decoding_temperature : float, default=1.0
         ``mode="tokens"``: softmax temperature of the sampling strategies.
-    top_k : int or None, default=None
+    decoding_top_k : int or None, default=None
         ``mode="tokens"``: tokens kept by ``decoding="top_k"``.
     max_epochs : int, default=30
         Training epochs.
@@ -124,8 +124,8 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         skip_lags=6,
         clip_percentile=99.5,
         decoding="greedy",
-        temperature=1.0,
-        top_k=None,
+        decoding_temperature=1.0,
+        decoding_top_k=None,
         max_epochs=30,
         batch_size=32,
         lr=2e-3,
@@ -147,8 +147,8 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         self.skip_lags = skip_lags
         self.clip_percentile = clip_percentile
         self.decoding = decoding
-        self.temperature = temperature
-        self.top_k = top_k
+        self.decoding_temperature = decoding_temperature
+        self.decoding_top_k = decoding_top_k
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -227,7 +227,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         X = check_eeg(X, self.n_eeg_channels_)
         Xs = ((X - self.x_mean_[:, None]) / self.x_scale_[:, None]).astype(np.float32)
         if hasattr(self.module_, "set_decoding"):  # a generating network: decoding may change after fit
-            self.module_.set_decoding(self.decoding, self.temperature, self.top_k)
+            self.module_.set_decoding(self.decoding, self.decoding_temperature, self.decoding_top_k)
         with seeded(self.random_state, self.device):  # a sampling decoder draws from torch's RNG
             out = predict_batches(self.module_, Xs, batch_size=int(batch_size or self.batch_size), device=self.device)
         Ys = check_finite_outputs(out).astype(np.float64)
