@@ -50,7 +50,7 @@ def budgets(smoke):
     if smoke:
         net = dict(d_model=8, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, n_routers=2, d_ff=16)
         return dict(continuous={**net, "seg_len": 8, "skip_lags": 2, "max_epochs": 1, "batch_size": 8},
-                    tokens={**net, "max_epochs": 1, "batch_size": 8}, lags=2, ranks=(2, 10), max_windows=10)
+                    tokens={**net, "max_epochs": 1, "batch_size": 8}, lags=2, ranks=2, max_windows=6)
     net = dict(d_model=32, n_heads=4, n_encoder_layers=1, n_decoder_layers=1, n_routers=4, d_ff=64)
     return dict(continuous={**net, "seg_len": 8, "skip_lags": 6, "max_epochs": 20, "batch_size": 16, "lr": 1e-3},
                 tokens={**net, "n_routers": 10, "max_epochs": 5, "batch_size": 8, "lr": 1e-2}, lags=6,
