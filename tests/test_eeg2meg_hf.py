@@ -1,18 +1,18 @@
 """EEG->MEG networks as transformers models: Auto classes, Trainer, one folder layout both ways."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
 from threadpoolctl import threadpool_limits
+from transformers import AutoConfig, AutoModel, Trainer, TrainingArguments
 
-transformers = pytest.importorskip("transformers")  # the hf extra (installed by the test extra)
+from eegfm_sklearn.eeg2meg import EEGToMEGRegressor, EEGToMEGTransformer
+from eegfm_sklearn.eeg2meg.hf import EEGToMEGConfig, EEGToMEGModel, register
 
-from transformers import AutoConfig, AutoModel, Trainer, TrainingArguments  # noqa: E402
-
-from eegfm_sklearn.eeg2meg import EEGToMEGRegressor, EEGToMEGTransformer  # noqa: E402
-from eegfm_sklearn.eeg2meg.hf import EEGToMEGConfig, EEGToMEGModel, register  # noqa: E402
-
-TINY_NET = dict(seg_len=4, d_model=8, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, n_routers=2, skip_lags=1)
+TINY_NET = {"seg_len": 4, "d_model": 8, "n_heads": 2, "n_encoder_layers": 1, "n_decoder_layers": 1, "n_routers": 2,
+            "skip_lags": 1}
 
 
 @pytest.fixture(autouse=True)
@@ -59,6 +59,8 @@ def test_registered_with_the_auto_classes_and_registration_is_idempotent():
     assert type(model) is EEGToMEGModel and type(model.network) is EEGToMEGTransformer
     # The config is completed with the network's defaults, so config.json says everything.
     assert model.config.dropout == 0.0 and model.config.linear_skip is True
+    with pytest.raises(ValueError, match=r"needs \['n_chans_in', 'n_chans_out'\]"):
+        EEGToMEGModel(EEGToMEGConfig())
 
 
 def test_forward_returns_the_mode_loss():
@@ -86,7 +88,7 @@ def test_trainer_trains_it_as_is(tmp_path):
         after = model(eeg, labels=meg).loss.item()
     # The loss Trainer logs comes from forward(eeg, labels=...) and falls as it trains.
     logged = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    assert len(logged) == 4 and all(a > b for a, b in zip(logged, logged[1:])), logged
+    assert len(logged) == 4 and all(a > b for a, b in itertools.pairwise(logged)), logged
     # Same batch, same loss function, before and after: at most half of the initial loss left.
     assert after < 0.5 * before, (before, after)
 

@@ -52,11 +52,11 @@ class EEGToMEGNetwork(nn.Module):
         self.build_kwargs = {"n_chans_in": int(n_chans_in), "n_chans_out": int(n_chans_out), **hyper}
         self.n_chans_in, self.n_chans_out = int(n_chans_in), int(n_chans_out)
         # float64: SI values (~1e-13 T) must round-trip exactly through save/load.
-        f64 = dict(dtype=torch.float64)
-        self.register_buffer("x_mean", torch.zeros(self.n_chans_in, **f64))
-        self.register_buffer("x_scale", torch.ones(self.n_chans_in, **f64))
-        self.register_buffer("y_mean", torch.zeros(self.n_chans_out, **f64))
-        self.register_buffer("y_scale", torch.ones(self.n_chans_out, **f64))
+        f64 = torch.float64
+        self.register_buffer("x_mean", torch.zeros(self.n_chans_in, dtype=f64))
+        self.register_buffer("x_scale", torch.ones(self.n_chans_in, dtype=f64))
+        self.register_buffer("y_mean", torch.zeros(self.n_chans_out, dtype=f64))
+        self.register_buffer("y_scale", torch.ones(self.n_chans_out, dtype=f64))
 
     # -- what the estimator asks before training ----------------------------------------
     @classmethod

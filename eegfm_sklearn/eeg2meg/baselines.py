@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 from numbers import Integral
 
+import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
@@ -59,6 +59,14 @@ def _positive_reals(value):
     return arr.ndim == 1 and arr.size > 0 and bool(np.all(np.isfinite(arr) & (arr > 0)))
 
 
+RIDGE_PARAMS = {
+    "n_lags": [Interval(Integral, 0, None, closed="left")],
+    "lag_step": [Interval(Integral, 1, None, closed="left")],
+    "alphas": [Satisfies(_positive_reals, "a non-empty 1-D sequence of finite positive floats")],
+    "cv": [Interval(Integral, 2, None, closed="left")],
+}
+
+
 class RidgeEEGToMEG(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
     """Ridge regression from EEG samples (optionally time-lagged) to MEG samples.
 
@@ -95,13 +103,7 @@ class RidgeEEGToMEG(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
     n_eeg_channels_, n_meg_channels_ : int
     """
 
-    # Checked by fit before anything else, as every estimator of the package does.
-    _parameter_constraints: dict = {
-        "n_lags": [Interval(Integral, 0, None, closed="left")],
-        "lag_step": [Interval(Integral, 1, None, closed="left")],
-        "alphas": [Satisfies(_positive_reals, "a non-empty 1-D sequence of finite positive floats")],
-        "cv": [Interval(Integral, 2, None, closed="left")],
-    }
+    _parameter_constraints: dict = RIDGE_PARAMS  # checked by fit before anything else
 
     def __init__(self, n_lags=0, lag_step=1, alphas=tuple(np.logspace(-6, 2, 17)), cv=5):
         self.n_lags = n_lags

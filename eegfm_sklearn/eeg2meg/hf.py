@@ -57,7 +57,7 @@ class EEGToMEGConfig(PretrainedConfig):
         super().__init__(**kwargs)
 
     @classmethod
-    def from_network(cls, network) -> "EEGToMEGConfig":
+    def from_network(cls, network) -> EEGToMEGConfig:
         """The config describing an existing network (e.g. an estimator's ``module_``)."""
         config = dict(network_config(network))
         config.pop("model_type")

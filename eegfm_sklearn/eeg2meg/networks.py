@@ -63,4 +63,8 @@ def build_network(mode: str, **hyper) -> EEGToMEGNetwork:
     unknown = sorted(set(hyper) - set(network_params(mode)))
     if unknown:
         raise ValueError(f"{unknown} are not arguments of the {mode!r} network; it takes {list(network_params(mode))}.")
+    sig = inspect.signature(cls.__init__).parameters
+    missing = [n for n in network_params(mode) if sig[n].default is inspect.Parameter.empty and n not in hyper]
+    if missing:
+        raise ValueError(f"The {mode!r} network needs {missing} (e.g. the channel counts of the data).")
     return cls(**hyper)

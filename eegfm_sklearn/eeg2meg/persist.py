@@ -143,7 +143,7 @@ def load_network(pretrained, **hub_kwargs):
     with seeded(None):  # building draws from torch's RNG: never inside another thread's seeded fit
         network = build_network(config["mode"], **network_kwargs(config))
     state = load_file(str(_file(pretrained, WEIGHTS_NAME, hub_kwargs)))
-    state = {k[len(PREFIX):] if k.startswith(PREFIX) else k: v for k, v in state.items()}
+    state = {k.removeprefix(PREFIX): v for k, v in state.items()}
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as err:
