@@ -37,7 +37,12 @@ import numpy as np
 import torch
 
 from eegfm_sklearn._data_dir import get_data_dir
-from eegfm_sklearn.eeg2meg import EEGToMEGRegressor, eeg2meg_metrics, paired_windows, simulate_paired_windows
+from eegfm_sklearn.eeg2meg import (
+    EEGToMEGRegressor,
+    eeg2meg_metrics,
+    paired_windows,
+    simulate_paired_windows,
+)
 from eegfm_sklearn.eeg2meg.baselines import ReducedRankRidgeEEGToMEG, RidgeEEGToMEG
 
 N_TIMES = 32  # samples per window: the token model's sequence length (the reference trains on 64)

@@ -3,16 +3,18 @@
 import numpy as np
 import pytest
 import torch
+from transformers import (  # the hf extra is in the test extra
+    AutoModel,
+    Trainer,
+    TrainingArguments,
+)
 
-transformers = pytest.importorskip("transformers")  # the hf extra (installed by the test extra)
+from eegfm_sklearn.eeg2meg import BrainformerNetwork, EEGToMEGRegressor
+from eegfm_sklearn.eeg2meg.brainformer import token_cross_entropy
+from eegfm_sklearn.eeg2meg.hf import EEGToMEGConfig, EEGToMEGModel
 
-from transformers import AutoModel, Trainer, TrainingArguments  # noqa: E402
-
-from eegfm_sklearn.eeg2meg import BrainformerNetwork, EEGToMEGRegressor  # noqa: E402
-from eegfm_sklearn.eeg2meg.brainformer import token_cross_entropy  # noqa: E402
-from eegfm_sklearn.eeg2meg.hf import EEGToMEGConfig, EEGToMEGModel  # noqa: E402
-
-TINY = dict(d_model=8, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, n_routers=2, d_ff=16, dropout=0.0)
+TINY = {"d_model": 8, "n_heads": 2, "n_encoder_layers": 1, "n_decoder_layers": 1, "n_routers": 2, "d_ff": 16,
+        "dropout": 0.0}
 
 
 @pytest.fixture(autouse=True)

@@ -31,7 +31,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import EEGToMEGNetwork
-from .tokens import BOS, MU, N_LEVELS, N_SPECIAL, PAD, MuLawTokenizer, decode_tensor, encode_tensor
+from .tokens import (
+    BOS,
+    MU,
+    N_LEVELS,
+    N_SPECIAL,
+    PAD,
+    MuLawTokenizer,
+    decode_tensor,
+    encode_tensor,
+)
 
 STRATEGIES = ("greedy", "temperature", "top_k")
 
@@ -317,7 +326,7 @@ class BrainformerNetwork(EEGToMEGNetwork):
 
     def _embed(self, tokens: torch.Tensor, table: nn.Embedding, start: int = 0) -> torch.Tensor:
         """``(B, C, T)`` tokens of steps ``start..`` -> ``(B, T, C, d)``: (token + time + channel) * sqrt(d)."""
-        b, c, t = tokens.shape
+        _, c, t = tokens.shape
         if start + t > self.max_len:
             raise ValueError(
                 f"Windows of {start + t} samples exceed max_len={self.max_len} (the per-position router "
@@ -489,11 +498,8 @@ def _token_picker(strategy, temperature, top_k, vocab_size):
         return lambda logits, generator: logits.argmax(dim=-1)
     if not float(temperature) > 0:
         raise ValueError(f"temperature must be > 0 for sampling; got {temperature!r}.")
-    if strategy == "top_k":
-        if top_k is None or int(top_k) != top_k or not 1 <= top_k <= vocab_size - N_SPECIAL:
-            raise ValueError(
-                f"strategy='top_k' needs top_k, an integer in 1..{vocab_size - N_SPECIAL}; got {top_k!r}."
-            )
+    if strategy == "top_k" and (top_k is None or int(top_k) != top_k or not 1 <= top_k <= vocab_size - N_SPECIAL):
+        raise ValueError(f"strategy='top_k' needs top_k, an integer in 1..{vocab_size - N_SPECIAL}; got {top_k!r}.")
 
     def pick(logits, generator):
         logits = logits / float(temperature)
