@@ -6,18 +6,23 @@ importing this package registers :class:`EEGToMEGConfig` and
 ``model_type="eeg2meg"``.
 """
 
-from .baselines import RidgeEEGToMEG
+from .baselines import ReducedRankRidgeEEGToMEG, RidgeEEGToMEG
+from .brainformer import BrainformerNetwork
 from .continuous import EEGToMEGTransformer
 from .estimator import EEGToMEGRegressor
 from .metrics import channel_pearson, channel_r2, eeg2meg_metrics
 from .networks import build_network, network_modes
 from .simulate import get_forward, simulate_paired_raw, simulate_paired_windows
+from .tokens import MuLawTokenizer
 from .windows import PairedWindows, paired_windows
 
 __all__ = [
+    "BrainformerNetwork",
     "EEGToMEGRegressor",
     "EEGToMEGTransformer",
+    "MuLawTokenizer",
     "PairedWindows",
+    "ReducedRankRidgeEEGToMEG",
     "RidgeEEGToMEG",
     "build_network",
     "channel_pearson",

@@ -184,3 +184,105 @@ class RidgeEEGToMEG(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         F = lagged_features((X - self.x_mean_[:, None]) / self.x_scale_[:, None], self.lags_)
         Ys = (F @ self.coef_).reshape(n, t, -1).transpose(0, 2, 1)
         return Ys * self.y_scale_[:, None] + self.y_mean_[:, None]
+
+
+class ReducedRankRidgeEEGToMEG(RidgeEEGToMEG):
+    """Lagged ridge whose EEG->MEG map is restricted to ``rank`` output directions.
+
+    MEG sensors see a few hundred mixtures of far fewer effective sources, so
+    the map from EEG to standardised MEG should have low rank. This fits
+    :class:`RidgeEEGToMEG` (penalty per MEG channel by cross-validation),
+    then projects its predictions onto the ``rank`` leading principal
+    directions of the fitted MEG (reduced-rank ridge regression): with
+    ``W`` the ridge weights and ``V`` the top eigenvectors of
+    ``W.T @ F.T @ F @ W``, the weights become ``W @ V @ V.T``. ``rank`` equal
+    to the number of MEG channels gives ridge back.
+
+    Parameters
+    ----------
+    rank : int or sequence of int, default=(1, 2, 5, 10, 20, 40, 80)
+        Rank of the map, or candidates chosen by ``cv``-fold cross-validation
+        over contiguous window blocks (the fold's own ridge weights, the
+        total squared error over all MEG channels). Candidates above the
+        number of MEG channels are dropped; a single value above it is an
+        error.
+    n_lags, lag_step, alphas, cv
+        As in :class:`RidgeEEGToMEG`.
+
+    Attributes
+    ----------
+    coef_ : ndarray, shape (n_eeg * n_lags_total, n_meg)
+        Reduced-rank weights on standardised data.
+    rank_ : int
+        Rank used.
+    ridge_coef_ : ndarray, shape (n_eeg * n_lags_total, n_meg)
+        The full-rank ridge weights.
+    alpha_, lags_, x_mean_, x_scale_, y_mean_, y_scale_, n_eeg_channels_, n_meg_channels_
+        As in :class:`RidgeEEGToMEG`.
+    """
+
+    def __init__(
+        self, rank=(1, 2, 5, 10, 20, 40, 80), n_lags=0, lag_step=1,
+        alphas=tuple(np.logspace(-6, 2, 17)), cv=5,
+    ):
+        self.rank = rank
+        super().__init__(n_lags=n_lags, lag_step=lag_step, alphas=alphas, cv=cv)
+
+    def _candidate_ranks(self, n_meg):
+        ranks = np.atleast_1d(np.asarray(self.rank))
+        if ranks.size == 0 or ranks.ndim != 1 or not np.issubdtype(ranks.dtype, np.integer) or ranks.min() < 1:
+            raise ValueError(f"rank must be a positive integer or a sequence of them; got {self.rank!r}.")
+        if ranks.size == 1 and ranks[0] > n_meg:
+            raise ValueError(f"rank={int(ranks[0])} exceeds the {n_meg} MEG channels; use at most {n_meg}.")
+        ranks = np.unique(ranks[ranks <= n_meg])
+        if ranks.size == 0:
+            raise ValueError(f"Every candidate rank in {self.rank!r} exceeds the {n_meg} MEG channels.")
+        return ranks
+
+    def fit(self, X, Y):
+        """Fit on paired windows.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_windows, n_eeg, n_times)
+        Y : array-like, shape (n_windows, n_meg, n_times)
+            Same number of samples as ``X``.
+
+        Returns
+        -------
+        self
+        """
+        X, Y = check_pair(X, Y, same_length=True)
+        ranks = self._candidate_ranks(Y.shape[1])
+        super().fit(X, Y)
+        Xs = (X - self.x_mean_[:, None]) / self.x_scale_[:, None]
+        Ys = (Y - self.y_mean_[:, None]) / self.y_scale_[:, None]
+        n, t = X.shape[0], X.shape[2]
+        folds = np.array_split(np.arange(n), int(self.cv))
+        stats = [_gram(Xs[f], Ys[f], self.lags_) + ((Ys[f] ** 2).sum(),) for f in folds]
+        xtx_all = sum(s[0] for s in stats)
+        xty_all = sum(s[1] for s in stats)
+        if ranks.size == 1:
+            best = int(ranks[0])
+        else:
+            err = np.zeros(ranks.size)
+            for fold, (xtx_v, xty_v, yty_v) in zip(folds, stats):
+                xtx_t = xtx_all - xtx_v
+                evals, evecs = np.linalg.eigh(xtx_t)
+                n_train = (n - len(fold)) * t
+                W = evecs @ ((evecs.T @ (xty_all - xty_v)) / (evals[:, None] + self.alpha_[None] * n_train))
+                for i, r in enumerate(ranks):
+                    Wr = W @ _leading_projector(W, xtx_t, r)
+                    err[i] += yty_v - 2 * (Wr * xty_v).sum() + (Wr * (xtx_v @ Wr)).sum()
+            best = int(ranks[err.argmin()])
+        self.ridge_coef_ = self.coef_
+        self.coef_ = self.ridge_coef_ @ _leading_projector(self.ridge_coef_, xtx_all, best)
+        self.rank_ = best
+        return self
+
+
+def _leading_projector(W, xtx, rank):
+    """``V V.T`` for the ``rank`` leading eigenvectors of the fitted values' Gram ``W.T xtx W``."""
+    evals, evecs = np.linalg.eigh(W.T @ xtx @ W)
+    V = evecs[:, np.argsort(evals)[::-1][:rank]]
+    return V @ V.T

@@ -20,7 +20,7 @@ from ..seeding import seeded
 from ..validation import check_finite_outputs
 from . import params, persist
 from ._validation import channel_stats, check_eeg, check_pair
-from .networks import build_network, network_class, network_params
+from .networks import build_network, network_class, network_defaults, network_params
 from .scoring import EEG2MEGScoreMixin
 from .training import train_network
 
@@ -36,8 +36,11 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
     mode : str, default="continuous"
         Network family (see :func:`eegfm_sklearn.eeg2meg.networks.network_modes`):
         ``"continuous"`` is the segment-token encoder-decoder trained on the
-        MSE of standardised MEG. The parameters a mode's network does not
-        take are ignored by it.
+        MSE of standardised MEG; ``"tokens"`` is the Brainformer design (one
+        µ-law token per sample and channel, cross-entropy, autoregressive
+        generation; :class:`~eegfm_sklearn.eeg2meg.brainformer.BrainformerNetwork`,
+        whose reference configuration is ``brainformer.REFERENCE_CONFIG``).
+        The parameters a mode's network does not take are ignored by it.
     seg_len : int, default=10
         Samples per segment token.
     d_model : int, default=64
@@ -48,8 +51,10 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         Two-stage attention layers over EEG tokens.
     n_decoder_layers : int, default=1
         Decoder layers over MEG tokens (self two-stage attention + cross-attention).
-    n_routers : int, default=4
-        Router vectors of the channel-wise attention stage.
+    n_routers : int or None, default=None
+        Router vectors of the channel-wise attention stage (per time position
+        in ``mode="tokens"``). None: the mode's network default, 4 for
+        ``"continuous"`` and 10 for ``"tokens"`` (the Brainformer reference).
     d_ff : int or None, default=None
         Feed-forward hidden width (None: ``2 * d_model``).
     dropout : float, default=0.0
@@ -63,6 +68,15 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         needs much more data and epochs to reach the linear baselines).
     skip_lags : int, default=6
         Lags (samples) on each side of the linear path.
+    clip_percentile : float, default=99.5
+        ``mode="tokens"``: a channel's clamp for the µ-law is this percentile
+        of ``|x - median|`` over the training windows.
+    decoding : {"greedy", "temperature", "top_k"}, default="greedy"
+        ``mode="tokens"``: how ``predict`` picks each generated token.
+    decoding_temperature : float, default=1.0
+        ``mode="tokens"``: softmax temperature of the sampling strategies.
+    decoding_top_k : int or None, default=None
+        ``mode="tokens"``: tokens kept by ``decoding="top_k"``.
     max_epochs : int, default=30
         Training epochs.
     batch_size : int, default=32
@@ -72,8 +86,9 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
     weight_decay : float, default=1e-4
         AdamW weight decay.
     random_state : int or None, default=None
-        Seeds weight initialisation and batch order (torch's global RNG is
-        left untouched; see :mod:`eegfm_sklearn.seeding`).
+        Seeds weight initialisation, batch order and the sampling of
+        ``predict`` with ``decoding`` "temperature"/"top_k" (torch's global
+        RNG is left untouched; see :mod:`eegfm_sklearn.seeding`).
     device : str, default="cpu"
         Torch device.
     verbose : int, default=0
@@ -104,11 +119,15 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         n_heads=4,
         n_encoder_layers=2,
         n_decoder_layers=1,
-        n_routers=4,
+        n_routers=None,
         d_ff=None,
         dropout=0.0,
         linear_skip=True,
         skip_lags=6,
+        clip_percentile=99.5,
+        decoding="greedy",
+        decoding_temperature=1.0,
+        decoding_top_k=None,
         max_epochs=30,
         batch_size=32,
         lr=2e-3,
@@ -128,6 +147,10 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         self.dropout = dropout
         self.linear_skip = linear_skip
         self.skip_lags = skip_lags
+        self.clip_percentile = clip_percentile
+        self.decoding = decoding
+        self.decoding_temperature = decoding_temperature
+        self.decoding_top_k = decoding_top_k
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -174,10 +197,16 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         return self
 
     def _network_kwargs(self, X, Y):
-        """The mode's constructor arguments: from the data, then from the parameters of the same name."""
+        """The mode's constructor arguments: from the data, then from the parameters of the same name.
+
+        A parameter left at None takes the network's own default (e.g. ``n_routers``).
+        """
         own = self.get_params(deep=False)
         given = network_class(self.mode).data_kwargs(X, Y)
-        return {**{k: own[k] for k in network_params(self.mode) if k in own}, **given}
+        defaults = network_defaults(self.mode)
+        kept = {k: own[k] for k in network_params(self.mode)
+                if k in own and not (own[k] is None and defaults.get(k) is not None)}
+        return {**kept, **given}
 
     def _set_fitted(self, network, history):
         """Every fitted attribute, from the network (shared by ``fit`` and ``from_pretrained``)."""
@@ -206,9 +235,51 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self, "module_")
         X = check_eeg(X, self.n_eeg_channels_)
         Xs = ((X - self.x_mean_[:, None]) / self.x_scale_[:, None]).astype(np.float32)
-        out = predict_batches(self.module_, Xs, batch_size=int(batch_size or self.batch_size), device=self.device)
+        if hasattr(self.module_, "set_decoding"):  # a generating network: decoding may change after fit
+            self.module_.set_decoding(self.decoding, self.decoding_temperature, self.decoding_top_k)
+        with seeded(self.random_state, self.device):  # a sampling decoder draws from torch's RNG
+            out = predict_batches(self.module_, Xs, batch_size=int(batch_size or self.batch_size), device=self.device)
         Ys = check_finite_outputs(out).astype(np.float64)
         return Ys * self.y_scale_[:, None] + self.y_mean_[:, None]
+
+    def token_cross_entropy(self, X, Y, batch_size=None):
+        """Mean cross-entropy of the MEG tokens under teacher forcing (``mode="tokens"``).
+
+        The token model's own loss on held-out windows, in nats per token
+        (``log(255) = 5.54`` is a uniform guess over the levels).
+
+        Parameters
+        ----------
+        X : array-like, shape (n_windows, n_eeg, n_times)
+        Y : array-like, shape (n_windows, n_meg, n_times)
+        batch_size : int or None
+            Windows per pass (default: the training ``batch_size``).
+
+        Returns
+        -------
+        cross_entropy : float
+        """
+        import torch
+
+        check_is_fitted(self, "module_")
+        if not hasattr(self.module_, "meg_tokens"):
+            raise ValueError(
+                f"token_cross_entropy scores token models; this one has mode={self.mode!r}. "
+                "Fit with mode='tokens', or compare continuous models with score() / eeg2meg_metrics()."
+            )
+        X, Y = check_pair(X, Y)
+        X = check_eeg(X, self.n_eeg_channels_)
+        Xs = ((X - self.x_mean_[:, None]) / self.x_scale_[:, None]).astype(np.float32)
+        Ys = ((Y - self.y_mean_[:, None]) / self.y_scale_[:, None]).astype(np.float32)
+        bs = int(batch_size or self.batch_size)
+        module = self.module_.eval()
+        total = 0.0
+        with torch.no_grad():
+            for i in range(0, len(Xs), bs):
+                eeg = torch.from_numpy(Xs[i : i + bs]).to(self.device)
+                meg = torch.from_numpy(Ys[i : i + bs]).to(self.device)
+                total += float(module.loss(module.training_output(eeg, meg), meg)) * meg.numel()
+        return total / Ys.size
 
     # -- persistence: the layout of eeg2meg.persist --------------------------------------
     def save_pretrained(self, directory):

@@ -11,10 +11,12 @@ from __future__ import annotations
 import inspect
 
 from .base import EEGToMEGNetwork
+from .brainformer import BrainformerNetwork
 from .continuous import EEGToMEGTransformer
 
 MODES: dict[str, type[EEGToMEGNetwork]] = {
     EEGToMEGTransformer.mode: EEGToMEGTransformer,
+    BrainformerNetwork.mode: BrainformerNetwork,
 }
 
 
@@ -40,13 +42,20 @@ def network_params(mode: str) -> tuple:
     )
 
 
+def network_defaults(mode: str) -> dict:
+    """Constructor defaults of ``mode``'s network: ``{name: default}`` for the arguments that have one."""
+    sig = inspect.signature(network_class(mode).__init__).parameters
+    return {name: sig[name].default for name in network_params(mode)
+            if sig[name].default is not inspect.Parameter.empty}
+
+
 def build_network(mode: str, **hyper) -> EEGToMEGNetwork:
     """Build the network of ``mode`` from its constructor arguments.
 
     Parameters
     ----------
     mode : str
-        One of :func:`network_modes` (``"continuous"``).
+        One of :func:`network_modes` (``"continuous"``, ``"tokens"``).
     **hyper
         Constructor arguments of that mode's class (``n_chans_in``,
         ``n_chans_out`` and its hyper-parameters); unknown names raise.

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..estimators.params import COMMON, Satisfies, _non_negative, _positive
+from .brainformer import STRATEGIES
 from .networks import network_modes
 
 
@@ -35,11 +36,15 @@ REGRESSOR = {
     "n_heads": [_at_least(1)],
     "n_encoder_layers": [_at_least(0)],
     "n_decoder_layers": [_at_least(0)],
-    "n_routers": [_at_least(1)],
+    "n_routers": [None, _at_least(1)],
     "d_ff": [None, _at_least(1)],
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "linear_skip": ["boolean"],
     "skip_lags": [_at_least(0)],
+    "clip_percentile": [Interval(Real, 0, 100, closed="right")],
+    "decoding": [StrOptions(set(STRATEGIES))],
+    "decoding_temperature": [Interval(Real, 0, None, closed="neither")],
+    "decoding_top_k": [None, _at_least(1)],
     "max_epochs": [_non_negative(Integral)],
     "batch_size": COMMON["batch_size"],
     "lr": [_positive()],
