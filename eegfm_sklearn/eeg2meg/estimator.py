@@ -251,13 +251,16 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like, shape (n_windows, n_eeg, n_times)
+            EEG windows, in the units of the training ``X``.
         Y : array-like, shape (n_windows, n_meg, n_times)
+            The MEG windows to score, in the units of the training ``Y``.
         batch_size : int or None
             Windows per pass (default: the training ``batch_size``).
 
         Returns
         -------
         cross_entropy : float
+            Mean cross-entropy in nats per MEG token.
         """
         import torch
 
