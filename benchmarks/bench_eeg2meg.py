@@ -1,18 +1,30 @@
-"""EEG->MEG benchmark: transformer vs instantaneous and lagged ridge.
+"""EEG->MEG benchmark: both network modes against lagged and reduced-rank ridge, in one run.
 
 Run from the project root::
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_eeg2meg.py [--quick]
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 nice python benchmarks/bench_eeg2meg.py [--smoke]
 
-1. Simulated (``simulate_paired_windows``, subject 0): train on recordings
-   with seeds 0..k-1, test on held-out seeds; all 306 MEG channels.
-2. Real snippets in ``eeg_meg/``: test-ave.fif.gz (leave one evoked condition
-   out), neuromag306_raw_v7.mat (train on the first 4 s, test on the last 1 s),
-   sample_audvis_trunc_raw_sss.fif (train on the first 2/3 s, test on the rest).
+Data (every model sees the same windows of ``N_TIMES`` samples):
 
-Prints a Markdown table (R^2 and Pearson r, all / mag / grad), training time
-and inference windows/s. ``--smoke`` is the smallest setting (a few windows,
-a small transformer, one epoch), run by the test suite; its numbers mean nothing.
+1. Simulated (``simulate_paired_windows``, MNE forward model of the sample
+   subject's sensors): train on recordings of some source configurations
+   (``subject`` = where the dipoles are and what they do), test on new
+   recordings of those configurations *and* on configurations never seen.
+2. Real simultaneous EEG+MEG in ``eeg_meg/``: ``test-ave.fif.gz`` (train on
+   three evoked conditions, test on the fourth), ``neuromag306_raw_v7.mat``
+   (train on the first 4 s, test on the last 1 s),
+   ``sample_audvis_trunc_raw_sss.fif`` (train on the first 2/3 s, test on the
+   rest).
+
+Models: ridge (instantaneous), lagged ridge, reduced-rank lagged ridge (rank
+by cross-validation), the continuous transformer with its lagged-ridge skip
+path, the same network without the skip (``linear_skip=False``: a pure
+transformer), and the token mode (Brainformer design, greedy decoding).
+
+Prints one Markdown table: R^2 and Pearson r (all / magnetometers /
+gradiometers, means over channels), the token model's held-out cross-entropy
+(nats per token), training time and inference windows/s. ``--smoke`` is the
+smallest setting (seconds), run by the test suite; its numbers mean nothing.
 """
 
 from __future__ import annotations
@@ -27,99 +39,126 @@ import torch
 from eegfm_sklearn._data_dir import get_data_dir
 from eegfm_sklearn.eeg2meg import (
     EEGToMEGRegressor,
-    RidgeEEGToMEG,
     eeg2meg_metrics,
     paired_windows,
     simulate_paired_windows,
 )
+from eegfm_sklearn.eeg2meg.baselines import ReducedRankRidgeEEGToMEG, RidgeEEGToMEG
+
+N_TIMES = 32  # samples per window: the token model's sequence length (the reference trains on 64)
+HEADER = ("| data | test | model | R2 all | r all | R2 mag | r mag | R2 grad | r grad | CE tokens | fit s "
+          "| predict win/s |")
 
 
-def models(transformer_kw):
+def budgets(smoke):
+    """Network sizes and epochs: small enough for a shared CPU (see docs/eeg2meg.md)."""
+    if smoke:
+        net = dict(d_model=8, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, n_routers=2, d_ff=16)
+        return dict(continuous={**net, "seg_len": 8, "skip_lags": 2, "max_epochs": 1, "batch_size": 8},
+                    tokens={**net, "max_epochs": 1, "batch_size": 8}, lags=2, ranks=2, max_windows=6)
+    net = dict(d_model=32, n_heads=4, n_encoder_layers=1, n_decoder_layers=1, n_routers=4, d_ff=64)
+    return dict(continuous={**net, "seg_len": 8, "skip_lags": 6, "max_epochs": 20, "batch_size": 16, "lr": 1e-3},
+                tokens={**net, "n_routers": 10, "max_epochs": 5, "batch_size": 8, "lr": 1e-2}, lags=6,
+                ranks=(5, 10, 20, 40, 80, 160), max_windows=None)
+
+
+def models(b, token_epochs=None):
+    tok = b["tokens"] if token_epochs is None else {**b["tokens"], "max_epochs": token_epochs}
+    lags = b["lags"]
     return {
-        "ridge (instantaneous)": RidgeEEGToMEG(n_lags=0),
-        "ridge (lags +-6, step 2)": RidgeEEGToMEG(n_lags=3, lag_step=2),
-        "ridge (lags +-6, step 1)": RidgeEEGToMEG(n_lags=6),
-        "transformer": EEGToMEGRegressor(random_state=0, **transformer_kw),
-        "transformer, no linear skip": EEGToMEGRegressor(
-            random_state=0, **{**transformer_kw, "linear_skip": False}
-        ),
+        "ridge, instantaneous": RidgeEEGToMEG(n_lags=0),
+        f"ridge, lags +-{lags}": RidgeEEGToMEG(n_lags=lags),
+        f"reduced-rank ridge, lags +-{lags}": ReducedRankRidgeEEGToMEG(rank=b["ranks"], n_lags=lags),
+        "continuous (ridge skip)": EEGToMEGRegressor(mode="continuous", random_state=0, **b["continuous"]),
+        "continuous, pure (no skip)": EEGToMEGRegressor(
+            mode="continuous", random_state=0, **{**b["continuous"], "linear_skip": False}),
+        "tokens (Brainformer)": EEGToMEGRegressor(mode="tokens", random_state=0, **tok),
     }
 
 
-def evaluate(name, Xtr, Ytr, Xte, Yte, types, transformer_kw, rows, skip=()):
-    for model_name, est in models(transformer_kw).items():
-        if model_name in skip:
-            continue
+def fmt(v):
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def evaluate(name, train, tests, types, b, token_epochs=None):
+    """Fit every model on ``train`` = (X, Y); score it on each ``(test name, X, Y)``."""
+    cap = slice(b["max_windows"])  # --smoke: a few windows only
+    train = (train[0][cap], train[1][cap])
+    tests = [(t, X[cap], Y[cap]) for t, X, Y in tests]
+    for model_name, est in models(b, token_epochs).items():
         t0 = time.perf_counter()
-        est.fit(Xtr, Ytr)
+        est.fit(*train)
         fit_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        pred = est.predict(Xte)
-        wps = len(Xte) / (time.perf_counter() - t0)
-        s = eeg2meg_metrics(Yte, pred, types)["summary"]
-        row = (name, model_name, s["all"]["r2"], s["all"]["r"], s["mag"]["r2"], s["mag"]["r"],
-               s["grad"]["r2"], s["grad"]["r"], fit_s, wps)
-        rows.append(row)
-        print("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |",
-              flush=True)
+        for test_name, Xte, Yte in tests:
+            t0 = time.perf_counter()
+            pred = est.predict(Xte)
+            wps = len(Xte) / (time.perf_counter() - t0)
+            s = eeg2meg_metrics(Yte, pred, types)["summary"]
+            ce = est.token_cross_entropy(Xte, Yte) if getattr(est, "mode", None) == "tokens" else "-"
+            row = (name, test_name, model_name, s["all"]["r2"], s["all"]["r"], s["mag"]["r2"], s["mag"]["r"],
+                   s["grad"]["r2"], s["grad"]["r"], ce, fit_s, wps)
+            print("| " + " | ".join(fmt(v) for v in row) + " |", flush=True)
 
 
-def simulated(rows, quick, smoke=False):
-    n_train_rec, n_test_rec = (2, 1) if quick or smoke else (6, 2)
-    kw = dict(n_windows=10 if smoke else 100, n_times=100, sfreq=100.0)  # 100 s per recording
-    tr = [simulate_paired_windows(seed=s, **kw) for s in range(n_train_rec)]
-    te = [simulate_paired_windows(seed=100 + s, **kw) for s in range(n_test_rec)]
-    Xtr, Ytr = np.concatenate([w.X for w in tr]), np.concatenate([w.Y for w in tr])
-    Xte, Yte = np.concatenate([w.X for w in te]), np.concatenate([w.Y for w in te])
-    tkw = dict(d_model=32, n_heads=4, n_encoder_layers=1, n_decoder_layers=1, seg_len=10,
-               skip_lags=6, max_epochs=1 if smoke else 2 if quick else 5, batch_size=16, lr=1e-3)
-    if smoke:
-        tkw.update(d_model=16, n_heads=2)
-    seconds = kw["n_windows"] * kw["n_times"] / kw["sfreq"]
-    name = f"sim: {n_train_rec * seconds:g} s train, {n_test_rec * seconds:g} s held-out seeds"
-    evaluate(name, Xtr, Ytr, Xte, Yte, tr[0].meg_ch_types, tkw, rows)
+def simulated(b, smoke):
+    sfreq = 100.0
+    train_s, test_s = (4, 2) if smoke else (20, 10)
+    train_subjects, new_subjects = ((0,), (10,)) if smoke else ((0, 1, 2), (10, 11))
+
+    def windows(subject, seed, seconds):
+        n = int(seconds * sfreq) // N_TIMES
+        return simulate_paired_windows(n_windows=n, n_times=N_TIMES, sfreq=sfreq, seed=seed, subject=subject)
+
+    def stack(ws):
+        return np.concatenate([w.X for w in ws]).astype(np.float64), np.concatenate([w.Y for w in ws]).astype(np.float64)
+
+    tr = [windows(s, 0, train_s) for s in train_subjects]
+    seen = stack([windows(s, 100, test_s) for s in train_subjects])
+    unseen = stack([windows(s, 0, test_s) for s in new_subjects])
+    name = f"sim, configs {list(train_subjects)} x {train_s} s"
+    tests = [("new recordings, same configs", *seen), (f"configs {list(new_subjects)}", *unseen)]
+    evaluate(name, stack(tr), tests, tr[0].meg_ch_types, b, token_epochs=None if smoke else 4)
 
 
-def real(rows, quick, smoke=False):
+def real(b, smoke):
     folder = get_data_dir() / "eeg_meg"
-    tkw = dict(d_model=32, n_heads=4, n_encoder_layers=1, n_decoder_layers=1, seg_len=10,
-               skip_lags=6, max_epochs=1 if smoke else 10 if quick else 30, batch_size=8, lr=1e-3)
-    if smoke:
-        tkw.update(d_model=16, n_heads=2)
     evokeds = mne.read_evokeds(folder / "test-ave.fif.gz", verbose=False)
-    for k in ([0] if quick or smoke else range(4)):
-        train = paired_windows([e for i, e in enumerate(evokeds) if i != k], n_times=120, step=30)
-        test = paired_windows(evokeds[k], n_times=120, step=120)
-        evaluate(f"test-ave, held-out '{evokeds[k].comment}'", train.X, train.Y, test.X, test.Y,
-                 train.meg_ch_types, tkw, rows)
+    k = 0  # hold out the first condition
+    train = paired_windows([e for i, e in enumerate(evokeds) if i != k], n_times=N_TIMES, step=N_TIMES // 2)
+    test = paired_windows(evokeds[k], n_times=N_TIMES, step=N_TIMES)
+    evaluate("test-ave (evoked, 600 Hz)", (train.X, train.Y), [(f"held-out '{evokeds[k].comment}'", test.X, test.Y)],
+             train.meg_ch_types, b)
+
     ft = mne.io.read_raw_fieldtrip(folder / "neuromag306_raw_v7.mat", info=None)
     cut = int(4 * ft.info["sfreq"])
-    train = paired_windows(ft.copy().crop(tmax=(cut - 1) / ft.info["sfreq"]), n_times=60, step=15)
-    test = paired_windows(ft.copy().crop(tmin=cut / ft.info["sfreq"]), n_times=60, step=60)
-    evaluate("fieldtrip raw, last 1 s held out", train.X, train.Y, test.X, test.Y,
-             train.meg_ch_types, tkw, rows)
+    train = paired_windows(ft.copy().crop(tmax=(cut - 1) / ft.info["sfreq"]), n_times=N_TIMES, step=N_TIMES // 2)
+    test = paired_windows(ft.copy().crop(tmin=cut / ft.info["sfreq"]), n_times=N_TIMES, step=N_TIMES)
+    evaluate("fieldtrip raw (300 Hz)", (train.X, train.Y), [("last 1 s", test.X, test.Y)], train.meg_ch_types, b)
+
     raw = mne.io.read_raw_fif(folder / "sample_audvis_trunc_raw_sss.fif", preload=True, verbose=False)
     cut = 200
-    train = paired_windows(raw.copy().crop(tmax=(cut - 1) / raw.info["sfreq"]), n_times=40, step=10)
-    test = paired_windows(raw.copy().crop(tmin=cut / raw.info["sfreq"]), n_times=40, step=40)
-    evaluate("sss raw, last 1/3 s held out", train.X, train.Y, test.X, test.Y,
-             train.meg_ch_types, {**tkw, "skip_lags": 3, "seg_len": 8}, rows)
+    train = paired_windows(raw.copy().crop(tmax=(cut - 1) / raw.info["sfreq"]), n_times=N_TIMES, step=N_TIMES // 4)
+    test = paired_windows(raw.copy().crop(tmin=cut / raw.info["sfreq"]), n_times=N_TIMES, step=N_TIMES)
+    # 22 training windows: more token epochs for about as many steps as the other real sets.
+    evaluate("sss raw (300 Hz)", (train.X, train.Y), [("last 1/3 s", test.X, test.Y)], train.meg_ch_types, b,
+             token_epochs=None if smoke else 15)
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="smaller data / fewer epochs")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["sim", "real"], default=None)
     parser.add_argument("--smoke", action="store_true", help="smallest setting, runs in seconds")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print("| data | model | R2 all | r all | R2 mag | r mag | R2 grad | r grad | fit s | predict win/s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    rows = []
+    b = budgets(args.smoke)
+    print(HEADER)
+    print("|---" * HEADER.count(" | ") + "|---|")
+    t0, c0 = time.perf_counter(), time.process_time()
     if args.only in (None, "sim"):
-        simulated(rows, args.quick, args.smoke)
+        simulated(b, args.smoke)
     if args.only in (None, "real"):
-        real(rows, args.quick, args.smoke)
+        real(b, args.smoke)
+    print(f"\ntotal: {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU")
 
 
 if __name__ == "__main__":

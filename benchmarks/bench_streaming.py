@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 import mne, torch
 from eegfm_sklearn import FoundationTransformer, get_model_card
 torch.set_num_threads(2)
@@ -30,7 +30,8 @@ tr = FoundationTransformer(model, window_seconds=4.0, random_state=0, batch_size
 start = time.perf_counter()
 emb = tr.fit(raw).transform(raw)
 print(json.dumps({"windows": len(emb), "seconds": time.perf_counter() - start,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  # VmHWM: this process's own peak; ru_maxrss would carry the parent's across exec
+                  "peak_rss_mb": int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) / 1024}))
 """
 
 

@@ -47,7 +47,10 @@ class ChannelWarning(UserWarning):
 class ChannelReport:
     """What the adapter did for each slot of the backbone.
 
-    Attributes
+    Built by the adapter (``channel_report_`` of a fitted estimator); each
+    field is an attribute of the same name.
+
+    Parameters
     ----------
     slots : tuple of str, length n_slots
         Slot names in the backbone's order.
@@ -55,7 +58,7 @@ class ChannelReport:
         ``"matched"``, ``"derived"``, ``"interpolated"`` or ``"zero"``.
     sources : tuple of str, length n_slots
         The user channel(s) each slot was computed from.
-    unused : tuple of str
+    unused : tuple of str, default=()
         User channels that feed no slot.
     """
 
@@ -65,11 +68,29 @@ class ChannelReport:
     unused: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, str]:
-        """Slot name -> status."""
+        """Map each slot to its status.
+
+        Returns
+        -------
+        statuses : dict of str to str
+            Slot name -> ``"matched"``, ``"derived"``, ``"interpolated"``
+            or ``"zero"``, in the backbone's order.
+        """
         return dict(zip(self.slots, self.status))
 
     def count(self, status: str) -> int:
-        """Number of slots with a given status."""
+        """Count the slots with a given status.
+
+        Parameters
+        ----------
+        status : str
+            ``"matched"``, ``"derived"``, ``"interpolated"`` or ``"zero"``.
+
+        Returns
+        -------
+        n_slots : int
+            Number of slots with that status (0 for any other string).
+        """
         return sum(s == status for s in self.status)
 
     def __str__(self):

@@ -56,7 +56,7 @@ EEGMAT_PAGE = "https://physionet.org/content/eegmat/1.0.0/"
 
 
 def fetch_eegmat(subjects=range(10), data_dir=None, download=True):
-    """Paths of the EEGMAT EDF files, downloading those not on disk.
+    """Find the EEGMAT EDF files, downloading those not on disk.
 
     Parameters
     ----------
@@ -161,16 +161,23 @@ def _download(base_url, fname, folder):
 class WindowedRecordings:
     """Windows cut from recordings, ready for an estimator.
 
-    Attributes
+    Each field is an attribute of the same name.
+
+    Parameters
     ----------
     X : ndarray, shape (n_windows, n_chans, n_times)
         Signal in ``units``.
     y : ndarray of str, shape (n_windows,)
+        Label of each window.
     groups : ndarray of int, shape (n_windows,)
         Subject of each window (for leave-subjects-out CV).
     sfreq : float
-    ch_names : list of str
-    units : str
+        Sampling rate in Hz.
+    ch_names : list of str, length n_chans
+        Channel names, in the order of ``X``'s second axis.
+    units : str, default="uV"
+        Units of ``X`` (``"uV"``, ``"V"`` or ``"mV"``, as the estimators'
+        ``units``).
     """
 
     X: np.ndarray
@@ -190,12 +197,17 @@ def load_eegmat(subjects=range(10), window_seconds=4.0, last_seconds=60.0, data_
 
     Parameters
     ----------
-    subjects : iterable of int
-    window_seconds : float
-    last_seconds : float or None
+    subjects : iterable of int, default=range(10)
+        Subject numbers, 0-35.
+    window_seconds : float, default=4.0
+        Window length; each file's kept span is cut into consecutive
+        windows and the incomplete remainder dropped.
+    last_seconds : float or None, default=60.0
         Use only the end of each file; None for the whole file.
-    data_dir : str or Path or None
-    download : bool
+    data_dir : str or Path or None, default=None
+        Folder holding an ``eegmat/`` subfolder (see :func:`fetch_eegmat`).
+    download : bool, default=True
+        Fetch missing files (see :func:`fetch_eegmat`).
 
     Returns
     -------

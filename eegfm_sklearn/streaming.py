@@ -86,6 +86,37 @@ def good_window_starts(raw, window, stride, reject_by_annotation=True):
     return starts[~bad], int(bad.sum())
 
 
+def chunk_bounds(starts, window, chunk_windows):
+    """``(i, j)`` index ranges of ``starts`` read together, in order.
+
+    A chunk holds at most ``chunk_windows`` windows and spans at most as
+    many samples as ``chunk_windows`` windows at the usual (median) stride.
+
+    Parameters
+    ----------
+    starts : array of int
+        Increasing window start samples.
+    window : int
+        In samples.
+    chunk_windows : int
+        Windows per chunk.
+
+    Returns
+    -------
+    bounds : list of (int, int)
+    """
+    starts = np.asarray(starts, dtype=int)
+    steps = np.diff(starts)
+    span_limit = (chunk_windows - 1) * (int(np.median(steps)) if len(steps) else 0) + window
+    bounds, i = [], 0
+    while i < len(starts):
+        stop = min(i + chunk_windows, len(starts))
+        stop = i + max(1, int(np.searchsorted(starts[i:stop], starts[i] + span_limit - window, side="right")))
+        bounds.append((i, stop))
+        i = stop
+    return bounds
+
+
 def iter_raw_windows(raw, picks, starts, window, chunk_windows, read=None):
     """Yield ``(chunk_starts, windows)``, windows of shape (<= chunk_windows, n_picks, window), in V.
 
@@ -98,20 +129,14 @@ def iter_raw_windows(raw, picks, starts, window, chunk_windows, read=None):
     window : int
         In samples.
     chunk_windows : int
-        Windows per chunk.
+        Windows per chunk (see :func:`chunk_bounds`).
     read : callable or None
         ``read(start, stop) -> (n_picks, stop - start)``: how samples are
         read (e.g. ``FilterPlan.reader``, filtered before windowing);
         default ``raw.get_data``.
     """
     starts = np.asarray(starts, dtype=int)
-    steps = np.diff(starts)
-    # A chunk spans at most as many samples as chunk_windows windows at the usual stride.
-    span_limit = (chunk_windows - 1) * (int(np.median(steps)) if len(steps) else 0) + window
-    i = 0
-    while i < len(starts):
-        stop = min(i + chunk_windows, len(starts))
-        stop = i + max(1, int(np.searchsorted(starts[i:stop], starts[i] + span_limit - window, side="right")))
+    for i, stop in chunk_bounds(starts, window, chunk_windows):
         chunk = starts[i:stop]
         start, stop_sample = int(chunk[0]), int(chunk[-1]) + window
         data = raw.get_data(picks=picks, start=start, stop=stop_sample) if read is None else read(start, stop_sample)
@@ -119,4 +144,3 @@ def iter_raw_windows(raw, picks, starts, window, chunk_windows, read=None):
         # views into one contiguous read, then one copy of just these windows
         view = np.lib.stride_tricks.sliding_window_view(data, window, axis=1)
         yield chunk, np.ascontiguousarray(view[:, offsets].transpose(1, 0, 2))
-        i = stop

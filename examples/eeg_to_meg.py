@@ -1,4 +1,5 @@
 """Predict MEG from EEG: simulate paired data, fit, compare with ridge, share the model.
+=====================================================================================
 
 Run from the project root: ``python examples/eeg_to_meg.py`` (about a minute on a laptop CPU).
 ``--smoke`` runs the smallest setting (fewer windows, a smaller transformer, one epoch) in
@@ -49,7 +50,7 @@ for name, est in models.items():
     summary = eeg2meg_metrics(Yte, est.predict(test.X), types)["summary"]
     print(f"{name:22s}", {k: round(v["r2"], 3) for k, v in summary.items()}, "(R^2)")
 
-# Hugging Face style sharing: config.json + model.safetensors (+ push_to_hub=True, repo_id=...).
+# Hugging Face style sharing: config.json + model.safetensors (share with huggingface_hub.upload_folder).
 with tempfile.TemporaryDirectory() as folder:
     models["transformer"].save_pretrained(folder)
     again = EEGToMEGRegressor.from_pretrained(folder)

@@ -1,4 +1,5 @@
 """Evaluate foundation-model pipelines with MOABB, offline, on FakeDataset.
+========================================================================
 
 MOABB runs the usual benchmark protocols (within-session k-fold,
 cross-session, cross-subject) on any scikit-learn pipeline. The estimators of

@@ -1,4 +1,5 @@
 """Quickstart: a foundation-model pipeline, leave-one-subject-out, on EEGMAT.
+==========================================================================
 
 EEGMAT (PhysioNet "eegmat") holds resting and mental-arithmetic EEG of 36
 subjects. The recordings are read from ``$EEGFM_DATA_DIR/eegmat`` (unset: ``../shared/data``

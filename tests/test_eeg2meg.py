@@ -1,13 +1,20 @@
 """EEG->MEG transformer, baselines, pairing helper, metrics and simulator."""
 
+import ast
+import json
 import pickle
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import joblib
 import mne
 import numpy as np
 import pytest
+import skorch
 import torch
+from conftest import require_data
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
@@ -24,8 +31,10 @@ from eegfm_sklearn.eeg2meg import (
     simulate_paired_raw,
     simulate_paired_windows,
 )
+from eegfm_sklearn.eeg2meg.networks import build_network, network_modes
+from eegfm_sklearn.eeg2meg.persist import load_network, save_folder
 
-from conftest import require_data
+ROOT = Path(__file__).resolve().parents[1]
 
 TINY = dict(d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, n_routers=2,
             seg_len=8, skip_lags=2, max_epochs=2, batch_size=8, random_state=0)
@@ -71,10 +80,10 @@ def test_network_shapes_variable_lengths_and_channels():
 
 def test_network_save_load_is_safetensors_only(tmp_path):
     net = EEGToMEGTransformer(4, 3, seg_len=4, d_model=8, n_heads=2).eval()
-    net.save_pretrained(tmp_path)
-    assert {"config.json", "model.safetensors"} <= {p.name for p in tmp_path.iterdir()}
-    assert not list(tmp_path.glob("*.bin"))
-    back = EEGToMEGTransformer.from_pretrained(tmp_path)
+    save_folder(net, tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {"config.json", "model.safetensors"}
+    back = load_network(tmp_path)
+    assert type(back) is EEGToMEGTransformer and back.build_kwargs == net.build_kwargs
     x = torch.randn(2, 4, 20)
     with torch.inference_mode():
         torch.testing.assert_close(net(x), back(x), rtol=0, atol=0)
@@ -111,7 +120,7 @@ def test_save_pretrained_round_trip(fitted, toy, tmp_path):
     np.testing.assert_array_equal(back.predict(toy[0]), fitted.predict(toy[0]))
     assert back.get_params() == fitted.get_params()
     # The bare network carries the channel statistics too.
-    net = EEGToMEGTransformer.from_pretrained(tmp_path / "m")
+    net = load_network(tmp_path / "m")
     with torch.inference_mode():
         y = net.predict_si(torch.as_tensor(toy[0], dtype=torch.float32)).double().numpy()
     np.testing.assert_allclose(y, fitted.predict(toy[0]), rtol=1e-3, atol=1e-5 * np.abs(y).max())
@@ -123,12 +132,20 @@ def test_pickle_and_joblib_round_trip(fitted, toy, tmp_path):
     np.testing.assert_array_equal(back.predict(X), fitted.predict(X))
     joblib.dump(fitted, tmp_path / "m.joblib")
     np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").predict(X), fitted.predict(X))
-    # An unfitted estimator survives pickling as a recipe: still unfitted, and it trains the same model.
+    # As in the core, the fitted state holds the trained module and history, never a skorch net.
+    assert not hasattr(fitted, "net_")
+    assert not any(isinstance(v, skorch.NeuralNet) for v in vars(fitted).values())
+    # An unfitted estimator survives pickle, joblib and clone as a recipe: still unfitted, and
+    # each copy trains the same model.
     unfitted = EEGToMEGRegressor(**{**TINY, "max_epochs": 1})
-    copy = pickle.loads(pickle.dumps(unfitted))
-    with pytest.raises(NotFittedError):
-        copy.predict(X)
-    np.testing.assert_array_equal(copy.fit(*toy).predict(X), unfitted.fit(*toy).predict(X))
+    joblib.dump(unfitted, tmp_path / "u.joblib")
+    copies = [pickle.loads(pickle.dumps(unfitted)), joblib.load(tmp_path / "u.joblib"), clone(unfitted)]
+    for copy in copies:
+        with pytest.raises(NotFittedError):
+            copy.predict(X)
+    reference = unfitted.fit(*toy).predict(X)
+    for copy in copies:
+        np.testing.assert_array_equal(copy.fit(*toy).predict(X), reference)
 
 
 def test_random_state_reproducible_and_global_rng_untouched(toy):
@@ -138,6 +155,20 @@ def test_random_state_reproducible_and_global_rng_untouched(toy):
     assert torch.equal(before, torch.random.get_rng_state())
     b = EEGToMEGRegressor(**{**TINY, "max_epochs": 1}).fit(*toy).predict(toy[0])
     np.testing.assert_array_equal(a, b)
+
+
+def test_seeded_fits_same_in_threads(toy):
+    """The core's seeding: a seeded fit is the same alone or beside other (also unseeded) fits in threads."""
+    def fit(seed):
+        return EEGToMEGRegressor(**{**TINY, "max_epochs": 1, "random_state": seed}).fit(*toy).predict(toy[0])
+
+    alone = {seed: fit(seed) for seed in (0, 1)}
+    assert not np.array_equal(alone[0], alone[1])
+    seeds = (0, 1, None, 0, 1, None)
+    runs = joblib.Parallel(n_jobs=3, backend="threading")(joblib.delayed(fit)(seed) for seed in seeds)
+    for seed, pred in zip(seeds, runs):
+        if seed is not None:
+            np.testing.assert_array_equal(pred, alone[seed])
 
 
 def test_clone_and_grid_search(fitted, toy):
@@ -177,6 +208,103 @@ def test_bad_input_messages(est, toy):
     est.fit(X, Y)
     with pytest.raises(ValueError, match="fitted on 6"):
         est.predict(X[:, :4])
+
+
+# -- the core's services -------------------------------------------------------------
+def test_import_is_lazy_and_needs_no_transformers():
+    # One fresh interpreter (imports are slow), with transformers hidden as if not installed.
+    code = (
+        "import sys\n"
+        "sys.modules['transformers'] = None\n"
+        "import eegfm_sklearn\n"
+        "assert 'eegfm_sklearn.eeg2meg' not in sys.modules, 'import eegfm_sklearn imported eeg2meg'\n"
+        "from eegfm_sklearn import EEGToMEGRegressor\n"
+        "from eegfm_sklearn.eeg2meg import EEGToMEGRegressor as direct\n"
+        "assert EEGToMEGRegressor is direct and 'eegfm_sklearn.eeg2meg' in sys.modules\n"
+        "import eegfm_sklearn.eeg2meg as e2m\n"
+        "try:\n"
+        "    e2m.EEGToMEGModel\n"
+        "except ImportError as err:\n"
+        "    assert \"pip install 'eegfm_sklearn[hf]'\" in str(err), err\n"
+        "else:\n"
+        "    raise AssertionError('EEGToMEGModel without transformers')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def _sibling_imports(path):
+    """Sibling modules a module imports, at import time or inside its functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module} if node.module else {a.name for a in node.names}
+    return found
+
+
+def test_eeg2meg_modules_import_each_other_without_cycles():
+    package = ROOT / "eegfm_sklearn" / "eeg2meg"
+    graph = {p.stem: _sibling_imports(p) & {q.stem for q in package.glob("*.py")}
+             for p in package.glob("*.py") if p.stem != "__init__"}
+    assert "scoring" in graph["baselines"] and "estimator" not in graph["baselines"]
+
+    def visit(node, path):
+        assert node not in path, f"import cycle: {' -> '.join(path + [node])}"
+        for nxt in graph.get(node, ()):
+            visit(nxt, path + [node])
+
+    for module in graph:
+        visit(module, [])
+
+
+def test_builder_is_the_one_way_to_a_network():
+    assert "continuous" in network_modes()
+    net = build_network("continuous", n_chans_in=4, n_chans_out=3, seg_len=4, d_model=8, n_heads=2)
+    assert type(net) is EEGToMEGTransformer and net.mode == "continuous"
+    assert net.build_kwargs["n_chans_in"] == 4 and net.build_kwargs["d_model"] == 8
+    with pytest.raises(ValueError, match="Unknown EEG->MEG network mode 'nope'.*continuous"):
+        build_network("nope", n_chans_in=4, n_chans_out=3)
+    with pytest.raises(ValueError, match=r"\['widht'\] are not arguments of the 'continuous' network"):
+        build_network("continuous", n_chans_in=4, n_chans_out=3, widht=3)
+    with pytest.raises(ValueError, match=r"The 'continuous' network needs \['n_chans_out'\]"):
+        build_network("continuous", n_chans_in=4)
+
+
+@pytest.mark.parametrize("est, name, accepted", [
+    (EEGToMEGRegressor(mode="nope"), "mode", "network mode, one of"),
+    (EEGToMEGRegressor(lr=-1.0), "lr", "range"),
+    (EEGToMEGRegressor(d_model=2.5), "d_model", "int"),
+    (EEGToMEGRegressor(dropout=1.0), "dropout", "range"),
+    (EEGToMEGRegressor(random_state=np.random.RandomState(0)), "random_state", "int"),
+    (RidgeEEGToMEG(n_lags=-1), "n_lags", "range"),
+    (RidgeEEGToMEG(alphas=[1.0, 0.0]), "alphas", "positive floats"),
+    (RidgeEEGToMEG(cv=1), "cv", "range"),
+])
+def test_params_are_checked_first(est, name, accepted, toy):
+    # The windows are bad too (NaN): the parameter is reported first, before the data are read.
+    X = toy[0].copy()
+    X[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=rf"'{name}' parameter of \w+ must be.*{accepted}.*Got"):
+        est.fit(X, toy[1])
+
+
+def test_save_pretrained_layout(fitted, tmp_path):
+    from safetensors import safe_open
+
+    folder = fitted.save_pretrained(tmp_path / "m")
+    assert {p.name for p in folder.iterdir()} == {"config.json", "model.safetensors", "eegfm_estimator.json"}
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "eeg2meg" and config["mode"] == "continuous"
+    assert config["d_model"] == TINY["d_model"] and config["n_chans_in"] == 6
+    with safe_open(folder / "model.safetensors", "pt") as f:
+        keys = set(f.keys())
+    assert keys == {"network." + k for k in fitted.module_.state_dict()}
+    state = json.loads((folder / "eegfm_estimator.json").read_text())
+    assert state["estimator"] == "EEGToMEGRegressor" and state["params"]["lr"] == fitted.lr
+    with pytest.raises(ValueError, match="does not hold an EEG->MEG model"):
+        (tmp_path / "other").mkdir()
+        (tmp_path / "other" / "config.json").write_text('{"model_type": "bert"}')
+        EEGToMEGRegressor.from_pretrained(tmp_path / "other")
 
 
 # -- baselines and metrics ------------------------------------------------------------

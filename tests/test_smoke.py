@@ -151,10 +151,24 @@ def test_bench_finetune_epoch(eegmat_files):
 def test_bench_eeg2meg(eeg_meg_files):
     out = run_script("benchmarks/bench_eeg2meg.py", "--smoke")
     rows = table_rows(out)
-    # 4 data sets (simulated, held-out evoked condition, FieldTrip raw, SSS raw) x 5 models
-    assert len(rows) == 20 and all(len(r) == 10 for r in rows)
-    names = [r[0] for r in rows[::5]]
-    assert names[0] == "sim: 20 s train, 10 s held-out seeds" and names[1].startswith("test-ave, held-out")
-    assert names[2:] == ["fieldtrip raw, last 1 s held out", "sss raw, last 1/3 s held out"]
-    assert all(len({r[0] for r in rows[i:i + 5]}) == 1 for i in range(0, 20, 5))
-    assert all(re.fullmatch(FLOAT, c) for r in rows for c in r[2:])
+    models = ["ridge, instantaneous", "ridge, lags +-2", "reduced-rank ridge, lags +-2", "continuous (ridge skip)",
+              "continuous, pure (no skip)", "tokens (Brainformer)"]
+    # Simulated: 6 models x 2 test sets (new recordings, new source configurations); 3 real files x 6 models.
+    assert len(rows) == 30 and all(len(r) == 12 for r in rows)
+    assert [r[0] for r in rows[::6]] == ["sim, configs [0] x 4 s"] * 2 + [
+        "test-ave (evoked, 600 Hz)", "fieldtrip raw (300 Hz)", "sss raw (300 Hz)"]
+    assert [r[1] for r in rows[:2]] == ["new recordings, same configs", "configs [10]"]
+    assert [r[2] for r in rows[::2][:6]] == models and [r[2] for r in rows[12:18]] == models
+    assert all(re.fullmatch(FLOAT, c) for r in rows for c in r[3:9] + r[10:])
+    # The held-out token cross-entropy is reported for the token model only.
+    assert all(re.fullmatch(FLOAT, r[9]) if r[2] == models[-1] else r[9] == "-" for r in rows)
+
+
+def test_bench_embed_memory():
+    out = run_script("benchmarks/bench_embed_memory.py", "--smoke")
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("eegfm embed, labram (tiny)")
+    rows = [line.split() for line in lines[2:4]]
+    assert [r[0] for r in rows] == ["0.5", "2"] and [r[2] for r in rows] == ["7", "30"]  # 4 s windows
+    assert all(float(r[4]) > 0 for r in rows)  # peak RSS, MB
+    assert re.fullmatch(r"difference \(long - short\): [+-]\d+ MB; within 100 MB: (yes|no)", lines[4])

@@ -16,7 +16,18 @@ _REGISTRY: dict[str, ModelCard] = {}
 
 
 def register_card(card: ModelCard) -> ModelCard:
-    """Add a card to the registry (third-party models can register too)."""
+    """Add a card to the registry (third-party models can register too).
+
+    Parameters
+    ----------
+    card : ModelCard
+        The card; it replaces any card registered under the same ``card.name``.
+
+    Returns
+    -------
+    card : ModelCard
+        The same card, so the call can wrap a card's definition.
+    """
     _REGISTRY[card.name] = card
     return card
 
@@ -35,7 +46,7 @@ _discover()
 
 
 def list_models(status=False):
-    """Names of the registered models, sorted.
+    """List the registered models, sorted by name.
 
     Parameters
     ----------
@@ -45,7 +56,9 @@ def list_models(status=False):
 
     Returns
     -------
-    names : list of str, or dict of str to str
+    names : list of str or dict of str to str
+        The model names (what ``model=`` accepts), or with ``status=True``
+        a dict from each name to its status.
     """
     names = sorted(_REGISTRY)
     return {n: _REGISTRY[n].status for n in names} if status else names
@@ -58,6 +71,11 @@ def get_model_card(name) -> ModelCard:
     ----------
     name : str or ModelCard
         A registered model name such as ``"labram"``.
+
+    Returns
+    -------
+    card : ModelCard
+        The registered card (``name`` itself when it is a card).
     """
     if isinstance(name, ModelCard):
         return name

@@ -57,6 +57,14 @@ class FilterSpec:
     source: str = ""
 
     def describe(self) -> str:
+        """Describe the filters in words, for tables and reports.
+
+        Returns
+        -------
+        description : str
+            E.g. ``"band-pass 0.1-75 Hz, notch 50 Hz"``; ``"none"`` when
+            nothing is filtered.
+        """
         parts = []
         if self.l_freq is not None and self.h_freq is not None:
             parts.append(f"band-pass {self.l_freq:g}-{self.h_freq:g} Hz")
@@ -255,7 +263,19 @@ class ModelCard:
         return getattr(importlib.import_module(module_name), cls_name)
 
     def get_checkpoint(self, name: str) -> Checkpoint:
-        """Return the checkpoint registered under ``name``."""
+        """Return the checkpoint registered under ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A checkpoint name of this card (see ``checkpoints``).
+
+        Returns
+        -------
+        checkpoint : Checkpoint
+            The registered checkpoint; ``KeyError`` (listing the known
+            names) when there is none of that name.
+        """
         for ckpt in self.checkpoints:
             if ckpt.name == name:
                 return ckpt
@@ -263,7 +283,19 @@ class ModelCard:
         raise KeyError(f"{self.name!r} has no checkpoint {name!r}; known: {known}")
 
     def for_checkpoint(self, ckpt: Checkpoint) -> "ModelCard":
-        """The card with a checkpoint's own contract applied."""
+        """Apply a checkpoint's own contract to this card.
+
+        Parameters
+        ----------
+        ckpt : Checkpoint
+            Its ``card_overrides`` replace the card's fields
+            (``build_kwargs`` are merged into the card's, not replaced).
+
+        Returns
+        -------
+        card : ModelCard
+            A new card; this one is left unchanged.
+        """
         overrides = dict(ckpt.card_overrides)
         if "build_kwargs" in overrides:
             overrides["build_kwargs"] = {**self.build_kwargs, **overrides["build_kwargs"]}
@@ -310,17 +342,55 @@ class ModelCard:
         return module if self.post_build is None else self.post_build(module)
 
     def extract_features(self, module, x, **forward_kwargs):
-        """Pooled features (n, n_features) of ``x`` through a module built from this card."""
+        """Compute pooled features of ``x`` through a module built from this card.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+            A module from :meth:`build_module`.
+        x : torch.Tensor, shape (n, n_chans, n_times)
+            Adapted windows.
+        **forward_kwargs
+            Passed to the module's ``forward`` (see :meth:`forward_kwargs_for`).
+
+        Returns
+        -------
+        features : torch.Tensor, shape (n, n_features)
+            From ``features_of`` when the card sets it, else ``features``
+            applied to ``module(x, return_features=True)``.
+        """
         if self.features_of is not None:
             return self.features_of(module, x, **forward_kwargs)
         return self.features(module(x, return_features=True, **forward_kwargs))
 
     def forward_kwargs_for(self, slots, positions=None) -> dict:
-        """Keyword arguments of ``forward`` for these slots (empty by default)."""
+        """Return the keyword arguments of ``forward`` for these slots.
+
+        Parameters
+        ----------
+        slots : sequence of str
+            The backbone's channel names.
+        positions : ndarray of shape (n_slots, 3) or None, default=None
+            Their head-frame positions in metres.
+
+        Returns
+        -------
+        kwargs : dict
+            ``forward_kwargs(slots, positions)`` of the card; empty when the
+            card has none.
+        """
         return {} if self.forward_kwargs is None else dict(self.forward_kwargs(slots, positions))
 
     def summary(self) -> dict:
-        """Plain-dict summary of the card (for tables and docs)."""
+        """Summarise the card as a plain dict (for tables and docs).
+
+        Returns
+        -------
+        summary : dict
+            Keys ``name``, ``module``, ``sfreq``, ``channels``, ``scaling``,
+            ``window``, ``embedding_size``, ``filters``, ``status`` and
+            ``checkpoints`` (a list of checkpoint names).
+        """
         return {
             "name": self.name,
             "module": self.module_path,

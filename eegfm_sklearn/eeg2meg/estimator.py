@@ -1,80 +1,28 @@
-"""scikit-learn regressor around :class:`EEGToMEGTransformer`, trained with skorch."""
+"""scikit-learn regressor around the EEG->MEG networks (one per ``mode``), trained with skorch.
+
+It uses the core's services: parameter validation (``_parameter_constraints``
+checked by ``_fit_context``), seeding (:func:`eegfm_sklearn.seeding.seeded`),
+the batched inference loop (:func:`eegfm_sklearn.backbone.predict_batches`)
+and, like the core estimators, keeps the trained module, never the skorch net.
+The network comes from :func:`.networks.build_network`; the folder layout is
+:mod:`.persist`'s.
+"""
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import numpy as np
-import torch
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils import check_random_state
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
+from ..backbone import predict_batches
+from ..estimators.persist import jsonable_params
 from ..seeding import seeded
+from ..validation import check_finite_outputs
+from . import params, persist
 from ._validation import channel_stats, check_eeg, check_pair
-from .metrics import channel_r2
-from .network import EEGToMEGTransformer
-
-ESTIMATOR_CONFIG = "eegfm_estimator.json"
-
-# Estimator parameters that are the network's config (same names).
-_ARCH_PARAMS = (
-    "seg_len", "d_model", "n_heads", "n_encoder_layers", "n_decoder_layers", "n_routers",
-    "d_ff", "dropout", "linear_skip", "skip_lags",
-)
-
-
-def _ridge_conv_weights(Xs, Ys, n_lags):
-    """Lagged-ridge solution as ``conv1d`` weights ``(n_out, n_in, 2 * n_lags + 1)``."""
-    from .baselines import RidgeEEGToMEG
-
-    ridge = RidgeEEGToMEG(n_lags=n_lags).fit(Xs, Ys)
-    n_in, n_out = Xs.shape[1], Ys.shape[1]
-    # coef_ rows are (lag, channel) with lag k using x[t - k]; conv1d tap j uses x[t + j - n_lags].
-    coef = ridge.coef_.reshape(2 * n_lags + 1, n_in, n_out)[::-1]
-    # Undo the ridge's own standardisation (Xs, Ys are already nearly standard).
-    w = coef.transpose(2, 1, 0) * ridge.y_scale_[:, None, None] / ridge.x_scale_[None, :, None]
-    return np.ascontiguousarray(w)
-
-
-class EEG2MEGScoreMixin:
-    """``score`` = mean over MEG channels of R^2 over all windows and samples."""
-
-    def score(self, X, Y, sample_weight=None):
-        """Mean per-channel coefficient of determination.
-
-        Parameters
-        ----------
-        X : ndarray, shape (n_windows, n_eeg, n_times)
-        Y : ndarray, shape (n_windows, n_meg, n_times_out)
-        sample_weight : None
-            Not supported (must be None).
-
-        Returns
-        -------
-        score : float
-        """
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported; drop or repeat windows instead.")
-        X, Y = check_pair(X, Y)
-        return float(np.mean(channel_r2(Y, self.predict(X))))
-
-
-def _check_folder_or_repo_id(pretrained):
-    """A missing local folder is reported as such, not as a malformed Hugging Face repo id."""
-    import re
-
-    text = os.fspath(pretrained)
-    if os.path.isdir(text):
-        return
-    looks_like_repo = isinstance(pretrained, str) and re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", text)
-    if not looks_like_repo or text.startswith((".", "~")) or os.path.isabs(text):
-        raise FileNotFoundError(
-            f"from_pretrained: the folder {text!r} does not exist, and it is not a Hugging Face repo id "
-            "('owner/name'). Pass the folder written by save_pretrained, or a repo id."
-        )
+from .networks import build_network, network_class, network_defaults, network_params
+from .scoring import EEG2MEGScoreMixin
+from .training import train_network
 
 
 class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
@@ -85,6 +33,14 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
+    mode : str, default="continuous"
+        Network family (see :func:`eegfm_sklearn.eeg2meg.networks.network_modes`):
+        ``"continuous"`` is the segment-token encoder-decoder trained on the
+        MSE of standardised MEG; ``"tokens"`` is the Brainformer design (one
+        µ-law token per sample and channel, cross-entropy, autoregressive
+        generation; :class:`~eegfm_sklearn.eeg2meg.brainformer.BrainformerNetwork`,
+        whose reference configuration is ``brainformer.REFERENCE_CONFIG``).
+        The parameters a mode's network does not take are ignored by it.
     seg_len : int, default=10
         Samples per segment token.
     d_model : int, default=64
@@ -95,8 +51,10 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         Two-stage attention layers over EEG tokens.
     n_decoder_layers : int, default=1
         Decoder layers over MEG tokens (self two-stage attention + cross-attention).
-    n_routers : int, default=4
-        Router vectors of the channel-wise attention stage.
+    n_routers : int or None, default=None
+        Router vectors of the channel-wise attention stage (per time position
+        in ``mode="tokens"``). None: the mode's network default, 4 for
+        ``"continuous"`` and 10 for ``"tokens"`` (the Brainformer reference).
     d_ff : int or None, default=None
         Feed-forward hidden width (None: ``2 * d_model``).
     dropout : float, default=0.0
@@ -110,6 +68,15 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         needs much more data and epochs to reach the linear baselines).
     skip_lags : int, default=6
         Lags (samples) on each side of the linear path.
+    clip_percentile : float, default=99.5
+        ``mode="tokens"``: a channel's clamp for the µ-law is this percentile
+        of ``|x - median|`` over the training windows.
+    decoding : {"greedy", "temperature", "top_k"}, default="greedy"
+        ``mode="tokens"``: how ``predict`` picks each generated token.
+    decoding_temperature : float, default=1.0
+        ``mode="tokens"``: softmax temperature of the sampling strategies.
+    decoding_top_k : int or None, default=None
+        ``mode="tokens"``: tokens kept by ``decoding="top_k"``.
     max_epochs : int, default=30
         Training epochs.
     batch_size : int, default=32
@@ -118,22 +85,22 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         Peak AdamW learning rate (cosine-annealed to 0 over ``max_epochs``).
     weight_decay : float, default=1e-4
         AdamW weight decay.
-    random_state : int, RandomState or None, default=None
-        Seeds weight initialisation and batch order (torch's global RNG is
-        left untouched).
+    random_state : int or None, default=None
+        Seeds weight initialisation, batch order and the sampling of
+        ``predict`` with ``decoding`` "temperature"/"top_k" (torch's global
+        RNG is left untouched; see :mod:`eegfm_sklearn.seeding`).
     device : str, default="cpu"
         Torch device.
     verbose : int, default=0
-        skorch verbosity (1 prints the loss per epoch).
+        The skorch net's verbosity (1 prints the loss per epoch).
 
     Attributes
     ----------
-    module_ : EEGToMEGTransformer
-        The trained network (its buffers hold the channel statistics).
-    net_ : skorch.NeuralNetRegressor or None
-        The skorch net used in ``fit`` (None after :meth:`from_pretrained`).
+    module_ : EEGToMEGNetwork
+        The trained network (:class:`EEGToMEGTransformer` for
+        ``mode="continuous"``); its buffers hold the channel statistics.
     history_ : skorch.History or None
-        Training history.
+        Training history (None after :meth:`from_pretrained`).
     x_mean_, x_scale_ : ndarray, shape (n_eeg,)
         EEG channel statistics.
     y_mean_, y_scale_ : ndarray, shape (n_meg,)
@@ -142,18 +109,25 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         Channel counts seen in ``fit``.
     """
 
+    _parameter_constraints: dict = params.REGRESSOR
+
     def __init__(
         self,
+        mode="continuous",
         seg_len=10,
         d_model=64,
         n_heads=4,
         n_encoder_layers=2,
         n_decoder_layers=1,
-        n_routers=4,
+        n_routers=None,
         d_ff=None,
         dropout=0.0,
         linear_skip=True,
         skip_lags=6,
+        clip_percentile=99.5,
+        decoding="greedy",
+        decoding_temperature=1.0,
+        decoding_top_k=None,
         max_epochs=30,
         batch_size=32,
         lr=2e-3,
@@ -162,6 +136,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         device="cpu",
         verbose=0,
     ):
+        self.mode = mode
         self.seg_len = seg_len
         self.d_model = d_model
         self.n_heads = n_heads
@@ -172,6 +147,10 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         self.dropout = dropout
         self.linear_skip = linear_skip
         self.skip_lags = skip_lags
+        self.clip_percentile = clip_percentile
+        self.decoding = decoding
+        self.decoding_temperature = decoding_temperature
+        self.decoding_top_k = decoding_top_k
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -180,6 +159,14 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         self.device = device
         self.verbose = verbose
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.input_tags.two_d_array = False
+        tags.target_tags.multi_output = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, Y):
         """Train on paired windows.
 
@@ -193,66 +180,41 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         Returns
         -------
         self : EEGToMEGRegressor
+            The fitted regressor.
         """
-        from skorch import NeuralNetRegressor
-        from skorch.callbacks import GradientNormClipping, LRScheduler
-
         X, Y = check_pair(X, Y)
-        short = min(X.shape[2], Y.shape[2])
-        if short < self.seg_len:
-            raise ValueError(
-                f"Windows of {short} samples are shorter than one segment token (seg_len={self.seg_len}): "
-                "cut longer windows (at least seg_len samples of EEG and of MEG) or lower seg_len."
-            )
-        self.x_mean_, self.x_scale_ = channel_stats(X)
-        self.y_mean_, self.y_scale_ = channel_stats(Y)
-        Xs = ((X - self.x_mean_[:, None]) / self.x_scale_[:, None]).astype(np.float32)
-        Ys = ((Y - self.y_mean_[:, None]) / self.y_scale_[:, None]).astype(np.float32)
-        self.n_eeg_channels_, self.n_meg_channels_ = X.shape[1], Y.shape[1]
-
-        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        with seeded(seed, self.device):  # alone in the process: threads cannot shift the RNG
-            net = NeuralNetRegressor(
-                module=EEGToMEGTransformer,
-                module__n_chans_in=X.shape[1],
-                module__n_chans_out=Y.shape[1],
-                module__time_ratio=Y.shape[2] / X.shape[2],
-                **{f"module__{p}": getattr(self, p) for p in _ARCH_PARAMS},
-                criterion=torch.nn.MSELoss,
-                optimizer=torch.optim.AdamW,
-                optimizer__weight_decay=self.weight_decay,
-                lr=self.lr,
-                max_epochs=self.max_epochs,
-                batch_size=self.batch_size,
-                iterator_train__shuffle=True,
-                train_split=None,
-                callbacks=[
-                    ("clip", GradientNormClipping(gradient_clip_value=1.0)),
-                    ("cosine", LRScheduler("CosineAnnealingLR", T_max=max(1, self.max_epochs))),
-                ],
-                device=self.device,
-                verbose=self.verbose,
-            )
-            net.initialize()
-            if self.linear_skip:
-                with torch.no_grad():
-                    xa = net.module_.align_input(torch.from_numpy(Xs), Ys.shape[2]).numpy()
-                    w = _ridge_conv_weights(xa, Ys, int(self.skip_lags))
-                    net.module_.linear_skip.copy_(torch.as_tensor(w, dtype=torch.float32))
-            net.partial_fit(Xs, Ys)
-        self.net_ = net
-        self.history_ = net.history
-        self.module_ = net.module_
-        self.module_.eval()
-        self._store_stats_in_module()
+        x_mean, x_scale = channel_stats(X)
+        y_mean, y_scale = channel_stats(Y)
+        Xs = ((X - x_mean[:, None]) / x_scale[:, None]).astype(np.float32)
+        Ys = ((Y - y_mean[:, None]) / y_scale[:, None]).astype(np.float32)
+        with seeded(self.random_state, self.device):
+            network = build_network(self.mode, **self._network_kwargs(X, Y))
+            network.check_windows(X.shape[2], Y.shape[2])
+            network.prepare(Xs, Ys)
+            history = train_network(network, Xs, Ys, self)
+        network.set_channel_stats(x_mean=x_mean, x_scale=x_scale, y_mean=y_mean, y_scale=y_scale)
+        self._set_fitted(network, history)
         return self
 
-    def _store_stats_in_module(self):
-        # The statistics travel with the weights, so save_pretrained is self-contained.
-        m = self.module_
-        for name in ("x_mean", "x_scale", "y_mean", "y_scale"):
-            buf = getattr(m, name)
-            buf.copy_(torch.as_tensor(getattr(self, name + "_"), dtype=buf.dtype))
+    def _network_kwargs(self, X, Y):
+        """The mode's constructor arguments: from the data, then from the parameters of the same name.
+
+        A parameter left at None takes the network's own default (e.g. ``n_routers``).
+        """
+        own = self.get_params(deep=False)
+        given = network_class(self.mode).data_kwargs(X, Y)
+        defaults = network_defaults(self.mode)
+        kept = {k: own[k] for k in network_params(self.mode)
+                if k in own and not (own[k] is None and defaults.get(k) is not None)}
+        return {**kept, **given}
+
+    def _set_fitted(self, network, history):
+        """Every fitted attribute, from the network (shared by ``fit`` and ``from_pretrained``)."""
+        self.module_ = network.to(self.device).eval()
+        self.history_ = history
+        self.n_eeg_channels_, self.n_meg_channels_ = network.n_chans_in, network.n_chans_out
+        for name, value in network.channel_stats().items():
+            setattr(self, name + "_", value)
 
     def predict(self, X, batch_size=None):
         """Predict MEG windows.
@@ -273,82 +235,105 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self, "module_")
         X = check_eeg(X, self.n_eeg_channels_)
         Xs = ((X - self.x_mean_[:, None]) / self.x_scale_[:, None]).astype(np.float32)
-        bs = int(batch_size or self.batch_size)
-        module = self.module_.to(self.device).eval()
-        outs = []
-        with torch.inference_mode():
-            for i in range(0, len(Xs), bs):
-                xb = torch.from_numpy(Xs[i : i + bs]).to(self.device)
-                outs.append(module(xb).cpu().numpy())
-        Ys = np.concatenate(outs).astype(np.float64)
+        if hasattr(self.module_, "set_decoding"):  # a generating network: decoding may change after fit
+            self.module_.set_decoding(self.decoding, self.decoding_temperature, self.decoding_top_k)
+        with seeded(self.random_state, self.device):  # a sampling decoder draws from torch's RNG
+            out = predict_batches(self.module_, Xs, batch_size=int(batch_size or self.batch_size), device=self.device)
+        Ys = check_finite_outputs(out).astype(np.float64)
         return Ys * self.y_scale_[:, None] + self.y_mean_[:, None]
 
-    # -- Hugging Face style sharing ------------------------------------------------
-    def save_pretrained(self, save_directory, **kwargs):
-        """Write ``config.json`` + ``model.safetensors`` (+ estimator parameters).
+    def token_cross_entropy(self, X, Y, batch_size=None):
+        """Mean cross-entropy of the MEG tokens under teacher forcing (``mode="tokens"``).
+
+        The token model's own loss on held-out windows, in nats per token
+        (``log(255) = 5.54`` is a uniform guess over the levels).
 
         Parameters
         ----------
-        save_directory : str or Path
-            Target folder (created if needed).
-        **kwargs
-            Passed to ``EEGToMEGTransformer.save_pretrained`` (e.g. ``push_to_hub``).
+        X : array-like, shape (n_windows, n_eeg, n_times)
+            EEG windows, in the units of the training ``X``.
+        Y : array-like, shape (n_windows, n_meg, n_times)
+            The MEG windows to score, in the units of the training ``Y``.
+        batch_size : int or None
+            Windows per pass (default: the training ``batch_size``).
 
         Returns
         -------
-        save_directory : Path
+        cross_entropy : float
+            Mean cross-entropy in nats per MEG token.
+        """
+        import torch
+
+        check_is_fitted(self, "module_")
+        if not hasattr(self.module_, "meg_tokens"):
+            raise ValueError(
+                f"token_cross_entropy scores token models; this one has mode={self.mode!r}. "
+                "Fit with mode='tokens', or compare continuous models with score() / eeg2meg_metrics()."
+            )
+        X, Y = check_pair(X, Y)
+        X = check_eeg(X, self.n_eeg_channels_)
+        Xs = ((X - self.x_mean_[:, None]) / self.x_scale_[:, None]).astype(np.float32)
+        Ys = ((Y - self.y_mean_[:, None]) / self.y_scale_[:, None]).astype(np.float32)
+        bs = int(batch_size or self.batch_size)
+        module = self.module_.eval()
+        total = 0.0
+        with torch.no_grad():
+            for i in range(0, len(Xs), bs):
+                eeg = torch.from_numpy(Xs[i : i + bs]).to(self.device)
+                meg = torch.from_numpy(Ys[i : i + bs]).to(self.device)
+                total += float(module.loss(module.training_output(eeg, meg), meg)) * meg.numel()
+        return total / Ys.size
+
+    # -- persistence: the layout of eeg2meg.persist --------------------------------------
+    def save_pretrained(self, directory):
+        """Write ``config.json`` + ``model.safetensors`` + ``eegfm_estimator.json``.
+
+        The folder loads back with :meth:`from_pretrained` (identical
+        predictions) and, with the ``hf`` extra, with
+        ``transformers.AutoModel.from_pretrained`` (the network alone).
+        Share it with ``huggingface_hub.upload_folder``.
+
+        Parameters
+        ----------
+        directory : str or Path
+            Target folder (created if needed).
+
+        Returns
+        -------
+        directory : Path
+            The folder written.
         """
         check_is_fitted(self, "module_")
-        save_directory = Path(save_directory)
-        save_directory.mkdir(parents=True, exist_ok=True)
-        params = {
-            k: v for k, v in self.get_params().items()
-            if k not in _ARCH_PARAMS and isinstance(v, (int, float, str, bool, type(None)))
-        }
-        (save_directory / ESTIMATOR_CONFIG).write_text(json.dumps(params, indent=2))
-        self.module_.save_pretrained(save_directory, **kwargs)
-        return save_directory
+        state = {"estimator": type(self).__name__, "params": jsonable_params(self)}
+        return persist.save_folder(self.module_, directory, state)
 
     @classmethod
     def from_pretrained(cls, pretrained, **hub_kwargs):
         """Load a fitted regressor from a folder or a Hugging Face repo id.
 
-        Only JSON and safetensors are read; nothing is unpickled.
+        Reads folders written by :meth:`save_pretrained` and by
+        ``EEGToMEGModel.save_pretrained`` (then the training parameters are
+        the defaults). Only JSON and safetensors are read; nothing is unpickled.
 
         Parameters
         ----------
         pretrained : str or Path
-            Folder written by :meth:`save_pretrained` or ``"owner/repo"``.
+            Folder or ``"owner/repo"``.
         **hub_kwargs
-            Passed to ``huggingface_hub`` (``revision``, ``cache_dir``, ``token``...).
+            Passed to ``huggingface_hub.hf_hub_download`` (``revision``,
+            ``cache_dir``, ``token``...).
 
         Returns
         -------
         estimator : EEGToMEGRegressor
         """
-        from huggingface_hub import hf_hub_download
-        from huggingface_hub.errors import EntryNotFoundError
-
-        _check_folder_or_repo_id(pretrained)
-        with seeded(None):  # building the module draws from torch's RNG: not during a seeded fit
-            module = EEGToMEGTransformer.from_pretrained(pretrained, **hub_kwargs)
-        if os.path.isdir(pretrained):
-            path = Path(pretrained) / ESTIMATOR_CONFIG
-            params = json.loads(path.read_text()) if path.exists() else {}
-        else:
-            try:
-                path = hf_hub_download(str(pretrained), ESTIMATOR_CONFIG, **hub_kwargs)
-                params = json.loads(Path(path).read_text())
-            except EntryNotFoundError:  # a bare network repo: default training parameters
-                params = {}
-        valid = cls().get_params()
-        params = {k: v for k, v in params.items() if k in valid and k not in _ARCH_PARAMS}
-        arch = {p: getattr(module, "_hub_mixin_config", {}).get(p, valid[p]) for p in _ARCH_PARAMS}
-        est = cls(**arch, **params)
-        est.module_ = module.eval()
-        est.net_ = None
-        est.history_ = None
-        est.n_eeg_channels_, est.n_meg_channels_ = module.n_chans_in, module.n_chans_out
-        for name in ("x_mean", "x_scale", "y_mean", "y_scale"):
-            setattr(est, name + "_", getattr(module, name).detach().cpu().double().numpy())
+        network = persist.load_network(pretrained, **hub_kwargs)
+        state = persist.read_estimator_state(pretrained, **hub_kwargs) or {}
+        if state.get("estimator", cls.__name__) != cls.__name__:
+            raise ValueError(f"{pretrained} holds a {state['estimator']}; load it with that class.")
+        own = cls().get_params(deep=False)
+        arch = {k: v for k, v in network.build_kwargs.items() if k in own}
+        est = cls(**{**state.get("params", {}), **arch, "mode": network.mode})
+        est._validate_params()
+        est._set_fitted(network, None)
         return est

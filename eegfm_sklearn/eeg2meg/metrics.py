@@ -16,10 +16,13 @@ def channel_r2(Y_true, Y_pred) -> np.ndarray:
     Parameters
     ----------
     Y_true, Y_pred : ndarray, shape (n_windows, n_channels, n_times)
+        True and predicted windows.
 
     Returns
     -------
-    r2 : ndarray, shape (n_channels,)
+    r2 : ndarray of float64, shape (n_channels,)
+        ``1 - SS_res / SS_tot`` per channel: 1 is perfect, 0 is the
+        channel's mean, negative is worse than the mean.
     """
     t, p = _flat(Y_true), _flat(Y_pred)
     ss_res = ((t - p) ** 2).sum(0)
@@ -33,10 +36,13 @@ def channel_pearson(Y_true, Y_pred) -> np.ndarray:
     Parameters
     ----------
     Y_true, Y_pred : ndarray, shape (n_windows, n_channels, n_times)
+        True and predicted windows.
 
     Returns
     -------
-    r : ndarray, shape (n_channels,)
+    r : ndarray of float64, shape (n_channels,)
+        Correlation per channel in [-1, 1]; 0 for a channel that is
+        constant in either array.
     """
     t, p = _flat(Y_true), _flat(Y_pred)
     t = t - t.mean(0)

@@ -239,8 +239,10 @@ def simulate_paired_raw(
         Length of independently generated continuous chunks (memory bound).
     pos : float
         Source grid spacing in mm.
-    data_dir, cache_dir
-        See :func:`get_forward`.
+    data_dir : str or Path or None
+        Folder with ``eeg_meg/test-ave.fif.gz`` (see :func:`get_forward`).
+    cache_dir : str or Path or None or False
+        Where the forward solution is cached (see :func:`get_forward`).
 
     Returns
     -------
@@ -309,7 +311,7 @@ def simulate_paired_windows(
         Recording seed (see :func:`simulate_paired_raw`; ``subject=`` picks
         the source configuration).
     dtype : numpy dtype
-        dtype of the returned arrays.
+        The dtype of the returned arrays.
     **kwargs
         Any other :func:`simulate_paired_raw` parameter.
 

@@ -11,16 +11,23 @@ import numpy as np
 class PairedWindows:
     """EEG and MEG windows covering the same time spans.
 
-    Attributes
+    Returned by :func:`paired_windows`; each field is an attribute of the
+    same name, and the object unpacks as ``X, Y``.
+
+    Parameters
     ----------
     X : ndarray, shape (n_windows, n_eeg, n_times)
         EEG in volts.
     Y : ndarray, shape (n_windows, n_meg, n_times)
         MEG in T (magnetometers) and T/m (gradiometers).
-    eeg_ch_names, meg_ch_names : list of str
+    eeg_ch_names : list of str, length n_eeg
+        EEG channel names, in the order of ``X``'s second axis.
+    meg_ch_names : list of str, length n_meg
+        MEG channel names, in the order of ``Y``'s second axis.
     meg_ch_types : ndarray of str, shape (n_meg,)
         ``"mag"`` or ``"grad"`` per MEG channel (for :func:`eeg2meg_metrics`).
     sfreq : float
+        Sampling rate in Hz.
     source : ndarray of int, shape (n_windows,)
         Index of the epoch / evoked the window comes from (0 for Raw).
     start : ndarray of int, shape (n_windows,)
@@ -93,12 +100,13 @@ def paired_windows(inst, n_times, step=None, eeg_picks="eeg", meg_picks="meg", e
         ``BAD_`` annotations; epochs and evokeds are windowed one by one.
     n_times : int
         Samples per window.
-    step : int or None
+    step : int or None, default=None
         Samples between window starts (None: ``n_times``, no overlap).
-    eeg_picks, meg_picks : str or list
-        mne picks for the inputs and targets.
-    exclude : "bads" or list
-        Channels left out of both.
+    eeg_picks, meg_picks : str or list of str, default="eeg" and "meg"
+        Channels of the inputs and of the targets: a type (``"eeg"``,
+        ``"meg"``, ``"mag"``, ``"grad"``) or channel names.
+    exclude : "bads" or list of str, default="bads"
+        Channels left out of both (``"bads"``: ``info["bads"]``).
 
     Returns
     -------

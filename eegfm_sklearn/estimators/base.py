@@ -61,22 +61,6 @@ COMMON_PARAMS_DOC = """
         model's maximum (or ``max_window_seconds``) into consecutive
         sub-windows, run each through the backbone and pool the outputs
         back to one row per trial (``split_pooling``).
-    pad_mode : {"constant", "edge", "reflect"}, default="constant"
-        How ``window_policy="pad"`` fills: zeros, the last sample
-        repeated, or the window mirrored (``numpy.pad`` modes), after the
-        card's scaling.
-    max_window_seconds : float or None, default=None
-        With ``window_policy="split"``: longest sub-window in seconds
-        (below the model's maximum, e.g. to bound BENDR's cost, which grows
-        with length). ``None``: the model's maximum.
-    split_overlap : float, default=0.0
-        With ``window_policy="split"``: overlap of consecutive sub-windows,
-        a fraction in [0, 1). The last sub-window always ends with the trial.
-    split_pooling : {"mean", "max", "concat"}, default="mean"
-        With ``window_policy="split"``: how the sub-windows' outputs become
-        one row per trial (embeddings for the transformer, head outputs for
-        the classifier and regressor, during fine-tuning and prediction;
-        ``"concat"`` is for the transformer only).
     model_kwargs : dict or None, default=None
         Overrides of the card's braindecode constructor kwargs (e.g. the
         card's ``tiny_kwargs`` for quick experiments).
@@ -101,6 +85,26 @@ COMMON_PARAMS_DOC = """
         also progress bars for the epochs' batches and for ``transform`` /
         ``predict`` over several batches. 2: the bars even when the output
         is not a terminal (log files).
+    pad_mode : {"constant", "edge", "reflect"}, default="constant"
+        How ``window_policy="pad"`` fills: zeros, the last sample
+        repeated, or the window mirrored (``numpy.pad`` modes), after the
+        card's scaling.
+    max_window_seconds : float or None, default=None
+        With ``window_policy="split"``: longest sub-window in seconds
+        (below the model's maximum, e.g. to bound BENDR's cost, which grows
+        with length). ``None``: the model's maximum.
+    split_overlap : float, default=0.0
+        With ``window_policy="split"``: overlap of consecutive sub-windows,
+        a fraction in [0, 1). The last sub-window always ends with the trial.
+    split_pooling : {"mean", "max", "concat"}, default="mean"
+        With ``window_policy="split"``: how the sub-windows' outputs become
+        one row per trial (embeddings for the transformer, head outputs for
+        the classifier and regressor, during fine-tuning and prediction;
+        ``"concat"`` is for the transformer only).
+"""
+
+# Last in every signature (after the subclass's own params), so appended last.
+FILTERS_PARAM_DOC = """
     filters : {"card", None}, default="card"
         ``"card"`` applies the model card's pretraining filters (e.g.
         LaBraM's 0.1-75 Hz band-pass and 50 Hz notch) at the input rate,
@@ -365,10 +369,13 @@ class FoundationEstimatorBase(BaseEstimator):
         Parameters
         ----------
         directory : str or Path
+            Target folder, created (with its parents) if needed; files of
+            the same names in it are overwritten.
 
         Returns
         -------
         directory : Path
+            The folder written.
         """
         from .persist import save_estimator
 
@@ -381,10 +388,13 @@ class FoundationEstimatorBase(BaseEstimator):
         Parameters
         ----------
         directory : str or Path
+            Folder written by ``save_pretrained`` of the same class.
 
         Returns
         -------
         estimator : fitted instance of ``cls``
+            With the saved params, adapter statistics and weights: its
+            outputs equal those of the estimator that was saved.
         """
         from .persist import load_estimator
 
@@ -399,7 +409,15 @@ class FoundationEstimatorBase(BaseEstimator):
             setattr(self, key, np.asarray(value) if isinstance(value, list) else value)
 
     def describe_preprocessing(self) -> str:
-        """What the adapter does to the input, one step per line."""
+        """Describe what the adapter does to the input, one step per line.
+
+        Returns
+        -------
+        description : str
+            A first line naming the model and the input seen in ``fit``
+            (rate, channel count, units), then one ``"  - "`` line per
+            step of the adapter (``adapter_.steps_``), in order.
+        """
         check_is_fitted(self, "adapter_")
         lines = [f"{self.card_.name}: input {self.recording_info_.sfreq:g} Hz, "
                  f"{len(self.recording_info_.ch_names)} channels, {self.recording_info_.units}"]

@@ -41,12 +41,15 @@ class FoundationClassifier(ClassifierMixin, FineTunedEstimatorBase):
         Parameters
         ----------
         X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs
+            Training windows; numpy input needs ``sfreq`` and ``ch_names``
+            and is in ``units``, mne input carries its own (in volts).
         y : array-like of shape (n_trials,)
-            Class labels of any type.
+            Class labels of any type (at least two classes).
 
         Returns
         -------
-        self
+        self : FoundationClassifier
+            The fitted classifier.
         """
         y = check_targets(self, X, y)
         if y.ndim != 1:
@@ -65,31 +68,56 @@ class FoundationClassifier(ClassifierMixin, FineTunedEstimatorBase):
         return {"classes_": self.classes_.tolist()}
 
     def decision_function(self, X):
-        """Logits of the head.
+        """Compute the head's logits.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs
+            Windows with the channels, rate and length seen in ``fit``
+            (numpy input in ``units``, mne input in volts).
 
         Returns
         -------
-        scores : ndarray of shape (n_trials,) for two classes (positive class
-            ``classes_[1]``), else (n_trials, n_classes)
+        scores : ndarray of float32, shape (n_trials,) or (n_trials, n_classes)
+            For two classes, the logit of ``classes_[1]`` minus that of
+            ``classes_[0]`` (positive: ``classes_[1]``), shape (n_trials,);
+            otherwise the logits, shape (n_trials, n_classes), columns in
+            the order of ``classes_``.
         """
         logits = self._forward(X)
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def predict_proba(self, X):
-        """Class probabilities.
+        """Compute class probabilities.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs
+            Windows with the channels, rate and length seen in ``fit``
+            (numpy input in ``units``, mne input in volts).
 
         Returns
         -------
-        proba : ndarray of shape (n_trials, n_classes)
+        proba : ndarray of float64, shape (n_trials, n_classes)
+            Softmax of the head's logits; columns in the order of
+            ``classes_``, rows summing to 1.
         """
         return softmax(self._forward(X).astype(np.float64), axis=1)
 
     def predict(self, X):
-        """Predicted labels, in the type of ``classes_``.
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs
+            Windows with the channels, rate and length seen in ``fit``
+            (numpy input in ``units``, mne input in volts).
 
         Returns
         -------
         labels : ndarray of shape (n_trials,)
+            The class of the largest logit per window, taken from
+            ``classes_`` (so of the labels' type in ``fit``).
         """
         logits = self._forward(X)
         return self.classes_[np.argmax(logits, axis=1)]

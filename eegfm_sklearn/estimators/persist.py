@@ -28,13 +28,18 @@ def _jsonable(value):
         return False
 
 
+def jsonable_params(est) -> dict:
+    """The estimator's parameters that JSON can hold (the others take their defaults on load)."""
+    return {k: v for k, v in est.get_params(deep=False).items() if _jsonable(v)}
+
+
 def estimator_config(est) -> dict:
     """Everything but the tensors that ``restore`` needs, as JSON-able data."""
     check_is_fitted(est, "adapter_")
     info = est.recording_info_
     module = est._module()  # built on demand after a fit served from the cache
     build = module.build_args
-    params = {k: v for k, v in est.get_params(deep=False).items() if _jsonable(v)}
+    params = jsonable_params(est)
     return {
         "model": est.card_.name,
         "checkpoint": est.contract_,

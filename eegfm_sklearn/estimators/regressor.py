@@ -36,11 +36,16 @@ class FoundationRegressor(RegressorMixin, FineTunedEstimatorBase):
         Parameters
         ----------
         X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs
+            Training windows; numpy input needs ``sfreq`` and ``ch_names``
+            and is in ``units``, mne input carries its own (in volts).
         y : array-like of shape (n_trials,) or (n_trials, n_targets)
+            Finite real targets; their shape (1-D or 2-D) is the shape
+            ``predict`` returns.
 
         Returns
         -------
-        self
+        self : FoundationRegressor
+            The fitted regressor.
         """
         y = check_targets(self, X, y, column_to_1d=False)
         if y.dtype.kind == "c":
@@ -70,11 +75,19 @@ class FoundationRegressor(RegressorMixin, FineTunedEstimatorBase):
         return {"y_mean_": self.y_mean_.tolist(), "y_scale_": self.y_scale_.tolist(), "y_ndim_": self.y_ndim_}
 
     def predict(self, X):
-        """Predicted targets.
+        """Predict continuous targets.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs
+            Windows with the channels, rate and length seen in ``fit``
+            (numpy input in ``units``, mne input in volts).
 
         Returns
         -------
-        y_pred : ndarray of shape (n_trials,) or (n_trials, n_targets)
+        y_pred : ndarray of float64, shape (n_trials,) or (n_trials, n_targets)
+            In the units of the ``y`` given to ``fit``; 1-D when that ``y``
+            was 1-D.
         """
         out = self._forward(X).astype(np.float64) * self.y_scale_ + self.y_mean_
         return out[:, 0] if self.y_ndim_ == 1 else out

@@ -26,7 +26,7 @@ from ..backbone import autocast, resolve_pooling
 from ..cards import get_model_card
 from ..progress import interactive, show_progress
 from . import params
-from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase, seeded
+from .base import COMMON_PARAMS_DOC, FILTERS_PARAM_DOC, FoundationEstimatorBase, seeded
 
 FINETUNE_PARAMS_DOC = COMMON_PARAMS_DOC + """
     keep_head : bool, default=False
@@ -99,7 +99,7 @@ FINETUNE_PARAMS_DOC = COMMON_PARAMS_DOC + """
         run the script with ``accelerate launch --multi_gpu --num_processes N``
         for several GPUs, nodes or (on a machine without GPUs, with
         ``device="cpu"``) CPU processes; the global batch stays ``batch_size``.
-"""
+""" + FILTERS_PARAM_DOC
 
 
 

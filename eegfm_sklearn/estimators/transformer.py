@@ -21,7 +21,7 @@ from ..seeding import seeded
 from ..streaming import good_window_starts, iter_raw_windows
 from ..validation import mne_recording_info
 from . import params
-from .base import COMMON_PARAMS_DOC, FoundationEstimatorBase
+from .base import COMMON_PARAMS_DOC, FILTERS_PARAM_DOC, FoundationEstimatorBase
 
 TRANSFORMER_PARAMS_DOC = COMMON_PARAMS_DOC + """
     cache : None or "memory" or str (directory), default=None
@@ -61,7 +61,7 @@ TRANSFORMER_PARAMS_DOC = COMMON_PARAMS_DOC + """
         ``BAD boundary`` between concatenated recordings) or "edge"
         (``EDGE boundary``), as mne's ``reject_by_annotation`` skips epochs.
         ``False`` embeds every window.
-"""
+""" + FILTERS_PARAM_DOC
 
 
 class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, FoundationEstimatorBase):
@@ -139,11 +139,13 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs or mne.io.Raw
             Windows; numpy input needs ``sfreq`` and ``ch_names``; a Raw is
             cut into windows of ``window_seconds``.
-        y : ignored
+        y : None
+            Ignored; present for scikit-learn's pipeline API.
 
         Returns
         -------
-        self
+        self : FoundationTransformer
+            The fitted transformer.
         """
         self._check_pooling()
         if isinstance(X, mne.io.BaseRaw):
@@ -179,7 +181,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
 
         Returns
         -------
-        embeddings : ndarray of float32, shape (n_trials or n_windows, embedding_size_)
+        embeddings : ndarray of float32, shape (n_trials or n_windows, ``embedding_size_``)
             For a Raw, row ``i`` is the window starting at sample
             ``window_starts_[i]`` (``window_onsets_[i]`` seconds).
         """
@@ -245,7 +247,23 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         _, first = next(iter_raw_windows(raw, picks, starts[:1], window, 1))
         return first, resolved
 
-    def _transform_raw(self, raw):
+    def transform_chunks(self, raw):
+        """Embed a continuous recording chunk by chunk, for outputs too long to hold.
+
+        The recording is checked and ``window_starts_``, ``window_onsets_``
+        and ``n_windows_rejected_`` set before this returns; the windows
+        are read and embedded as the chunks are consumed.
+
+        Parameters
+        ----------
+        raw : mne.io.Raw
+            As for :meth:`transform`.
+
+        Returns
+        -------
+        chunks : iterator of ndarray of float32, shape (<= batch_size, embedding_size_)
+            Consecutive rows of ``transform(raw)``, in order.
+        """
         check_is_fitted(self, "adapter_")
         picks, info = mne_recording_info(raw, self.sfreq, self.ch_names)
         if (info.ch_names, info.sfreq) != (self.recording_info_.ch_names, self.recording_info_.sfreq):
@@ -253,9 +271,18 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         if self._raw_geometry(raw)[0] != self.adapter_.n_times_in_:
             raise ValueError("window_seconds differs from the one used in fit; refit.")
         starts, window = self._raw_starts(raw)
-        out = [self._transform_windows(chunk, prefiltered=True)
-               for chunk in self._raw_chunks(raw, picks, starts, window, self.adapter_)]
-        return np.concatenate(out, axis=0)
+        return (self._transform_windows(chunk, prefiltered=True)
+                for chunk in self._raw_chunks(raw, picks, starts, window, self.adapter_))
+
+    def _transform_raw(self, raw):
+        chunks = self.transform_chunks(raw)
+        # filled in place: a list of chunks plus their concatenation would hold the output twice
+        out = np.empty((len(self.window_starts_), self.embedding_size_), dtype=np.float32)
+        done = 0
+        for rows in chunks:
+            out[done:done + len(rows)] = rows
+            done += len(rows)
+        return out
 
     def _store(self):
         return get_store(self.cache, self.cache_max_bytes)

@@ -19,21 +19,24 @@ _MAX_LISTED = 12
 class WeightsReport:
     """What was loaded into a module, and from where.
 
-    Attributes
+    Built by the weight loader (``weights_report_`` of a fitted estimator);
+    each field is an attribute of the same name.
+
+    Parameters
     ----------
     source : str
         Registry name, ``repo@revision`` or path.
     fmt : str
         On-disk layout that was converted.
-    files : dict
+    files : dict, default={}
         Path -> SHA-256 of every file read.
-    loaded : tuple of str
+    loaded : tuple of str, default=()
         Module keys that now hold checkpoint tensors.
-    initialised : tuple of str
+    initialised : tuple of str, default=()
         Module keys left freshly initialised (the head).
-    ignored : tuple of str
+    ignored : tuple of str, default=()
         Checkpoint keys not used, each with the reason.
-    adapted : tuple of str
+    adapted : tuple of str, default=()
         Checkpoint tensors reshaped to fit, with both shapes.
     """
 

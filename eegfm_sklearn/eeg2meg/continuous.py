@@ -16,19 +16,21 @@ can explain, so the attention layers learn the residual.
 
 Channel identities are learned embeddings (their numbers are fixed by the
 config); time positions are sinusoidal, so any window length works.
+
+This is the network of ``mode="continuous"`` (see :mod:`.networks`).
 """
 
 from __future__ import annotations
 
 import math
-import os
 
+import numpy as np
 import torch
 import torch.nn.functional as F
-from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from torch import nn
 
-WEIGHTS_NAME = "model.safetensors"
+from .base import EEGToMEGNetwork
+from .baselines import RidgeEEGToMEG
 
 
 def sinusoidal_positions(n: int, d: int, device=None, dtype=None) -> torch.Tensor:
@@ -154,12 +156,7 @@ class DecoderLayer(nn.Module):
         return self.cross(q, kv).view(b, s, c_out, d).transpose(1, 2).contiguous()
 
 
-class EEGToMEGTransformer(
-    nn.Module,
-    PyTorchModelHubMixin,
-    library_name="eegfm_sklearn",
-    tags=["eeg", "meg", "eeg-to-meg", "crossformer"],
-):
+class EEGToMEGTransformer(EEGToMEGNetwork):
     """Sequence-to-sequence transformer from EEG windows to MEG windows.
 
     The forward pass works on per-channel standardised data; the buffers
@@ -200,6 +197,8 @@ class EEGToMEGTransformer(
         Lags on each side of the linear path.
     """
 
+    mode = "continuous"
+
     def __init__(
         self,
         n_chans_in: int,
@@ -216,16 +215,21 @@ class EEGToMEGTransformer(
         linear_skip: bool = True,
         skip_lags: int = 6,
     ):
-        super().__init__()
+        super().__init__(
+            n_chans_in=n_chans_in, n_chans_out=n_chans_out, seg_len=seg_len, d_model=d_model,
+            n_heads=n_heads, n_encoder_layers=n_encoder_layers, n_decoder_layers=n_decoder_layers,
+            n_routers=n_routers, d_ff=d_ff, dropout=dropout, time_ratio=time_ratio,
+            linear_skip=linear_skip, skip_lags=skip_lags,
+        )
         for name, val in [
-            ("n_chans_in", n_chans_in), ("n_chans_out", n_chans_out), ("seg_len", seg_len),
+            ("seg_len", seg_len),
             ("d_model", d_model), ("n_heads", n_heads), ("n_routers", n_routers),
             ("n_encoder_layers", n_encoder_layers), ("n_decoder_layers", n_decoder_layers),
         ]:
             if int(val) != val or val < (0 if name.endswith("layers") else 1):
                 raise ValueError(f"{name} must be a positive integer; got {val!r}.")
         d_ff = 2 * d_model if d_ff is None else d_ff
-        self.n_chans_in, self.n_chans_out, self.seg_len = n_chans_in, n_chans_out, seg_len
+        self.seg_len = seg_len
         self.d_model, self.time_ratio = d_model, float(time_ratio)
 
         self.segment_embed = nn.Linear(seg_len, d_model)
@@ -250,19 +254,36 @@ class EEGToMEGTransformer(
             nn.init.zeros_(self.head.bias)
         self.emb_drop = nn.Dropout(dropout)
 
-        # float64: SI values (~1e-13 T) must round-trip exactly through save/load.
-        f64 = dict(dtype=torch.float64)
-        self.register_buffer("x_mean", torch.zeros(n_chans_in, **f64))
-        self.register_buffer("x_scale", torch.ones(n_chans_in, **f64))
-        self.register_buffer("y_mean", torch.zeros(n_chans_out, **f64))
-        self.register_buffer("y_scale", torch.ones(n_chans_out, **f64))
-
     def n_times_out(self, n_times_in: int) -> int:
-        """MEG samples predicted for an EEG window of ``n_times_in`` samples."""
+        """Count the MEG samples predicted for an EEG window.
+
+        Parameters
+        ----------
+        n_times_in : int
+            Samples of the EEG window.
+
+        Returns
+        -------
+        n_times_out : int
+            ``round(n_times_in * time_ratio)``, at least 1.
+        """
         return max(1, int(round(n_times_in * self.time_ratio)))
 
     def forward(self, x: torch.Tensor, n_times_out: int | None = None) -> torch.Tensor:
-        """Map standardised EEG ``(B, n_chans_in, T)`` to standardised MEG ``(B, n_chans_out, T_out)``."""
+        """Map standardised EEG to standardised MEG.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, n_chans_in, n_times)
+            Standardised EEG.
+        n_times_out : int or None, default=None
+            MEG samples to predict; None: :meth:`n_times_out` of ``n_times``.
+
+        Returns
+        -------
+        meg : torch.Tensor, shape (batch, n_chans_out, n_times_out)
+            Standardised MEG.
+        """
         b, c_in, t = x.shape
         if c_in != self.n_chans_in:
             raise ValueError(f"Expected {self.n_chans_in} EEG channels, got {c_in}.")
@@ -296,33 +317,121 @@ class EEGToMEGTransformer(
 
     @staticmethod
     def align_input(x: torch.Tensor, n_times_out: int) -> torch.Tensor:
-        """EEG resampled to the MEG sample times (identity when the lengths agree)."""
+        """Resample EEG to the MEG sample times (linear interpolation).
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (batch, n_chans_in, n_times)
+            EEG.
+        n_times_out : int
+            MEG samples per window.
+
+        Returns
+        -------
+        aligned : torch.Tensor, shape (batch, n_chans_in, n_times_out)
+            ``x`` itself when ``n_times == n_times_out``.
+        """
         if x.shape[-1] == n_times_out:
             return x
         return F.interpolate(x, size=n_times_out, mode="linear", align_corners=False)
 
-    def predict_si(self, x: torch.Tensor, n_times_out: int | None = None) -> torch.Tensor:
-        """Map EEG in SI units to MEG in SI units with the stored channel statistics."""
-        z = (x.double() - self.x_mean[:, None]) / self.x_scale[:, None]
-        y = self(z.to(self.segment_embed.weight.dtype), n_times_out).double()
-        return y * self.y_scale[:, None] + self.y_mean[:, None]
-
+    # -- the mode's hooks (see base.EEGToMEGNetwork) -------------------------------------
     @classmethod
-    def _from_pretrained(
-        cls, *, model_id, revision, cache_dir, force_download, local_files_only, token,
-        map_location="cpu", strict=True, **model_kwargs,
-    ):
-        # Only safetensors, strictly: loading must never unpickle (execute) anything.
-        import safetensors.torch
+    def data_kwargs(cls, X, Y):
+        """Read the constructor arguments that paired windows determine.
 
-        model = cls(**model_kwargs)
-        if os.path.isdir(model_id):
-            model_file = os.path.join(model_id, WEIGHTS_NAME)
-        else:
-            model_file = hf_hub_download(
-                repo_id=model_id, filename=WEIGHTS_NAME, revision=revision, cache_dir=cache_dir,
-                force_download=force_download, token=token, local_files_only=local_files_only,
+        Parameters
+        ----------
+        X : ndarray, shape (n_windows, n_chans_in, n_times)
+            EEG windows.
+        Y : ndarray, shape (n_windows, n_chans_out, n_times_out)
+            MEG windows.
+
+        Returns
+        -------
+        kwargs : dict
+            ``n_chans_in``, ``n_chans_out`` and ``time_ratio``
+            (``n_times_out / n_times``).
+        """
+        return {**super().data_kwargs(X, Y), "time_ratio": Y.shape[2] / X.shape[2]}
+
+    def check_windows(self, n_times_in, n_times_out):
+        """Raise ``ValueError`` if a window is shorter than one segment token (``seg_len``).
+
+        Parameters
+        ----------
+        n_times_in : int
+            Samples per EEG window.
+        n_times_out : int
+            Samples per MEG window.
+        """
+        short = min(n_times_in, n_times_out)
+        if short < self.seg_len:
+            raise ValueError(
+                f"Windows of {short} samples are shorter than one segment token (seg_len={self.seg_len}): "
+                "cut longer windows (at least seg_len samples of EEG and of MEG) or lower seg_len."
             )
-        safetensors.torch.load_model(model, model_file, strict=strict, device=map_location)
-        model.eval()
-        return model
+
+    def prepare(self, eeg, meg):
+        """Start the linear path at the cross-validated lagged ridge solution.
+
+        Does nothing when ``linear_skip`` is False.
+
+        Parameters
+        ----------
+        eeg : ndarray of float32, shape (n_windows, n_chans_in, n_times)
+            Standardised EEG training windows.
+        meg : ndarray of float32, shape (n_windows, n_chans_out, n_times_out)
+            Standardised MEG training windows.
+        """
+        if self.linear_skip is None:
+            return
+        with torch.no_grad():
+            aligned = self.align_input(torch.from_numpy(eeg), meg.shape[2]).numpy()
+            w = _ridge_conv_weights(aligned, meg, self.skip_lags)
+            self.linear_skip.copy_(torch.as_tensor(w, dtype=self.linear_skip.dtype))
+
+    def training_output(self, eeg, meg):
+        """Predict MEG of the targets' length (no teacher forcing: ``meg`` gives only its length).
+
+        Parameters
+        ----------
+        eeg : torch.Tensor, shape (batch, n_chans_in, n_times)
+            Standardised EEG.
+        meg : torch.Tensor, shape (batch, n_chans_out, n_times_out)
+            Standardised MEG targets.
+
+        Returns
+        -------
+        output : torch.Tensor, shape (batch, n_chans_out, n_times_out)
+            ``forward(eeg, n_times_out)``.
+        """
+        return self(eeg, n_times_out=meg.shape[-1])
+
+    def loss(self, output, meg):
+        """Compute the mean squared error of the standardised MEG.
+
+        Parameters
+        ----------
+        output : torch.Tensor, shape (batch, n_chans_out, n_times_out)
+            What :meth:`training_output` returned.
+        meg : torch.Tensor, shape (batch, n_chans_out, n_times_out)
+            Standardised MEG targets.
+
+        Returns
+        -------
+        loss : torch.Tensor
+            A 0-d tensor.
+        """
+        return F.mse_loss(output, meg)
+
+
+def _ridge_conv_weights(Xs, Ys, n_lags):
+    """Lagged-ridge solution as ``conv1d`` weights ``(n_out, n_in, 2 * n_lags + 1)``."""
+    ridge = RidgeEEGToMEG(n_lags=n_lags).fit(Xs, Ys)
+    n_in, n_out = Xs.shape[1], Ys.shape[1]
+    # coef_ rows are (lag, channel) with lag k using x[t - k]; conv1d tap j uses x[t + j - n_lags].
+    coef = ridge.coef_.reshape(2 * n_lags + 1, n_in, n_out)[::-1]
+    # Undo the ridge's own standardisation (Xs, Ys are already nearly standard).
+    w = coef.transpose(2, 1, 0) * ridge.y_scale_[:, None, None] / ridge.x_scale_[None, :, None]
+    return np.ascontiguousarray(w)

@@ -1,0 +1,128 @@
+"""``eegfm embed``: sliding-window embeddings of a recording file, streamed to disk.
+
+The file is opened without preloading (``mne.io.read_raw(preload=False)``)
+and read chunk by chunk by :meth:`FoundationTransformer.transform_chunks`;
+each chunk's embeddings go straight to the output file, so memory does not
+grow with the recording's length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .writers import SUFFIXES, check_output, writer_for
+
+
+def _output(text):
+    try:
+        return check_output(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _json_object(text):
+    try:
+        value = json.loads(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"depth\": 2}'")
+    return value
+
+
+def add_model_options(p, several=False):
+    """Options shared by the commands that build estimators (``several``: ``--model`` may repeat)."""
+    if several:
+        p.add_argument("--model", dest="models", action="append", required=True, metavar="MODEL",
+                       help="registered model name (see `eegfm models`); repeat for several")
+        p.add_argument("--weights", nargs="*", default=[], metavar="[MODEL=]WEIGHTS",
+                       help="pretrained weights: one value for a single --model, else MODEL=WEIGHTS pairs; "
+                            "default: random weights")
+    else:
+        p.add_argument("--model", default="labram", help="registered model name (see `eegfm models`); default labram")
+        p.add_argument("--weights", default=None,
+                       help="checkpoint name, Hugging Face repo id or local folder/file; default: random weights")
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, mps); default cpu")
+    p.add_argument("--batch-size", type=int, default=64, help="windows per forward pass; default 64")
+    p.add_argument("--model-kwargs", type=_json_object, default=None, metavar="JSON",
+                   help="overrides of the architecture's constructor kwargs, a JSON object")
+    p.add_argument("--tiny", action="store_true",
+                   help="the card's tiny architecture (random weights only): quick checks of the plumbing")
+    if not several:  # benchmark seeds its rows itself (--seeds)
+        p.add_argument("--random-state", type=int, default=0, help="seed of random weights; default 0")
+
+
+def model_kwargs(model, tiny, extra, weights):
+    """``model_kwargs`` from ``--tiny`` and ``--model-kwargs``."""
+    from ..cards import get_model_card
+
+    if tiny and weights is not None:
+        raise ValueError("--tiny builds a small architecture that pretrained weights do not fit; drop one.")
+    kwargs = dict(get_model_card(model).tiny_kwargs) if tiny else {}
+    kwargs.update(extra or {})
+    return kwargs or None
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "embed", help="embed a recording file in sliding windows",
+        description="Embed a recording (any file mne.io.read_raw reads: EDF, BDF, FIF, BrainVision .vhdr, "
+                    "EEGLAB .set...) in sliding windows, read and written chunk by chunk (memory does not "
+                    "grow with the recording). Windows overlapping 'BAD...' or 'EDGE...' annotations are "
+                    "skipped. The .npy output is (n_windows, embedding_size) float32, the rows of "
+                    "FoundationTransformer.transform(raw); .parquet adds each window's onset (s) and start sample.")
+    p.add_argument("file", type=Path, help="recording file")
+    p.add_argument("-o", "--output", type=_output, required=True, metavar="OUT",
+                   help=f"output file ({' or '.join(SUFFIXES)})")
+    add_model_options(p)
+    p.add_argument("--window", type=float, default=4.0, help="window length in seconds; default 4")
+    p.add_argument("--stride", type=float, default=None, help="step between windows in seconds; default: --window")
+    p.add_argument("--keep-bad", action="store_true", help="also embed windows overlapping bad/edge annotations")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    shown.add_argument("--progress", action="store_true", help="draw the progress bar even when not on a terminal")
+    p.set_defaults(run=run)
+    return p
+
+
+def read_raw(path):
+    """The recording, not preloaded; clear errors for a missing or unreadable file."""
+    import mne
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file.")
+    try:
+        return mne.io.read_raw(path, preload=False, verbose="error")
+    except ValueError as err:
+        raise ValueError(f"{path}: mne cannot read it ({' '.join(str(err).split())}).") from None
+
+
+def run(args):
+    from ..estimators import FoundationTransformer
+    from ..progress import progress
+    from ..streaming import chunk_bounds
+
+    raw = read_raw(args.file)
+    transformer = FoundationTransformer(
+        args.model, weights=args.weights, device=args.device, batch_size=args.batch_size,
+        model_kwargs=model_kwargs(args.model, args.tiny, args.model_kwargs, args.weights), random_state=args.random_state, window_seconds=args.window,
+        stride_seconds=args.stride, reject_by_annotation=not args.keep_bad)
+    transformer.fit(raw)
+    chunks = transformer.transform_chunks(raw)  # sets window_starts_ before any chunk is read
+    starts, onsets = transformer.window_starts_, transformer.window_onsets_
+    n_chunks = len(chunk_bounds(starts, transformer.adapter_.n_times_in_, max(int(args.batch_size), 1)))
+    verbose = 0 if args.quiet else 2 if args.progress else 1
+    done = 0
+    with writer_for(args.output, len(starts), transformer.embedding_size_) as out:
+        for rows in progress(chunks, total=n_chunks, verbose=verbose, desc="embedding", unit="chunk"):
+            out.write(rows, onsets[done:done + len(rows)], starts[done:done + len(rows)])
+            done += len(rows)
+    if not args.quiet:
+        print(f"{args.file.name}: {len(starts)} windows of {args.window:g} s "
+              f"({transformer.n_windows_rejected_} skipped for bad/edge annotations) -> {args.output} "
+              f"({len(starts)} x {transformer.embedding_size_}, {args.model}"
+              f"{', ' + str(args.weights) if args.weights else ', random weights'})")
+    return 0

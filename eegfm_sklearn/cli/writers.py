@@ -1,0 +1,100 @@
+"""Embedding files written row block by row block, so memory stays flat in the recording's length.
+
+Both writers fill a temporary file next to the target and move it into
+place only when every row is written: a failed run leaves no truncated
+output under the requested name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+SUFFIXES = (".npy", ".parquet")
+
+
+def check_output(path):
+    """``path`` as a Path if its suffix is a supported format, else ValueError."""
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise ValueError(f"output {str(path)!r} must end with {' or '.join(SUFFIXES)}.")
+    if not path.parent.exists():
+        raise ValueError(f"the folder of {str(path)!r} does not exist; create it first.")
+    return path
+
+
+class _Writer:
+    def __init__(self, path, n_rows, n_cols):
+        self.path, self.n_rows, self.n_cols = Path(path), int(n_rows), int(n_cols)
+        self.tmp = self.path.with_name(self.path.name + ".partial")
+        self.written = 0
+
+    def __enter__(self):
+        self._open()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._close()
+        if exc_type is not None:
+            self.tmp.unlink(missing_ok=True)
+            return False
+        if self.written != self.n_rows:  # never publish a short file
+            self.tmp.unlink(missing_ok=True)
+            raise RuntimeError(f"{self.written} rows written of {self.n_rows} announced.")
+        os.replace(self.tmp, self.path)
+        return False
+
+    def write(self, rows, onsets, starts):
+        rows = np.asarray(rows, dtype=np.float32)
+        if rows.ndim != 2 or rows.shape[1] != self.n_cols or self.written + len(rows) > self.n_rows:
+            raise RuntimeError(f"rows of shape {rows.shape} do not fit a ({self.n_rows}, {self.n_cols}) output "
+                               f"holding {self.written} rows.")
+        self._write(rows, np.asarray(onsets, dtype=np.float64), np.asarray(starts, dtype=np.int64))
+        self.written += len(rows)
+
+
+class NpyWriter(_Writer):
+    """A ``.npy`` array of shape (n_rows, n_cols), float32, appended in order."""
+
+    def _open(self):
+        self.file = open(self.tmp, "wb")
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
+                  "shape": (self.n_rows, self.n_cols)}
+        np.lib.format.write_array_header_1_0(self.file, header)
+
+    def _write(self, rows, onsets, starts):
+        self.file.write(np.ascontiguousarray(rows, dtype="<f4").tobytes())
+
+    def _close(self):
+        self.file.close()
+
+
+class ParquetWriter(_Writer):
+    """A Parquet table: ``onset`` (s, raw.times clock), ``start_sample`` and ``emb_0 ...``, one row group per block."""
+
+    def _open(self):
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ImportError("Writing .parquet needs pyarrow (pip install pyarrow); or write .npy.") from None
+        self._pa = pa
+        self.columns = [f"emb_{i}" for i in range(self.n_cols)]
+        fields = [pa.field("onset", pa.float64()), pa.field("start_sample", pa.int64())]
+        self.schema = pa.schema(fields + [pa.field(c, pa.float32()) for c in self.columns])
+        self.file = pq.ParquetWriter(str(self.tmp), self.schema)
+
+    def _write(self, rows, onsets, starts):
+        pa = self._pa
+        arrays = [pa.array(onsets), pa.array(starts)] + [pa.array(rows[:, i]) for i in range(self.n_cols)]
+        self.file.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+
+    def _close(self):
+        self.file.close()
+
+
+def writer_for(path, n_rows, n_cols):
+    """The writer of ``path``'s format."""
+    return (ParquetWriter if Path(path).suffix.lower() == ".parquet" else NpyWriter)(path, n_rows, n_cols)

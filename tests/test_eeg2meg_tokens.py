@@ -1,0 +1,407 @@
+"""Token mode: µ-law tokeniser and the Brainformer-style token network."""
+
+import numpy as np
+import pytest
+import torch
+
+from eegfm_sklearn.eeg2meg import persist
+from eegfm_sklearn.eeg2meg.brainformer import BrainformerNetwork, token_cross_entropy
+from eegfm_sklearn.eeg2meg.networks import build_network
+from eegfm_sklearn.eeg2meg.tokens import (
+    BOS,
+    EOS,
+    MU,
+    N_LEVELS,
+    N_SPECIAL,
+    PAD,
+    VOCAB_SIZE,
+    MuLawTokenizer,
+    mu_law_compand,
+    mu_law_expand,
+    quantization_error_bound,
+)
+
+NET = dict(n_chans_in=5, n_chans_out=7, d_model=16, n_heads=2, d_ff=32, dropout=0.0, n_routers=3, max_len=24)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def tiny_net(seed=0, **kw):
+    torch.manual_seed(seed)
+    return BrainformerNetwork(**{**NET, **kw}).eval()
+
+
+def random_tokens(shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(N_SPECIAL, VOCAB_SIZE, shape, generator=g)
+
+
+# -- tokeniser ----------------------------------------------------------------------------
+
+
+def test_vocabulary_layout():
+    assert (PAD, BOS, EOS) == (0, 1, 2)
+    assert N_LEVELS == 255 and VOCAB_SIZE == 258
+    assert MuLawTokenizer().vocab_size == VOCAB_SIZE
+
+
+def test_compand_expand_are_inverse_and_odd():
+    x = torch.linspace(-1, 1, 1001, dtype=torch.float64)
+    y = mu_law_compand(x)
+    torch.testing.assert_close(mu_law_expand(y), x, atol=1e-12, rtol=0)
+    torch.testing.assert_close(mu_law_compand(-x), -y)
+    assert y[0] == -1 and y[-1] == 1
+
+
+def test_round_trip_error_within_analytic_bound():
+    rng = np.random.default_rng(0)
+    # Heavy-tailed channels of very different units (volts, tesla) and offsets.
+    scales = np.array([1e-5, 3e-13, 5e-12, 1.0])[:, None]
+    X = rng.laplace(size=(20, 4, 200)) * scales + 2 * scales
+    tok = MuLawTokenizer(clip_percentile=99.0).fit(X)
+    tokens = tok.encode(X)
+    assert tokens.dtype == np.int64 and tokens.min() >= N_SPECIAL and tokens.max() < VOCAB_SIZE
+    X_hat = tok.decode(tokens)
+    z = (X - tok.center_[:, None]) / tok.scale_[:, None]
+    inside = np.abs(z) <= 1
+    bound = quantization_error_bound(z) * tok.scale_[:, None]
+    err = np.abs(X - X_hat)
+    assert inside.mean() > 0.98  # 99th percentile clamp
+    assert (err[inside] <= bound[inside] * (1 + 1e-9)).all()
+    # Outside the clamp a sample saturates at centre +- clamp value.
+    sat = tok.center_[:, None] + np.sign(z) * tok.scale_[:, None]
+    np.testing.assert_allclose(X_hat[~inside], np.broadcast_to(sat, X.shape)[~inside], rtol=1e-9)
+
+
+def test_error_bound_is_tight():
+    # Midway between the two outermost levels the error is g(1) - g(1 - h) with g the expansion:
+    # the bound there overestimates it only by the factor h L / (1 - exp(-h L)), L = log(1 + mu).
+    tok = MuLawTokenizer().set_stats(np.zeros(1), np.ones(1))
+    x = np.linspace(-1, 1, 200_001)[None, None]
+    err = np.abs(tok.decode(tok.encode(x)) - x)
+    ratio = err / quantization_error_bound(x)
+    assert ratio.max() <= 1
+    hl = np.log1p(MU) / (N_LEVELS - 1)
+    assert ratio.max() >= (1 - np.exp(-hl)) / hl * (1 - 1e-3)  # 1e-3: the grid's spacing
+
+
+def test_median_is_a_level_and_fitted_statistics():
+    X = np.array([[[-4.0, -1.0, 3.0, 10.0, 5.0]]])
+    tok = MuLawTokenizer(clip_percentile=100).fit(X)
+    assert tok.center_[0] == 3.0 and tok.scale_[0] == 7.0
+    assert tok.decode(tok.encode(np.full((1, 1, 1), 3.0)))[0, 0, 0] == 3.0
+    assert tok.decode(tok.encode(X)).max() == pytest.approx(10.0)
+
+
+def test_flat_channel_gets_unit_scale():
+    X = np.zeros((2, 2, 10))
+    X[:, 1] = np.arange(10)
+    tok = MuLawTokenizer().fit(X)
+    assert tok.scale_[0] == 1.0
+    np.testing.assert_array_equal(tok.decode(tok.encode(X))[:, 0], 0.0)
+
+
+def test_tokenizer_errors():
+    tok = MuLawTokenizer().fit(np.ones((1, 2, 5)))
+    with pytest.raises(ValueError, match="PAD/BOS/EOS"):
+        tok.decode(np.full((1, 2, 3), BOS))
+    with pytest.raises(ValueError, match="fitted on 2"):
+        tok.encode(np.ones((1, 3, 5)))
+    with pytest.raises(ValueError, match="integers"):
+        tok.decode(np.ones((1, 2, 5)))
+    with pytest.raises(ValueError, match="NaN"):
+        tok.encode(np.full((1, 2, 5), np.nan))
+    with pytest.raises(ValueError, match="odd integer"):
+        MuLawTokenizer(n_levels=256).fit(np.ones((1, 2, 5)))
+    with pytest.raises(AttributeError, match="not fitted"):
+        MuLawTokenizer().encode(np.ones((1, 2, 5)))
+
+
+# -- network -----------------------------------------------------------------------------
+
+
+def test_shapes_routers_and_loss():
+    net = tiny_net()
+    eeg, meg = random_tokens((2, 5, 11)), random_tokens((2, 7, 11), seed=1)
+    logits = net.logits(eeg, meg)
+    assert logits.shape == (2, 7, 11, VOCAB_SIZE)
+    assert net.encoder[0].routers.shape == (24, 3, 16)  # (max_len, n_routers, d_model)
+    # PAD targets do not count.
+    padded = meg.clone()
+    padded[..., 5:] = PAD
+    manual = torch.nn.functional.cross_entropy(logits[..., :5, :].reshape(-1, VOCAB_SIZE), meg[..., :5].reshape(-1))
+    assert token_cross_entropy(logits, padded).item() == pytest.approx(manual.item(), rel=1e-6)
+
+
+def test_decoder_is_causal_in_time():
+    net = tiny_net()
+    eeg, meg = random_tokens((1, 5, 12)), random_tokens((1, 7, 12), seed=1)
+    base = net.logits(eeg, meg)
+    t = 6
+    later = meg.clone()
+    later[..., t:] = random_tokens((1, 7, 12 - t), seed=2)
+    out = net.logits(eeg, later)
+    # Output step t scores MEG step t from MEG steps < t (inputs shifted right): steps <= t unchanged.
+    torch.testing.assert_close(out[:, :, : t + 1], base[:, :, : t + 1], atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(out[:, :, t + 1 :], base[:, :, t + 1 :], atol=1e-3)
+
+
+@pytest.mark.parametrize("n_decoder_layers", [1, 2])
+def test_generate_matches_teacher_forcing_on_its_own_output(n_decoder_layers):
+    # Incremental decoding (cached keys of past steps) must give, at every step, the logits that the
+    # full teacher-forced pass gives once the finished sequence is fed back: if a generated step had
+    # read anything from later steps, or the cache were misaligned, they would differ.
+    net = tiny_net(seed=3, n_decoder_layers=n_decoder_layers)
+    eeg = random_tokens((2, 5, 10), seed=4)
+    gen, step_logits = net.generate(eeg, return_logits=True)
+    assert gen.shape == (2, 7, 10)
+    assert gen.min() >= N_SPECIAL
+    logits = net.logits(eeg, gen)
+    logits[..., :N_SPECIAL] = -torch.inf
+    torch.testing.assert_close(step_logits, logits, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(logits.argmax(-1), gen)
+
+
+def test_generate_sampling_strategies():
+    net = tiny_net(seed=5)
+    eeg = random_tokens((1, 5, 8), seed=6)
+    a = net.generate(eeg, strategy="temperature", temperature=2.0, seed=1)
+    b = net.generate(eeg, strategy="temperature", temperature=2.0, seed=1)
+    c = net.generate(eeg, strategy="temperature", temperature=2.0, seed=2)
+    torch.testing.assert_close(a, b)
+    assert not torch.equal(a, c)
+    assert a.min() >= N_SPECIAL
+    g = torch.Generator().manual_seed(9)
+    top1 = net.generate(eeg, strategy="top_k", top_k=1, generator=g)
+    torch.testing.assert_close(top1, net.generate(eeg))
+    top3 = net.generate(eeg, strategy="top_k", top_k=3, temperature=5.0, seed=0)
+    logits = net.logits(eeg, top3)
+    logits[..., :N_SPECIAL] = -torch.inf
+    rank = (logits > logits.gather(-1, top3[..., None])).sum(-1)
+    assert rank.max() < 3  # every sampled token is among the 3 most likely at its step
+
+
+def test_generate_errors_and_window_limit():
+    net = tiny_net()
+    eeg = random_tokens((1, 5, 4))
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        net.generate(eeg, strategy="beam")
+    with pytest.raises(ValueError, match="needs top_k"):
+        net.generate(eeg, strategy="top_k")
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        net.generate(eeg, strategy="temperature", temperature=0)
+    with pytest.raises(ValueError, match="max_len=24"):
+        net.encode(random_tokens((1, 5, 25)))
+    with pytest.raises(ValueError, match="same length"):
+        net.logits(eeg, random_tokens((1, 7, 5)))
+    with pytest.raises(ValueError, match=r"shape \(batch, 5, time\)"):
+        net.encode(random_tokens((1, 4, 4)))
+
+
+def test_training_reads_the_eeg():
+    # MEG copies EEG channel 0, whose tokens are i.i.d. over 4 levels: a network ignoring the EEG
+    # cannot beat the entropy of that marginal (earlier MEG steps carry no information either).
+    net = tiny_net(seed=0).train()
+    g = torch.Generator().manual_seed(7)
+    eeg = N_SPECIAL + 60 * torch.randint(0, 4, (8, 5, 8), generator=g)
+    meg = eeg[:, :1].expand(-1, 7, -1).clone()
+    p = torch.bincount(meg.flatten()).double()
+    p = p[p > 0] / p.sum()
+    marginal_entropy = float(-(p * p.log()).sum())
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(80):
+        opt.zero_grad()
+        loss = token_cross_entropy(net.logits(eeg, meg), meg)
+        loss.backward()
+        opt.step()
+    assert token_cross_entropy(net.eval().logits(eeg, meg), meg).item() < marginal_entropy
+
+
+def test_hooks_tokenise_floats_and_forward_decodes(tmp_path):
+    # The estimator's view: standardised float windows in, floats out, scaling fitted in prepare().
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3, 5, 9)).astype(np.float32)
+    Y = (rng.standard_normal((3, 7, 9)) * 2 + 1).astype(np.float32)
+    torch.manual_seed(1)
+    net = build_network("tokens", **{**NET, **BrainformerNetwork.data_kwargs(X, Y)}).eval()
+    assert net.max_len == 9 and net.encoder[0].routers.shape == (9, 3, 16)
+    net.check_windows(9, 9)
+    with pytest.raises(ValueError, match="one MEG sample per EEG sample"):
+        net.check_windows(9, 18)
+    net.prepare(X, Y)
+    _, meg_tok = net.tokenizers()
+    np.testing.assert_allclose(meg_tok.center_, np.median(Y.transpose(1, 0, 2).reshape(7, -1), axis=1))
+    eeg, meg = torch.from_numpy(X), torch.from_numpy(Y)
+    out = net.training_output(eeg, meg)
+    torch.testing.assert_close(net.loss(out, meg), token_cross_entropy(out, torch.from_numpy(meg_tok.encode(Y))))
+    pred = net(eeg)
+    assert pred.dtype == torch.float32 and pred.shape == (3, 7, 9)
+    # Generated values are levels of the MEG tokeniser: inside each channel's clamp range.
+    lo, hi = meg_tok.center_ - meg_tok.scale_, meg_tok.center_ + meg_tok.scale_
+    assert (pred.numpy() >= lo[:, None] - 1e-5).all() and (pred.numpy() <= hi[:, None] + 1e-5).all()
+    np.testing.assert_allclose(meg_tok.decode(meg_tok.encode(pred.numpy())), pred.numpy(), rtol=1e-5, atol=1e-6)
+
+    persist.save_folder(net, tmp_path)
+    loaded = persist.load_network(tmp_path)
+    assert isinstance(loaded, BrainformerNetwork) and loaded.build_kwargs == net.build_kwargs
+    torch.testing.assert_close(loaded(eeg), pred)
+    for name in ("x_center", "x_clip", "y_center", "y_clip"):
+        torch.testing.assert_close(getattr(loaded, name), getattr(net, name))
+
+
+def test_sampling_options_fail_at_build():
+    with pytest.raises(ValueError, match="needs top_k"):
+        BrainformerNetwork(**{**NET, "decoding": "top_k"})
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        BrainformerNetwork(**{**NET, "decoding": "beam"})
+
+
+# -- estimator, mode="tokens" ---------------------------------------------------------------
+
+EST = dict(mode="tokens", d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, n_routers=3,
+           d_ff=32, max_epochs=3, batch_size=8, lr=1e-2, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    """MEG (T, tiny units) = a fixed instantaneous mix of EEG (V) plus noise; 12-sample windows."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((16, 4, 12)) * 1e-5
+    W = rng.standard_normal((6, 4))
+    Y = np.einsum("oc,nct->not", W, X) * 1e-8 + rng.standard_normal((16, 6, 12)) * 1e-14
+    return X, Y
+
+
+@pytest.fixture(scope="module")
+def fitted_tokens(pairs):
+    from eegfm_sklearn.eeg2meg import EEGToMEGRegressor
+
+    return EEGToMEGRegressor(**EST).fit(*pairs)
+
+
+def test_token_mode_fit_predict_in_input_units(fitted_tokens, pairs):
+    X, Y = pairs
+    est = fitted_tokens
+    assert isinstance(est.module_, BrainformerNetwork) and est.module_.max_len == 12
+    pred = est.predict(X)
+    assert pred.shape == Y.shape and pred.dtype == np.float64
+    # Decoded levels, back in MEG units: inside each channel's clamp range around its median.
+    _, meg_tok = est.module_.tokenizers()
+    lo = (meg_tok.center_ - meg_tok.scale_) * est.y_scale_ + est.y_mean_
+    hi = (meg_tok.center_ + meg_tok.scale_) * est.y_scale_ + est.y_mean_
+    assert (pred >= lo[:, None] - 1e-20).all() and (pred <= hi[:, None] + 1e-20).all()
+    assert np.isfinite(est.score(X, Y))
+    assert est.predict(X[:2, :, :7]).shape == (2, 6, 7)  # shorter windows are fine
+    with pytest.raises(ValueError, match="max_len=12"):
+        est.predict(np.zeros((1, 4, 13)))
+
+
+def test_token_cross_entropy_falls_with_training(pairs):
+    from eegfm_sklearn.eeg2meg import EEGToMEGRegressor
+
+    X, Y = pairs
+    untrained = EEGToMEGRegressor(**{**EST, "max_epochs": 0}).fit(X, Y)
+    trained = EEGToMEGRegressor(**{**EST, "max_epochs": 15}).fit(X, Y)
+    ce0, ce = untrained.token_cross_entropy(X, Y), trained.token_cross_entropy(X, Y)
+    assert ce < ce0
+    # It is the network's own loss: recompute it for one batch by hand.
+    net = trained.module_
+    eeg = torch.as_tensor((X[:8] - trained.x_mean_[:, None]) / trained.x_scale_[:, None], dtype=torch.float32)
+    meg = torch.as_tensor((Y[:8] - trained.y_mean_[:, None]) / trained.y_scale_[:, None], dtype=torch.float32)
+    with torch.no_grad():
+        by_hand = token_cross_entropy(net.training_output(eeg, meg), net.meg_tokens(meg)).item()
+    assert trained.token_cross_entropy(X[:8], Y[:8]) == pytest.approx(by_hand, rel=1e-5)
+
+
+def test_token_cross_entropy_needs_token_mode(pairs):
+    from eegfm_sklearn.eeg2meg import EEGToMEGRegressor
+
+    est = EEGToMEGRegressor(d_model=8, n_heads=2, n_encoder_layers=0, seg_len=4, skip_lags=1, max_epochs=0,
+                            random_state=0).fit(*pairs)
+    with pytest.raises(ValueError, match="mode='tokens'"):
+        est.token_cross_entropy(*pairs)
+
+
+def test_token_mode_persistence_round_trips(fitted_tokens, pairs, tmp_path):
+    import pickle
+
+    import joblib
+    from sklearn.base import clone
+
+    from eegfm_sklearn.eeg2meg import EEGToMEGRegressor
+
+    X = pairs[0]
+    ref = fitted_tokens.predict(X)
+    fitted_tokens.save_pretrained(tmp_path / "m")
+    back = EEGToMEGRegressor.from_pretrained(tmp_path / "m")
+    assert back.mode == "tokens" and back.get_params() == fitted_tokens.get_params()
+    np.testing.assert_array_equal(back.predict(X), ref)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(fitted_tokens)).predict(X), ref)
+    joblib.dump(fitted_tokens, tmp_path / "m.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").predict(X), ref)
+    # Unfitted: clone and pickle keep the recipe; the copies train the same model.
+    recipe = EEGToMEGRegressor(**{**EST, "max_epochs": 1})
+    a = clone(recipe).fit(*pairs)
+    b = pickle.loads(pickle.dumps(recipe)).fit(*pairs)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_token_mode_sampling_is_seeded_by_random_state(fitted_tokens, pairs):
+    import pickle
+
+    X = pairs[0][:3]
+    greedy = fitted_tokens.predict(X)
+    # Decoding parameters act at predict time, without refitting.
+    sampler = pickle.loads(pickle.dumps(fitted_tokens)).set_params(decoding="temperature", decoding_temperature=3.0)
+    state = torch.random.get_rng_state()
+    a = sampler.predict(X)
+    np.testing.assert_array_equal(sampler.predict(X), a)  # same random_state, same draws
+    assert torch.equal(torch.random.get_rng_state(), state)  # global RNG untouched
+    assert not np.array_equal(a, greedy)
+    sampler.set_params(random_state=1)
+    assert not np.array_equal(sampler.predict(X), a)
+    sampler.set_params(decoding="top_k", decoding_top_k=1)  # top-1 sampling is greedy decoding
+    np.testing.assert_array_equal(sampler.predict(X), greedy)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [({"decoding": "beam"}, "decoding"), ({"decoding_temperature": 0.0}, "decoding_temperature"),
+     ({"decoding_top_k": 0}, "decoding_top_k"),
+     ({"clip_percentile": 0}, "clip_percentile"), ({"decoding": "top_k"}, "needs top_k")],
+)
+def test_token_mode_parameter_errors(pairs, bad, match):
+    from eegfm_sklearn.eeg2meg import EEGToMEGRegressor
+
+    with pytest.raises(ValueError, match=match):
+        EEGToMEGRegressor(**{**EST, **bad}).fit(*pairs)
+
+
+def test_token_mode_rejects_unequal_window_lengths(pairs):
+    from eegfm_sklearn.eeg2meg import EEGToMEGRegressor
+
+    X, Y = pairs
+    with pytest.raises(ValueError, match="one MEG sample per EEG sample"):
+        EEGToMEGRegressor(**EST).fit(X, np.repeat(Y, 2, axis=2))
+
+
+def test_router_count_defaults_to_the_modes_own():
+    """``n_routers=None``: 10 routers per time position in token mode (the reference), 4 in continuous mode."""
+    from eegfm_sklearn.eeg2meg import EEGToMEGRegressor
+    from eegfm_sklearn.eeg2meg.networks import network_defaults
+
+    X, Y = np.zeros((2, 5, 24)), np.zeros((2, 7, 24))
+    assert EEGToMEGRegressor().n_routers is None
+    for mode, expected in (("tokens", 10), ("continuous", 4)):
+        assert network_defaults(mode)["n_routers"] == expected
+        for given, built in ((None, expected), (3, 3)):
+            est = EEGToMEGRegressor(mode=mode, n_routers=given, d_model=8, n_heads=2, seg_len=4)
+            net = build_network(mode, **est._network_kwargs(X, Y))
+            routers = [p for name, p in net.named_parameters() if name.endswith("routers")]
+            assert routers and all(p.shape[-2] == built for p in routers), (mode, given)
