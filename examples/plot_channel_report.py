@@ -20,10 +20,13 @@ EEGMAT has the 19 electrodes of the 10-20 system with their old names
 # Fitting a FoundationTransformer plans the adapter (and builds the model:
 # the card's tiny architecture with random weights keeps this quick).
 from eegfm_sklearn import FoundationTransformer, get_model_card
-from eegfm_sklearn.datasets import load_eegmat
+from eegfm_sklearn.datasets import DataNotFoundError, load_eegmat
 from eegfm_sklearn.viz import plot_channel_report
 
-data = load_eegmat(subjects=[0], window_seconds=4.0)
+try:
+    data = load_eegmat(subjects=[0], window_seconds=4.0)
+except DataNotFoundError as err:  # no recordings, no network: what to do, without a traceback
+    raise SystemExit(f"error: {err}") from None
 X = data.X[:4]
 print(data.ch_names)
 

@@ -20,10 +20,13 @@ shows the pretrained embeddings.
 import matplotlib.pyplot as plt
 
 from eegfm_sklearn import FoundationTransformer, get_model_card
-from eegfm_sklearn.datasets import load_eegmat
+from eegfm_sklearn.datasets import DataNotFoundError, load_eegmat
 from eegfm_sklearn.viz import plot_embedding_2d
 
-data = load_eegmat(subjects=range(4), window_seconds=4.0)
+try:
+    data = load_eegmat(subjects=range(4), window_seconds=4.0)
+except DataNotFoundError as err:  # no recordings, no network: what to do, without a traceback
+    raise SystemExit(f"error: {err}") from None
 encoder = FoundationTransformer("labram", model_kwargs=dict(get_model_card("labram").tiny_kwargs),
                                 sfreq=data.sfreq, ch_names=data.ch_names, random_state=0)
 embeddings = encoder.fit_transform(data.X)

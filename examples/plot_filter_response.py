@@ -22,7 +22,7 @@ per-window one from steady sinusoids filling a window.
 # ----------------------------------------------------
 # No data needed: the card and the input's rate say what is applied.
 from eegfm_sklearn import FoundationTransformer, get_model_card
-from eegfm_sklearn.datasets import load_eegmat
+from eegfm_sklearn.datasets import DataNotFoundError, load_eegmat
 from eegfm_sklearn.viz import plot_filter_response
 
 fig = plot_filter_response("labram", sfreq=500.0, window_seconds=4.0)
@@ -37,7 +37,10 @@ fig = plot_filter_response("labram", sfreq=500.0, window_seconds=4.0)
 # ``mne.io.Raw`` with ``window_seconds=``) gives the blue curve.
 #
 # A fitted estimator plots the filters it applies, planned for its input:
-data = load_eegmat(subjects=[0], window_seconds=4.0)
+try:
+    data = load_eegmat(subjects=[0], window_seconds=4.0)
+except DataNotFoundError as err:  # no recordings, no network: what to do, without a traceback
+    raise SystemExit(f"error: {err}") from None
 encoder = FoundationTransformer("cbramod", model_kwargs=dict(get_model_card("cbramod").tiny_kwargs),
                                 sfreq=data.sfreq, ch_names=data.ch_names, random_state=0).fit(data.X[:2])
 print(encoder.describe_preprocessing())

@@ -25,9 +25,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from eegfm_sklearn import FoundationTransformer
-from eegfm_sklearn.datasets import load_eegmat
+from eegfm_sklearn.datasets import DataNotFoundError, load_eegmat
 
-data = load_eegmat(subjects=[0], window_seconds=4.0)
+try:
+    data = load_eegmat(subjects=[0], window_seconds=4.0)
+except DataNotFoundError as err:  # no recordings, no network: what to do, without a traceback
+    raise SystemExit(f"error: {err}") from None
 print(data.X.shape, "windows x channels x samples at", data.sfreq, "Hz, in", data.units)
 
 # %%

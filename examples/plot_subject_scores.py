@@ -18,10 +18,13 @@ subjects, two seeds, so the example runs in seconds. Pass
 # Three subjects, two seeds
 # -------------------------
 from eegfm_sklearn import benchmark, get_model_card
-from eegfm_sklearn.datasets import load_eegmat
+from eegfm_sklearn.datasets import DataNotFoundError, load_eegmat
 from eegfm_sklearn.viz import plot_subject_scores
 
-data = load_eegmat(subjects=range(3), window_seconds=4.0)
+try:
+    data = load_eegmat(subjects=range(3), window_seconds=4.0)
+except DataNotFoundError as err:  # no recordings, no network: what to do, without a traceback
+    raise SystemExit(f"error: {err}") from None
 results = benchmark(
     "labram", data, strategies=("linear",), cv="loso", n_seeds=2,
     model_params={"labram": {"model_kwargs": dict(get_model_card("labram").tiny_kwargs)}},

@@ -23,10 +23,13 @@ from sklearn.metrics import balanced_accuracy_score
 from skorch.callbacks import EpochScoring
 
 from eegfm_sklearn import FoundationClassifier, get_model_card
-from eegfm_sklearn.datasets import load_eegmat
+from eegfm_sklearn.datasets import DataNotFoundError, load_eegmat
 from eegfm_sklearn.viz import plot_training_curves
 
-data = load_eegmat(subjects=range(2), window_seconds=4.0)
+try:
+    data = load_eegmat(subjects=range(2), window_seconds=4.0)
+except DataNotFoundError as err:  # no recordings, no network: what to do, without a traceback
+    raise SystemExit(f"error: {err}") from None
 print(f"{len(data.y)} windows, {data.X.shape[1]} channels x {data.X.shape[2]} samples at {data.sfreq:g} Hz")
 
 
