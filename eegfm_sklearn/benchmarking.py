@@ -251,6 +251,7 @@ def benchmark(models, data, strategies=STRATEGIES, *, cv="loso", n_seeds=1, base
         ``"loso"`` is ``LeaveOneGroupOut`` over ``data.groups``; a splitter
         gets ``split(X, y, groups)``.
     n_seeds : int, default=1
+        Seeds ``0 .. n_seeds - 1``, one row per fold and seed.
     baselines : sequence of {"bandpower", "tangent_space"}
         ``"bandpower"``: log Welch band power (1-4-8-13-30-45 Hz) per
         channel, standardised, + logistic regression. ``"tangent_space"``:
@@ -274,7 +275,7 @@ def benchmark(models, data, strategies=STRATEGIES, *, cv="loso", n_seeds=1, base
     n_jobs : int, default=1
         Rows computed in parallel (joblib).
     verbose : int, default=0
-        joblib's verbosity.
+        Verbosity of joblib's progress messages.
 
     Returns
     -------

@@ -41,7 +41,9 @@ def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("docs")
     env = {**os.environ, "EEGFM_DATA_DIR": str(get_data_dir().resolve()), "HF_HUB_OFFLINE": "1",
            "MPLBACKEND": "Agg"}
+    # run_stale_examples: the gallery runs every example again, even one a previous build left in docs/
     cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-d", str(out / "doctrees"),
+           "-D", "sphinx_gallery_conf.run_stale_examples=True",
            str(ROOT / "docs"), str(out / "html")]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"sphinx-build -W failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"

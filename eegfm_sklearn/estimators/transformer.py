@@ -261,7 +261,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
 
         Returns
         -------
-        chunks : iterator of ndarray of float32, shape (<= batch_size, embedding_size_)
+        chunks : iterator of ndarray of float32, shape (<= batch_size, ``embedding_size_``)
             Consecutive rows of ``transform(raw)``, in order.
         """
         check_is_fitted(self, "adapter_")
