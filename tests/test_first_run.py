@@ -243,3 +243,21 @@ def test_importing_the_package_prints_nothing():
     proc = subprocess.run([sys.executable, "-c", "import eegfm_sklearn"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-2000:]
+
+
+def test_streaming_a_recording_shows_one_bar_over_its_chunks(capsys):
+    import mne
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    info = mne.create_info(["Fp1", "C3", "Cz", "O2"], 200.0, "eeg")
+    raw = mne.io.RawArray(rng.standard_normal((4, 200 * 60)) * 1e-5, info, verbose=False)  # 60 s
+    est = FoundationTransformer(**tiny("bendr", window_seconds=4, stride_seconds=4, batch_size=5, filters=None,
+                                       random_state=0)).fit(raw)
+    capsys.readouterr()
+    quiet = est.transform(raw)
+    assert capsys.readouterr().err == ""  # verbose=0
+    loud = est.set_params(verbose=2).transform(raw)  # 15 windows in chunks of 5
+    err = capsys.readouterr().err
+    assert re.search(r"embedding: .*0/3 .*chunk", err)  # one bar, total = the 3 chunks
+    np.testing.assert_array_equal(quiet, loud)

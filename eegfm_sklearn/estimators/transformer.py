@@ -275,7 +275,13 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                 for chunk in self._raw_chunks(raw, picks, starts, window, self.adapter_))
 
     def _transform_raw(self, raw):
+        from ..progress import progress
+        from ..streaming import chunk_bounds
+
         chunks = self.transform_chunks(raw)
+        # a long recording shows its progress (verbose, on a terminal); each chunk is one batch
+        n_chunks = len(chunk_bounds(self.window_starts_, self.adapter_.n_times_in_, max(int(self.batch_size), 1)))
+        chunks = progress(chunks, total=n_chunks, verbose=self.verbose, desc="embedding", unit="chunk")
         # filled in place: a list of chunks plus their concatenation would hold the output twice
         out = np.empty((len(self.window_starts_), self.embedding_size_), dtype=np.float32)
         done = 0
