@@ -51,7 +51,7 @@ HEADER = ("| data | test | model | R2 all | r all | R2 mag | r mag | R2 grad | r
 
 
 def budgets(smoke):
-    """Network sizes and epochs: small enough for a shared CPU (see docs/eeg2meg.md)."""
+    """Network sizes and epochs: small enough for a shared CPU (see docs/guide/eeg2meg.md)."""
     if smoke:
         net = dict(d_model=8, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, n_routers=2, d_ff=16)
         return dict(continuous={**net, "seg_len": 8, "skip_lags": 2, "max_epochs": 1, "batch_size": 8},

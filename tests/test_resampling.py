@@ -67,7 +67,7 @@ def test_upper_quantile_equals_numpy(rng, n, q, dtype):
 NAMED_RATES = (100.0, 128.0, 160.0, 173.61, 256.0, 300.3, 300.3074951171875, 512.0, 600.614990234375,
                1000.0, 5000.0)
 GRID_RATES = NAMED_RATES + tuple(np.round(np.geomspace(100, 5000, 60), 3))
-# Stated in docs/index.md: over 100 Hz - 5 kHz in 0.25 Hz steps the largest error is 11 ppm (99.9 % <= 1 ppm).
+# Stated in docs/guide/montage.md: over 100 Hz - 5 kHz in 0.25 Hz steps the largest error is 11 ppm (99.9 % <= 1 ppm).
 MAX_RATE_ERROR = 2e-5
 
 

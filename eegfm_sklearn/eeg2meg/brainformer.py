@@ -19,7 +19,7 @@ the sum scaled by ``sqrt(d_model)`` (as the reference does).
 * :meth:`BrainformerNetwork.generate` decodes autoregressively over time
   (greedy, temperature or top-k sampling).
 
-Departures from the reference are listed in ``docs/eeg2meg.md`` (token mode).
+Departures from the reference are listed in ``docs/guide/eeg2meg.md`` (token mode).
 """
 
 from __future__ import annotations

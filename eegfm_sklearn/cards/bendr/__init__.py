@@ -27,7 +27,7 @@ def _tokens(module, x):
 
 CHECKPOINTS = (
     # Hub filenames are alternatives, in order; original releases are
-    # converted on load and placed by hand (see docs/checkpoints.md).
+    # converted on load and placed by hand (see docs/guide/weights.md).
     # "post_build" makes the authors' form: no final contextualizer norm,
     # as in the authors' code.
     Checkpoint(

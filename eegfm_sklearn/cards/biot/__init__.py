@@ -29,7 +29,7 @@ def _tokens(module, x):
 
 CHECKPOINTS = (
     # Hub filenames are alternatives, in order; original releases are
-    # converted on load and placed by hand (see docs/checkpoints.md).
+    # converted on load and placed by hand (see docs/guide/weights.md).
     Checkpoint(
         name="biot-prest-16",
         input_shape=(16, 2000),

@@ -37,7 +37,7 @@ def _tokens(module, x, **kwargs):
 
 CHECKPOINTS = (
     # Hub filenames are alternatives, in order; original releases are
-    # converted on load and placed by hand (see docs/checkpoints.md).
+    # converted on load and placed by hand (see docs/guide/weights.md).
     Checkpoint(
         name="labram-base",
         input_shape=(19, 3000),
