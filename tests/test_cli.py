@@ -55,10 +55,11 @@ def test_help_on_each_command(capsys, command):
 
 @pytest.mark.parametrize("argv, message", [
     ([], "required: COMMAND"),
-    (["embed", "rec.edf"], "required: -o/--output"),
-    (["embed", "rec.edf", "-o", "out.csv"], "must end with .npy or .parquet"),
-    (["embed", "rec.edf", "-o", "out.npy", "--window", "four"], "invalid float value"),
-    (["embed", "rec.edf", "-o", "out.npy", "--model-kwargs", "[1]"], "must be a JSON object"),
+    (["embed", "rec.edf"], "required: -o/--output, --model"),  # no model is chosen for the user
+    (["embed", "rec.edf", "--model", "biot"], "required: -o/--output"),
+    (["embed", "rec.edf", "--model", "biot", "-o", "out.csv"], "must end with .npy or .parquet"),
+    (["embed", "rec.edf", "--model", "biot", "-o", "out.npy", "--window", "four"], "invalid float value"),
+    (["embed", "rec.edf", "--model", "biot", "-o", "out.npy", "--model-kwargs", "[1]"], "must be a JSON object"),
     (["benchmark", "--model", "biot", "--data", "d", "--cv", "1"], "'loso'"),
     (["benchmark", "--model", "biot", "--data", "d", "--strategies", "frozen"], "invalid choice"),
     (["convert", "ckpt"], "required: --model, -o/--output"),
@@ -171,7 +172,8 @@ def test_embed_failures_exit_1_with_one_line(capsys, tmp_path):
     code, _, err = run_cli(capsys, "embed", garbage, "-o", tmp_path / "e.npy", *EMBED)
     assert_one_line_failure(code, err, "eegfm embed: error:")
     path = require_data("formats", "test.vhdr")
-    code, _, err = run_cli(capsys, "embed", path, "-o", tmp_path / "e.npy", "--weights", "labram-base", "--tiny")
+    code, _, err = run_cli(capsys, "embed", path, "-o", tmp_path / "e.npy", "--model", "labram",
+                           "--weights", "labram-base", "--tiny")
     assert_one_line_failure(code, err, "--tiny", "drop one")
     code, _, err = run_cli(capsys, "embed", path, "-o", tmp_path / "e.npy", "--model", "biot",
                            "--weights", "no-such-checkpoint")
@@ -261,6 +263,7 @@ def test_entry_point_declared_and_runs_in_a_subprocess(tmp_path):
         pytest.fail(f"{script} is missing: the package is installed without its entry point; run `pip install -e .`")
     ok = subprocess.run([str(script), "models"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0 and ok.stdout.splitlines()[0].split()[:2] == ["model", "status"]
-    failed = subprocess.run([sys.executable, "-m", "eegfm_sklearn.cli", "embed", "absent.edf", "-o", "e.npy"],
+    failed = subprocess.run([sys.executable, "-m", "eegfm_sklearn.cli", "embed", "absent.edf", "--model", "biot",
+                             "-o", "e.npy"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert failed.returncode == 1 and failed.stderr.strip() == "eegfm embed: error: absent.edf: no such file."

@@ -41,7 +41,7 @@ def add_model_options(p, several=False):
                        help="pretrained weights: one value for a single --model, else MODEL=WEIGHTS pairs; "
                             "default: random weights")
     else:
-        p.add_argument("--model", default="labram", help="registered model name (see `eegfm models`); default labram")
+        p.add_argument("--model", required=True, help="registered model name (see `eegfm models`)")
         p.add_argument("--weights", default=None,
                        help="checkpoint name, Hugging Face repo id or local folder/file; default: random weights")
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:1, mps); default cpu")
