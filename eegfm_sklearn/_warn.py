@@ -16,12 +16,13 @@ Two mechanisms, both local (no global filter is installed):
   built from scratch start with an empty record.
 * :func:`dependency_notices_filtered` silences, around the calls that
   trigger them, notices of the libraries underneath that the user cannot
-  act on (a deprecated montage name inside braindecode, torch's STFT
-  window default in BIOT...). Anything else passes through.
+  act on: braindecode's import-time notices (:data:`IMPORT_NOTICES`) and
+  those each card names (``ModelCard.quiet_warnings``, e.g. torch's STFT
+  window default in BIOT). Anything else passes through.
 
 ``warnings.catch_warnings`` changes process-wide state; entered from several
 threads at once it may leave one of these filters in place a little longer
-than the call. Only the notices listed in ``DEPENDENCY_NOTICES`` are affected.
+than the call. Only those listed notices are affected.
 """
 
 from __future__ import annotations
@@ -32,18 +33,13 @@ from contextvars import ContextVar
 
 ISSUED_ATTR = "_issued_warnings"
 
-# (category, start of the message): notices from dependencies that carry nothing for the user.
-DEPENDENCY_NOTICES = (
+# (category, start of the message): notices of braindecode's own import, which no model causes.
+# A model's notices (BIOT's STFT window, ...) are in its card: ``ModelCard.quiet_warnings``.
+IMPORT_NOTICES = (
     # braindecode's EEGPT module builds mne's "standard_1020" montage at import; mne renamed it.
     (FutureWarning, r"Montage name 'standard_1020' is deprecated"),
     # wfdb (imported by braindecode.datasets) uses a pandas keyword pandas deprecates.
     (DeprecationWarning, r"The inplace keyword in DataFrame.set_index is deprecated"),
-    # torch.stft inside BIOT's tokenizer: braindecode passes no window (rectangular is intended).
-    (UserWarning, r"A window was not provided"),
-    # torch.nn.TransformerEncoder inside LUNA: a speed path that does not apply to its layers.
-    (UserWarning, r"enable_nested_tensor is True, but self.use_nested_tensor is False"),
-    # braindecode's PBT constructor notes its own default feed-forward width.
-    (UserWarning, r"dim_feedforward is set to 4\*embed_dim"),
 )
 
 _OWNER: ContextVar = ContextVar("eegfm_warning_owner", default=None)
@@ -83,16 +79,27 @@ def warn(message, category, stacklevel=1, cause=None):
 
 
 @contextmanager
-def dependency_notices_filtered():
-    """Silence :data:`DEPENDENCY_NOTICES` for the calls inside the block."""
+def dependency_notices_filtered(notices=None):
+    """Silence dependencies' notices for the calls inside the block.
+
+    Parameters
+    ----------
+    notices : tuple of (type of Warning, str) or None
+        ``(category, message regex)`` pairs; None: :data:`IMPORT_NOTICES`
+        and every card's ``quiet_warnings``.
+    """
     with warnings.catch_warnings():
-        for category, message in DEPENDENCY_NOTICES:
+        if notices is None:
+            from .cards import quiet_warnings  # imported here: the cards import this package's modules
+
+            notices = IMPORT_NOTICES + quiet_warnings()
+        for category, message in notices:
             warnings.filterwarnings("ignore", message=message, category=category)
         yield
 
 
 def import_braindecode():
     """Import braindecode (and its models) without its import-time notices."""
-    with dependency_notices_filtered():
+    with dependency_notices_filtered(IMPORT_NOTICES):
         import braindecode  # noqa: F401
         import braindecode.models  # noqa: F401

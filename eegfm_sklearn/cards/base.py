@@ -189,6 +189,10 @@ class ModelCard:
         allowed when reading them code-free (LaBraM's ``argparse.Namespace``).
     filters : FilterSpec or None
         The filters the pretraining data went through.
+    quiet_warnings : tuple of (type of Warning, str)
+        ``(category, message regex)`` of notices the braindecode module
+        raises that the user cannot act on (BIOT's STFT window default);
+        filtered around the calls that build and run models.
     no_weights_reason : str
         For architectures with no published checkpoint: why (shown when
         ``weights=`` names one).
@@ -245,6 +249,7 @@ class ModelCard:
     truncatable: Mapping[str, int] = field(default_factory=dict)
     safe_globals: tuple[type, ...] = ()
     filters: FilterSpec | None = None
+    quiet_warnings: tuple[tuple[type, str], ...] = ()
     no_weights_reason: str = ""
     notes: str = ""
     tokens: Callable[..., Mapping[str, Any]] | None = None

@@ -110,6 +110,8 @@ CARD = ModelCard(
         "PREST (MGH) and SHHS pretraining data were prepared by unpublished scripts. filters=None."
     ),
     tokens=_tokens,
+    # torch.stft in braindecode's tokenizer: no window is passed (rectangular is intended)
+    quiet_warnings=((UserWarning, r"A window was not provided"),),
     default_pooling="mean",  # braindecode's head reads the token mean; no CLS token
     poolings=("mean", "flatten", "attentive"),
     block_path="encoder.transformer.layers.layers",

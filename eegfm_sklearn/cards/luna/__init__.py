@@ -79,6 +79,8 @@ CARD = ModelCard(
     weight_formats=(PULPBIO_FORMAT,),
     filters=FilterSpec(0.1, 75.0, (50.0, 60.0), source="BioFoundation docs/model/LUNA.md (band-pass 0.1-75 Hz, "
                                                        "notch at the line frequency: 60 Hz TUEG, 50 Hz Siena)"),
+    # torch's TransformerEncoder: a speed path that does not apply to LUNA's layers
+    quiet_warnings=((UserWarning, r"enable_nested_tensor is True, but self.use_nested_tensor is False"),),
     notes=(
         "Pretrained at 256 Hz (not braindecode's 128 Hz usage example) on 5 s segments, band-passed 0.1-75 Hz "
         "with a line-frequency notch, each channel z-scored within the window. Positions: mne head frame from "

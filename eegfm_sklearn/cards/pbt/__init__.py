@@ -47,6 +47,8 @@ CARD = ModelCard(
     checkpoints=(),
     no_weights_reason="braindecode 1.8.1 ships PBT's architecture only; no pretrained checkpoint is published",
     filters=FilterSpec(8.0, 45.0, source="Klein et al. 2025 code: MOABB MotorImagery(fmin=8, fmax=45), 250 Hz"),
+    # braindecode's constructor notes its own default feed-forward width
+    quiet_warnings=((UserWarning, r"dim_feedforward is set to 4\*embed_dim"),),
     notes=("Architecture only (random initialisation). The authors pretrained on motor-imagery data "
            "band-passed 8-45 Hz at 250 Hz, with 8 tokens (512 samples) per channel. Features: the CLS "
            "token, as braindecode's head reads it."),
