@@ -34,7 +34,7 @@ from sklearn.model_selection import GroupKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from eegfm_sklearn import FoundationTransformer, get_model_card
-from eegfm_sklearn.cache import MemoryStore
+from eegfm_sklearn.utils.cache import MemoryStore
 from eegfm_sklearn.datasets import load_eegmat
 
 
@@ -99,7 +99,7 @@ def integrity(n_windows=300, embedding_size=200, n_params=5_800_000):
 
     from safetensors.torch import load_file, save_file
 
-    from eegfm_sklearn.cache import DirectoryStore, file_sha256
+    from eegfm_sklearn.utils.cache import DirectoryStore, file_sha256
 
     rng = np.random.default_rng(0)
     values = rng.standard_normal((n_windows, embedding_size)).astype(np.float32)

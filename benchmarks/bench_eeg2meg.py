@@ -36,7 +36,7 @@ import mne
 import numpy as np
 import torch
 
-from eegfm_sklearn._data_dir import get_data_dir
+from eegfm_sklearn.utils._data_dir import get_data_dir
 from eegfm_sklearn.eeg2meg import (
     EEGToMEGRegressor,
     eeg2meg_metrics,

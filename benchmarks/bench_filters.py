@@ -31,7 +31,7 @@ import mne
 import torch
 
 from eegfm_sklearn import FoundationTransformer
-from eegfm_sklearn._data_dir import get_data_dir
+from eegfm_sklearn.utils._data_dir import get_data_dir
 from eegfm_sklearn.datasets import load_eegmat
 
 

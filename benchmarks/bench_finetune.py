@@ -39,7 +39,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from eegfm_sklearn import FoundationClassifier, get_model_card
 from eegfm_sklearn.datasets import load_eegmat
-from eegfm_sklearn.resampling import PolyphaseResampler
+from eegfm_sklearn.preprocessing.resampling import PolyphaseResampler
 
 BANDS = ((1, 4), (4, 8), (8, 13), (13, 30), (30, 45))
 

@@ -56,7 +56,7 @@ import torch
 
 from eegfm_sklearn import FoundationTransformer, get_model_card, list_models
 from eegfm_sklearn.datasets import load_eegmat
-from eegfm_sklearn.windowing import pad_end
+from eegfm_sklearn.preprocessing.windowing import pad_end
 
 
 def load_windows(n_windows, window_seconds, data_dir):

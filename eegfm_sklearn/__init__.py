@@ -1,10 +1,13 @@
 """EEG foundation models as scikit-learn estimators."""
 
-from ._warn import import_braindecode
+from ._moved import install as _install_moved
+from .utils._warn import import_braindecode
+
+_install_moved(__name__)  # old module paths (eegfm_sklearn.filtering, ...) keep working
 
 import_braindecode()  # first, so that braindecode's import-time notices are filtered at their import
 
-from .adapter import ChannelReport, ChannelWarning
+from .preprocessing.montage import ChannelReport, ChannelWarning
 from .benchmarking import benchmark
 from .cards import get_model_card, list_models, register_card
 from .estimators import FoundationClassifier, FoundationRegressor, FoundationTransformer

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._warn import dependency_notices_filtered
-from .seeding import rng_lock
+from .utils._warn import dependency_notices_filtered
+from .utils.seeding import rng_lock
 
 POOLINGS = ("cls", "mean", "flatten", "attentive")
 
@@ -176,7 +176,7 @@ class CardModule(nn.Module):
         so a training loss sees one prediction per trial.
         """
         if x.ndim == 4:
-            from .windowing import pool_subwindows
+            from .preprocessing.windowing import pool_subwindows
 
             return pool_subwindows(self.forward(x.flatten(0, 1)), x.shape[1], self.split_pooling)
         kwargs = self._forward_kwargs()

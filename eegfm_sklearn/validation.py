@@ -15,8 +15,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils.validation import validate_data
 
-from ._warn import warn
-from .scaling import UNIT_TO_UV
+from .utils._warn import warn
+from .preprocessing.scaling import UNIT_TO_UV
 
 
 class UnitsWarning(UserWarning):
@@ -232,7 +232,7 @@ def _numpy_info(X, sfreq, ch_names, units, fitted_info, montage):
 def _positions(montage, ch_names):
     if montage is None:
         return None
-    from .adapter import head_positions
+    from .preprocessing.montage import head_positions
 
     if isinstance(montage, str):
         montage = mne.channels.make_standard_montage(montage)

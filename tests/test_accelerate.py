@@ -14,7 +14,7 @@ JOB = Path(__file__).parent / "jobs" / "accelerate_fit.py"
 
 
 def _run(cmd, tmp_path):
-    from eegfm_sklearn._data_dir import get_data_dir
+    from eegfm_sklearn.utils._data_dir import get_data_dir
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "EEGFM_DATA_DIR": str(get_data_dir().resolve())}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)

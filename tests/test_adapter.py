@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from eegfm_sklearn import ChannelWarning, get_model_card
-from eegfm_sklearn.adapter import InputAdapter, plan_channels
+from eegfm_sklearn.preprocessing.adapter import InputAdapter, plan_channels
 from eegfm_sklearn.cards.biot import BIOT_16_PAIRS
 
 from conftest import MODELS
@@ -188,7 +188,7 @@ def test_nothing_mappable_is_an_error():
 
 def test_montage_without_1020_names_is_interpolated_from_positions(eegmat_small):
     # A cap whose channels are numbered (E01..E19), with digitised positions.
-    from eegfm_sklearn.adapter import head_positions, standard_montage
+    from eegfm_sklearn.preprocessing.adapter import head_positions, standard_montage
 
     names = [n.replace("EEG ", "") for n in eegmat_small.ch_names]
     template = head_positions(standard_montage())
@@ -209,7 +209,7 @@ def test_montage_without_1020_names_is_interpolated_from_positions(eegmat_small)
 
 @pytest.mark.parametrize("model", MODELS)
 def test_long_inputs_are_adapted_in_chunks_like_single_windows(eegmat_small, model):
-    from eegfm_sklearn.adapter import CHUNK
+    from eegfm_sklearn.preprocessing.adapter import CHUNK
 
     X = eegmat_small.X
     assert len(X) > CHUNK  # several passes, the last one partial

@@ -20,8 +20,8 @@ import eegfm_sklearn.estimators.base as base_module
 import eegfm_sklearn.estimators.transformer as transformer_module
 from eegfm_sklearn import FoundationTransformer
 from eegfm_sklearn.backbone import CardModule
-import eegfm_sklearn.cache as cache_module
-from eegfm_sklearn.cache import CacheWarning, DirectoryStore, MemoryStore
+import eegfm_sklearn.utils.cache as cache_module
+from eegfm_sklearn.utils.cache import CacheWarning, DirectoryStore, MemoryStore
 
 from conftest import tiny
 

@@ -9,7 +9,7 @@ import torch
 from eegfm_sklearn import FoundationTransformer, get_model_card
 from eegfm_sklearn.cards.steegformer import VARIANTS
 from eegfm_sklearn.cards.steegformer.vocabulary import STEEGFORMER_CHANNELS, vocabulary_rows
-from eegfm_sklearn.scaling import ClipThenZScore, ZScore
+from eegfm_sklearn.preprocessing.scaling import ClipThenZScore, ZScore
 from eegfm_sklearn.weights import load_into_module, resolve_weights, save_weights_dir
 
 from conftest import STANDARD_19, tiny

@@ -250,9 +250,9 @@ CAPS = ("eeglab-32", "brainvision-32", "eegmmidb-64", "headset-4")
 @pytest.mark.parametrize("cap", CAPS)
 @pytest.mark.parametrize("model", MODELS)
 def test_montages_of_other_caps_adapt_with_a_report_or_a_clear_error(model, cap):
-    from eegfm_sklearn.adapter import InputAdapter
+    from eegfm_sklearn.preprocessing.adapter import InputAdapter
 
-    from eegfm_sklearn.channels import AnyChannels
+    from eegfm_sklearn.preprocessing.channels import AnyChannels
 
     card = get_model_card(model)
     X, info = _cap(cap)

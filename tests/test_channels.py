@@ -1,6 +1,6 @@
 import pytest
 
-from eegfm_sklearn.channels import (
+from eegfm_sklearn.preprocessing.channels import (
     BipolarChannels,
     ChannelVocabulary,
     find_channel,

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from eegfm_sklearn._data_dir import get_data_dir
+from eegfm_sklearn.utils._data_dir import get_data_dir
 
 from conftest import require_data
 

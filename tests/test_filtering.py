@@ -8,10 +8,10 @@ import pytest
 from scipy.signal import detrend
 
 from eegfm_sklearn import FoundationTransformer, get_model_card
-from eegfm_sklearn.adapter import InputAdapter
+from eegfm_sklearn.preprocessing.adapter import InputAdapter
 from eegfm_sklearn.cards import FilterSpec
-from eegfm_sklearn.filtering import plan_filters
-from eegfm_sklearn.streaming import iter_raw_windows, window_starts
+from eegfm_sklearn.preprocessing.filtering import plan_filters
+from eegfm_sklearn.preprocessing.streaming import iter_raw_windows, window_starts
 
 from conftest import require_data, tiny
 

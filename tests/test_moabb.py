@@ -324,7 +324,7 @@ def test_numpy_and_epochs_inputs_agree(model, moabb_home):
 
 @pytest.mark.slow
 def test_within_session_evaluation_embeds_each_trial_once_with_cache(moabb_home, monkeypatch):
-    from eegfm_sklearn.cache import MemoryStore
+    from eegfm_sklearn.utils.cache import MemoryStore
 
     embedded = []
     forward = FoundationTransformer._adapt_and_forward

@@ -23,7 +23,7 @@ from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
 from eegfm_sklearn import ChannelReport, FoundationClassifier, FoundationTransformer, get_model_card
-from eegfm_sklearn.adapter import head_positions, plan_channels, standard_montage
+from eegfm_sklearn.preprocessing.adapter import head_positions, plan_channels, standard_montage
 from eegfm_sklearn.viz import (
     RESULT_COLUMNS,
     STATUS_COLORS,

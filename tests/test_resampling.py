@@ -10,9 +10,9 @@ import pytest
 import scipy.signal
 
 from eegfm_sklearn import ChannelWarning, get_model_card, list_models
-from eegfm_sklearn.adapter import InputAdapter
-from eegfm_sklearn.resampling import MAX_FACTOR, RATE_TOLERANCE, PolyphaseResampler, choose_ratio
-from eegfm_sklearn.scaling import upper_quantile
+from eegfm_sklearn.preprocessing.adapter import InputAdapter
+from eegfm_sklearn.preprocessing.resampling import MAX_FACTOR, RATE_TOLERANCE, PolyphaseResampler, choose_ratio
+from eegfm_sklearn.preprocessing.scaling import upper_quantile
 
 from conftest import require_data
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from eegfm_sklearn import FoundationClassifier, FoundationTransformer
-from eegfm_sklearn.cache import CacheWarning, MemoryStore
-from eegfm_sklearn.seeding import rng_lock, seeded
+from eegfm_sklearn.utils.cache import CacheWarning, MemoryStore
+from eegfm_sklearn.utils.seeding import rng_lock, seeded
 
 from conftest import tiny
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from eegfm_sklearn import FoundationClassifier, FoundationTransformer
-from eegfm_sklearn.streaming import good_window_starts, iter_raw_windows, window_starts
+from eegfm_sklearn.preprocessing.streaming import good_window_starts, iter_raw_windows, window_starts
 
 from conftest import require_data, tiny
 

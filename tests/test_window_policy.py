@@ -24,7 +24,7 @@ from sklearn.pipeline import make_pipeline
 from eegfm_sklearn import FoundationClassifier, FoundationRegressor, FoundationTransformer, get_model_card, list_models
 from eegfm_sklearn.backbone import predict_batches
 from eegfm_sklearn.datasets import load_eegmat
-from eegfm_sklearn.windowing import SplitPlan, pool_subwindows
+from eegfm_sklearn.preprocessing.windowing import SplitPlan, pool_subwindows
 
 from conftest import require_data, tiny
 from test_moabb import CHANNELS, N_SESSIONS, N_SUBJECTS, SFREQ, TRIALS_PER_SESSION, make_dataset, moabb_home  # noqa: F401 (fixture)

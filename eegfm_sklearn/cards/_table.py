@@ -18,7 +18,7 @@ THROUGHPUT = Path(__file__).resolve().parents[2] / "docs" / "throughput.json"
 
 def _params(card):
     """Parameter count of the full-size backbone (builds it; needs braindecode)."""
-    from ..adapter import plan_channels, slot_positions
+    from ..preprocessing.montage import plan_channels, slot_positions
 
     names = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz",
              "P4", "P8", "O1", "O2"]

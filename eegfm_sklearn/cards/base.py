@@ -12,8 +12,8 @@ import importlib
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
-from ..channels import ChannelScheme
-from ..scaling import Scaling
+from ..preprocessing.channels import ChannelScheme
+from ..preprocessing.scaling import Scaling
 
 
 @dataclass(frozen=True)

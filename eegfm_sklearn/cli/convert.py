@@ -42,7 +42,7 @@ def _typical_length(card):
 
 def build_for(resolved):
     """The module the checkpoint was released for (its recorded input shape, else 19 10-20 channels)."""
-    from ..adapter import plan_channels, slot_positions
+    from ..preprocessing.montage import plan_channels, slot_positions
 
     card, ckpt = resolved.card, resolved.checkpoint
     report = plan_channels(card.channels, list(STANDARD_19)).report

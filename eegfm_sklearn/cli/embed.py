@@ -102,8 +102,8 @@ def read_raw(path):
 
 def run(args):
     from ..estimators import FoundationTransformer
-    from ..progress import progress
-    from ..streaming import chunk_bounds
+    from ..utils.progress import progress
+    from ..preprocessing.streaming import chunk_bounds
 
     raw = read_raw(args.file)
     transformer = FoundationTransformer(

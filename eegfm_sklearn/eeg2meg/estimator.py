@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..backbone import predict_batches
 from ..estimators.persist import jsonable_params
-from ..seeding import seeded
+from ..utils.seeding import seeded
 from ..validation import check_finite_outputs
 from . import params, persist
 from ._validation import channel_stats, check_eeg, check_pair

@@ -28,7 +28,7 @@ except ImportError as err:  # the extra is optional: say how to get it
         "install it with: pip install 'eegfm_sklearn[hf]'"
     ) from err
 
-from ..seeding import seeded
+from ..utils.seeding import seeded
 from .networks import build_network
 from .persist import MODEL_TYPE, network_config, network_kwargs
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from torch import nn
 
-from ..seeding import seeded
+from ..utils.seeding import seeded
 from .networks import build_network, network_params
 
 MODEL_TYPE = "eeg2meg"

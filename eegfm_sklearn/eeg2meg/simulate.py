@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._data_dir import DataNotFoundError, data_dir_origin, get_data_dir
+from ..utils._data_dir import DataNotFoundError, data_dir_origin, get_data_dir
 
 GEOMETRY_FILE = Path("eeg_meg") / "test-ave.fif.gz"
 _FWD_MEMORY: dict = {}

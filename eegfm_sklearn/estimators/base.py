@@ -15,14 +15,14 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from .._warn import ISSUED_ATTR, dependency_notices_filtered, issued_by
-from ..adapter import InputAdapter
+from ..utils._warn import ISSUED_ATTR, dependency_notices_filtered, issued_by
+from ..preprocessing.adapter import InputAdapter
 from ..backbone import CardModule, predict_batches
 from ..cards import get_model_card
-from ..progress import progress
-from ..seeding import seeded  # also imported from here by training.py
+from ..utils.progress import progress
+from ..utils.seeding import seeded  # also imported from here by training.py
 from ..validation import check_eeg_input, check_finite_outputs
-from ..windowing import check_window_params, pool_subwindows
+from ..preprocessing.windowing import check_window_params, pool_subwindows
 from . import params
 
 COMMON_PARAMS_DOC = """

@@ -21,10 +21,10 @@ from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping, LRSc
 from skorch.dataset import ValidSplit
 
 from .. import finetune as ft
-from .._warn import dependency_notices_filtered
+from ..utils._warn import dependency_notices_filtered
 from ..backbone import autocast, resolve_pooling
 from ..cards import get_model_card
-from ..progress import interactive, show_progress
+from ..utils.progress import interactive, show_progress
 from . import params
 from .base import COMMON_PARAMS_DOC, FILTERS_PARAM_DOC, FoundationEstimatorBase, seeded
 

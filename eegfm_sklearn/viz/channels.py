@@ -17,7 +17,7 @@ STATUS_COLORS = {
 
 def _report_of(source):
     """The ChannelReport of a fitted estimator (or the report itself), and the estimator or None."""
-    from ..adapter import ChannelReport
+    from ..preprocessing.montage import ChannelReport
 
     if isinstance(source, ChannelReport):
         return source, None
@@ -33,7 +33,7 @@ def _input_positions(positions, ch_names):
     """User channel name -> head-frame position (m), from a dict, an Info, a DigMontage or a montage name."""
     import mne
 
-    from ..adapter import head_positions
+    from ..preprocessing.montage import head_positions
 
     if isinstance(positions, mne.Info):  # before dict: an Info is one
         return {ch["ch_name"]: ch["loc"][:3].copy() for ch in positions["chs"]
@@ -79,8 +79,8 @@ def slot_plot_positions(report, scheme=None, positions=None, slot_positions=None
         Head-frame metres; NaN rows for slots with an electrode of unknown
         position.
     """
-    from ..adapter import head_positions, standard_montage
-    from ..channels import name_variants, normalize_name
+    from ..preprocessing.montage import head_positions, standard_montage
+    from ..preprocessing.channels import name_variants, normalize_name
 
     if slot_positions is not None:
         return np.asarray(slot_positions, dtype=float).reshape(len(report.slots), 3)

@@ -19,7 +19,7 @@ FLOOR_DB = -120.0
 
 def _plan_of(source, sfreq, window_seconds):
     """The FilterPlan of a fitted estimator, a FilterPlan, or a card (name) at ``sfreq``."""
-    from ..filtering import FilterPlan, plan_filters
+    from ..preprocessing.filtering import FilterPlan, plan_filters
 
     if isinstance(source, FilterPlan):
         return source

@@ -1,7 +1,7 @@
 """BENDR (Kostas et al., 2021): conv encoder + transformer contextualizer."""
 
-from ...channels import FixedChannels
-from ...scaling import MinMaxWithScaleChannel
+from ...preprocessing.channels import FixedChannels
+from ...preprocessing.scaling import MinMaxWithScaleChannel
 from ..base import Checkpoint, ModelCard, WindowSpec
 from .convert import FORMAT as ORIGINAL_FORMAT, bendr_authors_form
 

@@ -1,7 +1,7 @@
 """BIOT (Yang et al., NeurIPS 2023): STFT tokens of bipolar channels."""
 
-from ...channels import BipolarChannels
-from ...scaling import PercentileNormalize
+from ...preprocessing.channels import BipolarChannels
+from ...preprocessing.scaling import PercentileNormalize
 from .._hooks import run_and_catch
 from ..base import Checkpoint, ModelCard, WindowSpec
 from .convert import FORMAT as ORIGINAL_FORMAT

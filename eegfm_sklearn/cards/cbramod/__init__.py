@@ -1,7 +1,7 @@
 """CBraMod (Wang et al., ICLR 2025): criss-cross transformer over (channel, 1 s patch) tokens."""
 
-from ...channels import AnyChannels
-from ...scaling import DivideBy
+from ...preprocessing.channels import AnyChannels
+from ...preprocessing.scaling import DivideBy
 from ..base import Checkpoint, FilterSpec, ModelCard, WindowSpec
 
 # The 19 TUEG electrodes (pretraining order of the authors' preprocessing).

@@ -1,7 +1,7 @@
 """CodeBrain (Ding et al., 2025): EEGSSM backbone (SGConv + sliding-window attention) over 1 s patches."""
 
-from ...channels import AnyChannels
-from ...scaling import DivideBy
+from ...preprocessing.channels import AnyChannels
+from ...preprocessing.scaling import DivideBy
 from ..base import Checkpoint, ModelCard, WindowSpec
 from .convert import FORMAT as ORIGINAL_FORMAT
 

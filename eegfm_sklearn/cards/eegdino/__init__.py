@@ -1,7 +1,7 @@
 """EEG-DINO (Wang et al., MICCAI 2025): ViT over (channel, 1 s patch) tokens, self-distilled."""
 
-from ...channels import FixedChannels
-from ...scaling import DivideBy
+from ...preprocessing.channels import FixedChannels
+from ...preprocessing.scaling import DivideBy
 from ..base import Checkpoint, FilterSpec, ModelCard, WindowSpec
 from ..cbramod import CBRAMOD_PRETRAINING_CHANNELS
 

@@ -1,7 +1,7 @@
 """EEGPT (Wang et al., NeurIPS 2024): per-patch transformer with summary tokens over a 62-name vocabulary."""
 
-from ...channels import ChannelVocabulary
-from ...scaling import ZScore
+from ...preprocessing.channels import ChannelVocabulary
+from ...preprocessing.scaling import ZScore
 from ..base import Checkpoint, ModelCard, WindowSpec
 from .convert import FORMAT as ORIGINAL_FORMAT
 

@@ -2,8 +2,8 @@
 
 import argparse
 
-from ...channels import ChannelVocabulary
-from ...scaling import DivideBy
+from ...preprocessing.channels import ChannelVocabulary
+from ...preprocessing.scaling import DivideBy
 from ..base import Checkpoint, FilterSpec, ModelCard, WindowSpec
 from .convert import FORMAT as ORIGINAL_FORMAT
 

@@ -12,8 +12,8 @@ only its usage example (``LUNA(n_chans=22, n_times=512, sfreq=128)``); the
 architecture has no rate of its own, so the pretraining rate wins: 256 Hz.
 """
 
-from ...channels import AnyChannels
-from ...scaling import ZScore
+from ...preprocessing.channels import AnyChannels
+from ...preprocessing.scaling import ZScore
 from .._hooks import positions_chs_info
 from ..base import Checkpoint, FilterSpec, ModelCard, WindowSpec
 from .convert import FORMAT as PULPBIO_FORMAT

@@ -3,8 +3,8 @@
 braindecode ships the architecture without weights.
 """
 
-from ...channels import AnyChannels
-from ...scaling import ZScore
+from ...preprocessing.channels import AnyChannels
+from ...preprocessing.scaling import ZScore
 from .._hooks import run_and_catch
 from ..base import FilterSpec, ModelCard, WindowSpec
 

@@ -6,8 +6,8 @@ position and its patch index; a 22-layer transformer (RMSNorm, GEGLU)
 encodes them all. braindecode's default head flattens every token.
 """
 
-from ...channels import AnyChannels
-from ...scaling import ZScore
+from ...preprocessing.channels import AnyChannels
+from ...preprocessing.scaling import ZScore
 from .._hooks import positions_chs_info
 from ..base import Checkpoint, ModelCard, WindowSpec
 

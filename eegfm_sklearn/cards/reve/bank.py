@@ -59,7 +59,7 @@ def _read(path):
 
 def template_table():
     """Names -> native-frame positions (m) of mne's template 10-05 montage (the bank's frame)."""
-    from ...adapter import standard_montage
+    from ...preprocessing.montage import standard_montage
 
     return {name: [float(c) for c in pos] for name, pos in standard_montage().get_positions()["ch_pos"].items()}
 
@@ -74,7 +74,7 @@ def to_bank_frame(positions):
     import mne
     import numpy as np
 
-    from ...adapter import standard_montage
+    from ...preprocessing.montage import standard_montage
 
     head_t = mne.channels.compute_native_head_t(standard_montage())
     return mne.transforms.apply_trans(np.linalg.inv(head_t["trans"]), np.asarray(positions, dtype=float))

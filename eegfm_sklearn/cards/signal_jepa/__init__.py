@@ -19,8 +19,8 @@ channels with known positions work.
 
 from dataclasses import replace
 
-from ...channels import AnyChannels, ChannelVocabulary
-from ...scaling import Scaling
+from ...preprocessing.channels import AnyChannels, ChannelVocabulary
+from ...preprocessing.scaling import Scaling
 from .._hooks import positions_chs_info
 from ..base import Checkpoint, FilterSpec, ModelCard, WindowSpec
 from .convert import ENCODER_FORMAT, LOCAL_FORMAT

@@ -1,7 +1,7 @@
 """ST-EEGFormer (Yang et al., ICLR 2026): MAE-pretrained ViT over (channel, 16-sample patch) tokens."""
 
-from ...channels import ChannelVocabulary
-from ...scaling import ClipThenZScore
+from ...preprocessing.channels import ChannelVocabulary
+from ...preprocessing.scaling import ClipThenZScore
 from .._hooks import run_and_catch
 from ..base import Checkpoint, ModelCard, WindowSpec
 from .vocabulary import STEEGFORMER_CHANNELS, VocabularyRows

@@ -7,8 +7,8 @@ encoder with a classification head (per-channel latents averaged over time,
 then a linear layer on all channels), and no weights.
 """
 
-from ...channels import AnyChannels
-from ...scaling import ZScore
+from ...preprocessing.channels import AnyChannels
+from ...preprocessing.scaling import ZScore
 from .._hooks import positions_chs_info
 from ..base import FilterSpec, ModelCard, WindowSpec
 

@@ -90,7 +90,7 @@ def dependency_notices_filtered(notices=None):
     """
     with warnings.catch_warnings():
         if notices is None:
-            from .cards import quiet_warnings  # imported here: the cards import this package's modules
+            from ..cards import quiet_warnings  # imported here: the cards import this package's modules
 
             notices = IMPORT_NOTICES + quiet_warnings()
         for category, message in notices:

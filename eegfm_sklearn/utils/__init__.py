@@ -1,0 +1,1 @@
+"""Services shared by the estimators: warnings, seeding, progress bars, the data folder, the cache."""
