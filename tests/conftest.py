@@ -11,13 +11,11 @@ import torch
 from eegfm_sklearn import get_model_card, list_models
 from eegfm_sklearn.utils._data_dir import get_data_dir
 from eegfm_sklearn.datasets import load_eegmat
+from eegfm_sklearn.preprocessing.channels import STANDARD_19  # noqa: F401  (the 10-20 montage every card adapts)
 
 MODELS = tuple(list_models())
 # Models with published weights (the others are architecture-only cards).
 PRETRAINED_MODELS = tuple(m for m in MODELS if get_model_card(m).checkpoints)
-# The 19 electrodes of the 10-20 system (new names), a montage every card can adapt.
-STANDARD_19 = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3",
-               "Pz", "P4", "P8", "O1", "O2")
 
 
 REAL_DATA_FIXTURES = {"eegmat", "eegmat_small"}
@@ -49,15 +47,13 @@ def tiny(model, **extra):
 
 def card_module(model, n_times, output="features", n_outputs=2, names=STANDARD_19):
     """A tiny CardModule of ``model`` for channels ``names`` (template positions), randomly initialised."""
-    from eegfm_sklearn.preprocessing.adapter import plan_channels, slot_positions
     from eegfm_sklearn.backbone import CardModule
 
     card = get_model_card(model)
-    report = plan_channels(card.channels, list(names)).report
-    positions = slot_positions(card, report) if card.uses_positions else None
-    build = {"n_chans": len(report.slots) + card.scaling.n_extra_channels, "n_times": n_times,
-             "n_outputs": n_outputs, "model_kwargs": dict(card.tiny_kwargs)}
-    return CardModule(card, build, report.slots, output=output, slot_positions=positions)
+    plan = card.plan_standard(names, n_times=n_times)
+    build = {"n_chans": plan.n_chans, "n_times": n_times, "n_outputs": n_outputs,
+             "model_kwargs": dict(card.tiny_kwargs)}
+    return CardModule(card, build, plan.slots, output=output, slot_positions=plan.positions)
 
 
 # ------------------------------------------------ weight-test helpers

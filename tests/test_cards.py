@@ -15,16 +15,9 @@ from torch import nn
 from eegfm_sklearn import get_model_card, list_models
 from eegfm_sklearn.weights import WeightsError, formats_for, load_into_module, resolve_weights, save_weights_dir
 
-from conftest import MODELS, PRETRAINED_MODELS, STANDARD_19, card_module
+from conftest import MODELS, PRETRAINED_MODELS, card_module
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-def _typical_length(card):
-    """A window length the card accepts: twice its minimum, on its multiple, within its maximum."""
-    w = card.window
-    n = max(w.min_samples * 2, w.multiple) // w.multiple * w.multiple
-    return min(n, w.max_samples // w.multiple * w.multiple) if w.max_samples else n
 
 
 def _called_modules(module, x, kwargs):
@@ -71,7 +64,7 @@ def test_card_declares_a_consistent_contract(model):
 def test_card_hooks_point_at_real_parts_of_the_module(model):
     """Block path, stem, head and LoRA targets name modules that exist and that the forward calls."""
     card = get_model_card(model)
-    module = card_module(model, _typical_length(card), output="logits").eval()
+    module = card_module(model, card.typical_n_times(), output="logits").eval()
     backbone = module.backbone
     params = list(backbone.state_dict())  # parameters and buffers (BIOT's positional table)
     for prefix in card.head_prefixes:
@@ -131,14 +124,10 @@ def _hub_checkpoints():
 
 def _release_module(card, ckpt, seed):
     eff = card.for_checkpoint(ckpt)
-    n_chans, n_times = ckpt.input_shape or (len(STANDARD_19), _typical_length(eff))
-    names = STANDARD_19
-    tiny = card_module(card.name, n_times, names=names)  # slots and positions for n_chans
-    slots, positions = tiny.slot_names, tiny.slot_positions
-    if len(slots) + eff.scaling.n_extra_channels != n_chans and eff.channels.fills_missing():
-        slots = eff.channels.slots(names)
     torch.manual_seed(seed)
-    module = eff.build_module(n_chans, n_times, 2, slots=slots, positions=positions).eval()
+    module, plan = eff.build_standard_module(2, input_shape=ckpt.input_shape)
+    module.eval()
+    n_chans, n_times, slots, positions = plan.n_chans, plan.n_times, plan.slots, plan.positions
     return module, eff, (n_chans, n_times, slots, positions)
 
 
@@ -179,9 +168,9 @@ def test_full_size_release_loads_by_name_offline_and_partial_or_foreign_is_refus
 @pytest.mark.parametrize("model", MODELS)
 def test_another_models_checkpoint_is_refused_naming_keys(model, tmp_path):
     other = next(m for m in MODELS if m != model and get_model_card(m).module_path != get_model_card(model).module_path)
-    foreign = card_module(other, _typical_length(get_model_card(other)))
+    foreign = card_module(other, get_model_card(other).typical_n_times())
     save_weights_dir(foreign.backbone, tmp_path / "foreign", {"model": other})
-    mine = card_module(model, _typical_length(get_model_card(model)))
+    mine = card_module(model, get_model_card(model).typical_n_times())
     with pytest.raises(WeightsError, match="does not fit the model's backbone"):
         load_into_module(mine.backbone, resolve_weights(tmp_path / "foreign", get_model_card(model)))
 
@@ -207,7 +196,7 @@ def test_nothing_needs_the_network_to_build(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     for model in MODELS:
         card = get_model_card(model)
-        module = card_module(model, _typical_length(card))
+        module = card_module(model, card.typical_n_times())
         assert sum(p.numel() for p in module.parameters()) > 0
 
 

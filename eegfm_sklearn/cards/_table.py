@@ -18,16 +18,8 @@ THROUGHPUT = Path(__file__).resolve().parents[2] / "docs" / "throughput.json"
 
 def _params(card):
     """Parameter count of the full-size backbone (builds it; needs braindecode)."""
-    from ..preprocessing.montage import plan_channels, slot_positions
-
-    names = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz",
-             "P4", "P8", "O1", "O2"]
-    report = plan_channels(card.channels, names).report
-    positions = slot_positions(card, report) if card.uses_positions else None
     w = card.window
-    n_times = max(w.min_samples, w.multiple)
-    module = card.build_module(len(report.slots) + card.scaling.n_extra_channels, n_times, 2,
-                               slots=report.slots, positions=positions)
+    module, _ = card.build_standard_module(n_times=max(w.min_samples, w.multiple))
     return sum(p.numel() for p in module.parameters())
 
 

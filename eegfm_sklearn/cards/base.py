@@ -10,10 +10,19 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
-from ..preprocessing.channels import ChannelScheme
+from ..preprocessing.channels import STANDARD_19, ChannelScheme
 from ..preprocessing.scaling import Scaling
+
+
+class StandardPlan(NamedTuple):
+    """What :meth:`ModelCard.plan_standard` planned for a list of channel names."""
+
+    slots: tuple
+    positions: Any
+    n_chans: int
+    n_times: int
 
 
 @dataclass(frozen=True)
@@ -310,6 +319,84 @@ class ModelCard:
     def status(self) -> str:
         """``"weights available"`` or ``"architecture only"``."""
         return "weights available" if self.checkpoints else "architecture only"
+
+    def n_input_channels(self, n_slots) -> int:
+        """Channels of the backbone's input for ``n_slots`` planned slots.
+
+        Parameters
+        ----------
+        n_slots : int
+            Slots of the card's channel scheme filled by the adapter.
+
+        Returns
+        -------
+        n_chans : int
+            ``n_slots`` plus the channels the card's scaling appends (e.g. BENDR's SCALE).
+        """
+        return n_slots + self.scaling.n_extra_channels
+
+    def typical_n_times(self) -> int:
+        """A window length the card accepts: twice its minimum, on its multiple, within its maximum."""
+        w = self.window
+        n = max(w.min_samples * 2, w.multiple) // w.multiple * w.multiple
+        return min(n, w.max_samples // w.multiple * w.multiple) if w.max_samples else n
+
+    def plan_standard(self, names=STANDARD_19, input_shape=None, n_times=None):
+        """Slots, positions and input shape of the module for channels ``names``.
+
+        Parameters
+        ----------
+        names : sequence of str, default=STANDARD_19
+            The recording's channels (template positions are used).
+        input_shape : tuple of int or None, default=None
+            ``(n_chans, n_times)`` a checkpoint was released with; None for the
+            card's own size (the planned slots, ``n_times``).
+        n_times : int or None, default=None
+            Window length without ``input_shape``; None for :meth:`typical_n_times`.
+
+        Returns
+        -------
+        plan : StandardPlan
+            ``slots`` (tuple of str), ``positions`` (ndarray of shape (n_slots, 3)
+            or None), ``n_chans`` and ``n_times``.
+        """
+        from ..preprocessing.montage import plan_channels, slot_positions
+
+        report = plan_channels(self.channels, list(names)).report
+        slots = report.slots
+        positions = slot_positions(self, report) if self.uses_positions else None
+        n_chans, n_times = self.n_input_channels(len(slots)), n_times or self.typical_n_times()
+        if input_shape is not None:
+            n_chans, n_times = input_shape
+            if self.n_input_channels(len(slots)) != n_chans and self.channels.fills_missing():
+                slots = tuple(self.channels.slots(list(names)))  # the release's full slot set
+        return StandardPlan(tuple(slots), positions, int(n_chans), int(n_times))
+
+    def build_standard_module(self, n_outputs=2, model_kwargs=None, names=STANDARD_19, input_shape=None,
+                              n_times=None):
+        """Build the module for channels ``names`` (the 19 10-20 channels by default).
+
+        Parameters
+        ----------
+        n_outputs : int, default=2
+            Size of the head's output.
+        model_kwargs : dict or None, default=None
+            Overrides of ``build_kwargs``.
+        names : sequence of str, default=STANDARD_19
+            The channels the module is built for.
+        input_shape, n_times : see :meth:`plan_standard`.
+
+        Returns
+        -------
+        module : torch.nn.Module
+            Randomly initialised.
+        plan : StandardPlan
+            What it was built for.
+        """
+        plan = self.plan_standard(names, input_shape, n_times)
+        module = self.build_module(plan.n_chans, plan.n_times, n_outputs, model_kwargs,
+                                   slots=plan.slots, positions=plan.positions)
+        return module, plan
 
     def build_module(self, n_chans, n_times, n_outputs, model_kwargs=None, slots=None, positions=None):
         """Build the braindecode module for the given input/output sizes.

@@ -12,10 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# Channels the backbone is built for when the checkpoint does not record its input (a 10-20 montage).
-STANDARD_19 = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz",
-               "P4", "P8", "O1", "O2")
-
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -33,28 +29,12 @@ def add_parser(sub):
     return p
 
 
-def _typical_length(card):
-    """A window the card accepts: twice its minimum, on its multiple, within its maximum."""
-    w = card.window
-    n = max(w.min_samples * 2, w.multiple) // w.multiple * w.multiple
-    return min(n, w.max_samples // w.multiple * w.multiple) if w.max_samples else n
-
-
 def build_for(resolved):
     """The module the checkpoint was released for (its recorded input shape, else 19 10-20 channels)."""
-    from ..preprocessing.montage import plan_channels, slot_positions
-
     card, ckpt = resolved.card, resolved.checkpoint
-    report = plan_channels(card.channels, list(STANDARD_19)).report
-    slots = report.slots
-    positions = slot_positions(card, report) if card.uses_positions else None
-    n_chans = len(slots) + card.scaling.n_extra_channels
-    n_times = _typical_length(card)
-    if ckpt is not None and ckpt.input_shape is not None:
-        n_chans, n_times = ckpt.input_shape
-        if len(slots) + card.scaling.n_extra_channels != n_chans and card.channels.fills_missing():
-            slots = card.channels.slots(list(STANDARD_19))
-    return card.build_module(n_chans, n_times, 2, slots=slots, positions=positions), (n_chans, n_times)
+    shape = ckpt.input_shape if ckpt is not None else None
+    module, plan = card.build_standard_module(2, input_shape=shape)
+    return module, (plan.n_chans, plan.n_times)
 
 
 def convert_checkpoint(checkpoint, model, directory, cache_dir=None, force=False):

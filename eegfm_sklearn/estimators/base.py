@@ -253,7 +253,7 @@ class FoundationEstimatorBase(BaseEstimator):
         """Build ``module_`` (seeded) for the planned input and load the weights."""
         adapter = self.adapter_
         build_args = {
-            "n_chans": len(adapter.report_.slots) + self.card_.scaling.n_extra_channels,
+            "n_chans": self.card_.n_input_channels(len(adapter.report_.slots)),
             "n_times": adapter.n_times_out_,
             "n_outputs": n_outputs,
             "model_kwargs": self.model_kwargs,

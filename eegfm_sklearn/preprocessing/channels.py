@@ -21,6 +21,11 @@ _PREFIX = re.compile(r"^(EEG|EOG|ECG|EMG)[\s_:-]+", re.IGNORECASE)
 # Reference suffixes written by EDF exporters (TUH "-REF"/"-LE", "-AR", "-A1"...).
 _REF_SUFFIX = re.compile(r"[-_](REF|LE|AR|AVG)$", re.IGNORECASE)
 
+# The 19 channels of the international 10-20 system (modern names): the montage a card's
+# module is built for when no recording says otherwise (docs tables, converted checkpoints).
+STANDARD_19 = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz",
+               "P4", "P8", "O1", "O2")
+
 
 def normalize_name(name: str) -> str:
     """Canonical upper-case spelling of an electrode name.
