@@ -89,8 +89,8 @@ def _split_params(model, params):
     """``params`` of ``model`` -> (frozen-transformer kwargs, fine-tuning kwargs); unknown keys raise."""
     from .estimators import FoundationClassifier, FoundationTransformer
 
-    frozen_keys = set(FoundationTransformer().get_params())
-    tuned_keys = set(FoundationClassifier().get_params())
+    frozen_keys = set(FoundationTransformer._get_param_names())
+    tuned_keys = set(FoundationClassifier._get_param_names())
     unknown = sorted(set(params) - frozen_keys - tuned_keys - {"model"})
     if unknown:
         raise ValueError(f"model_params[{model!r}] has {unknown}, parameters of neither FoundationTransformer "

@@ -59,7 +59,7 @@ def _fit(cls, data, model, **extra):
 @pytest.mark.parametrize("cls", ESTIMATORS)
 @pytest.mark.parametrize("check", DATA_FREE_CHECKS, ids=lambda c: c.__name__)
 def test_data_free_sklearn_checks(cls, check):
-    check(cls.__name__, cls())
+    check(cls.__name__, cls("biot"))
 
 
 def test_list_models_and_cards():
@@ -227,10 +227,14 @@ def test_transformer_pooling_options(synthetic):
 def test_every_param_is_declared_once_and_keyword_only(cls):
     import inspect
 
-    params = cls().get_params()
+    params = cls("biot").get_params()
     assert set(cls._parameter_constraints) == set(params)
     signature = inspect.signature(cls.__init__).parameters
     assert signature["model"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    # No model is chosen for the user: generic code names none.
+    assert signature["model"].default is inspect.Parameter.empty
+    with pytest.raises(TypeError, match="model"):
+        cls()
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for name, p in signature.items()
                if name not in ("self", "model"))
     with pytest.raises(TypeError, match="positional"):
@@ -239,5 +243,5 @@ def test_every_param_is_declared_once_and_keyword_only(cls):
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_default_params_pass_their_own_constraints(cls):
-    cls()._validate_params()
+    cls("biot")._validate_params()
     cls(**tiny("bendr", sfreq=np.float32(250), ch_names=("Fp1", "Fp2"), random_state=np.int64(3)))._validate_params()

@@ -26,7 +26,7 @@ from ..preprocessing.windowing import check_window_params, pool_subwindows
 from . import params
 
 COMMON_PARAMS_DOC = """
-    model : str or ModelCard, default="labram"
+    model : str or ModelCard
         Foundation model, one of :func:`eegfm_sklearn.list_models`.
     weights : None or str or path or dict, default=None
         ``None`` builds the card's architecture with *random* weights (no
@@ -123,7 +123,7 @@ class FoundationEstimatorBase(BaseEstimator):
 
     _parameter_constraints: dict = params.COMMON
 
-    def __init__(self, model="labram", *, weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
+    def __init__(self, model, *, weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
                  pad_mode="constant", max_window_seconds=None, split_overlap=0.0, split_pooling="mean",

@@ -250,7 +250,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
 
     _parameter_constraints: dict = params.FINETUNE
 
-    def __init__(self, model="labram", *, weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
+    def __init__(self, model, *, weights=None, cache_dir=None, sfreq=None, ch_names=None, units="uV",
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
                  pad_mode="constant", max_window_seconds=None, split_overlap=0.0, split_pooling="mean",
