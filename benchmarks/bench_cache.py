@@ -99,7 +99,8 @@ def integrity(n_windows=300, embedding_size=200, n_params=5_800_000):
 
     from safetensors.torch import load_file, save_file
 
-    from eegfm_sklearn.utils.cache import DirectoryStore, file_sha256
+    from eegfm_sklearn.utils.cache import DirectoryStore
+    from eegfm_sklearn.utils.hashing import read_sha256
 
     rng = np.random.default_rng(0)
     values = rng.standard_normal((n_windows, embedding_size)).astype(np.float32)
@@ -124,7 +125,7 @@ def integrity(n_windows=300, embedding_size=200, n_params=5_800_000):
             lambda: [np.load(p) if p.is_file() else None for p in (plain / f"{k}.npy" for k in keys)])
         weights = Path(folder) / "model.safetensors"
         save_file({"w": torch.from_numpy(rng.standard_normal(n_params).astype(np.float32))}, weights)
-        rows[f"sha256 of weights ({weights.stat().st_size / 1e6:.0f} MB)"] = best_of(lambda: file_sha256(weights))
+        rows[f"sha256 of weights ({weights.stat().st_size / 1e6:.0f} MB)"] = best_of(lambda: read_sha256(weights))
         rows["load of the same file, every value read"] = best_of(
             lambda: [t.sum() for t in load_file(weights).values()])
     print(f"{n_windows} windows x {embedding_size} float32; best of 5")

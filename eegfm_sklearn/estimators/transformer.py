@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..utils._warn import dependency_notices_filtered
 from ..backbone import predict_batches, resolve_pooling
-from ..utils.cache import CacheWarning, config_hash, file_sha256, get_store, window_hashes
+from ..utils.cache import CacheWarning, config_hash, get_store, window_hashes
 from ..cards import get_model_card
 from ..utils.seeding import seeded
 from ..preprocessing.streaming import good_window_starts, iter_raw_windows
@@ -362,8 +362,8 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     def _cache_config(self, resolved):
         """What, besides a window's values, determines its embedding."""
         if resolved is not None:
-            # by content, read now: a file rewritten with the same size and mtime is another key
-            weights = {"sha256": sorted(file_sha256(path) for path in resolved.files), "fmt": resolved.fmt}
+            # by content (digests taken when the weights were resolved): another file is another key
+            weights = {"sha256": sorted(resolved.files.values()), "fmt": resolved.fmt}
         elif self.random_state is not None:
             weights = {"random_state": int(self.random_state), "torch": torch.__version__,
                        "braindecode": braindecode.__version__}

@@ -65,19 +65,6 @@ def config_hash(config: dict) -> str:
     return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
-def file_sha256(path) -> str:
-    """SHA-256 of a file's content, read now (never memoised).
-
-    Cache keys name weights by content: a file rewritten with the same size
-    and modification time must not hit entries of its old content.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _checked(value, shape):
     """``value`` if it is a finite float32 array of ``shape``, else None."""
     ok = (isinstance(value, np.ndarray) and value.dtype == _DTYPE and value.shape == tuple(shape)

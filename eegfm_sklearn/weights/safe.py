@@ -8,47 +8,16 @@ pickle asks for is refused with :class:`UnsafeCheckpointError`.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import warnings
 from pathlib import Path
 
+from ..utils.hashing import sha256_file  # noqa: F401  (re-exported)
 from .errors import UnsafeCheckpointError, WeightsError
 
 _SAFETENSORS_SUFFIXES = (".safetensors",)
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_PROTO = b"\x80"  # pickle protocol >= 2, how torch.save's legacy format starts
-
-# In-process cache: hashing a 600 MB file twice per fit is wasteful.
-# Keyed by inode and ctime too: rewriting a file changes its ctime even when
-# size and mtime are restored (cache keys re-hash the content anyway).
-_HASH_CACHE: dict[tuple, str] = {}
-
-
-def sha256_file(path) -> str:
-    """SHA-256 hex digest of a file (cached by path, size, mtime, inode and ctime).
-
-    Parameters
-    ----------
-    path : str or Path
-        The file.
-
-    Returns
-    -------
-    digest : str
-        64 lower-case hex characters.
-    """
-    path = Path(path).resolve()
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns)
-    if key not in _HASH_CACHE:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        _HASH_CACHE[key] = digest.hexdigest()
-    return _HASH_CACHE[key]
-
 
 def _looks_like_safetensors(path: Path) -> bool:
     if path.suffix in _SAFETENSORS_SUFFIXES:
