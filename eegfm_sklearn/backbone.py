@@ -211,7 +211,7 @@ def _frozen_subtrees(module):
 
 def _rebuild(card, build_args, slot_names, output, state, training, pooling=None, peft_config=None, frozen=(),
              slot_positions=None, split_pooling="mean"):
-    with dependency_notices_filtered():  # a copy or unpickling rebuilds the module: no notices again
+    with dependency_notices_filtered(card.quiet_warnings):  # a copy or unpickling rebuilds the module: no notices again
         module = CardModule(card, build_args, slot_names, output, pooling=pooling, peft_config=peft_config,
                             slot_positions=slot_positions)
     module.split_pooling = split_pooling

@@ -45,17 +45,6 @@ def _discover():
 _discover()
 
 
-def quiet_warnings():
-    """The ``quiet_warnings`` of every registered card, together.
-
-    Returns
-    -------
-    notices : tuple of (type of Warning, str)
-        ``(category, message regex)`` pairs, in registry order.
-    """
-    return tuple(notice for card in _REGISTRY.values() for notice in card.quiet_warnings)
-
-
 def list_models(status=False):
     """List the registered models, sorted by name.
 

@@ -258,7 +258,7 @@ class FoundationEstimatorBase(BaseEstimator):
             "n_outputs": n_outputs,
             "model_kwargs": self.model_kwargs,
         }
-        with seeded(self.random_state, self.device), dependency_notices_filtered():
+        with seeded(self.random_state, self.device), dependency_notices_filtered(self.card_.quiet_warnings):
             # Built from the effective card, whose post_build (if any) is applied here, once.
             module = CardModule(self.card_, build_args, adapter.report_.slots, output=output,
                                 slot_positions=adapter.slot_positions_)
@@ -311,7 +311,7 @@ class FoundationEstimatorBase(BaseEstimator):
         adapt = partial(self.adapter_.transform, prefiltered=prefiltered)
         forward = partial(predict_batches, module, batch_size=size, device=self.device,
                           precision=self.precision)
-        with dependency_notices_filtered():
+        with dependency_notices_filtered(self.card_.quiet_warnings):
             if not self._overlap_adapter():
                 return check_finite_outputs(np.concatenate([self._pool(forward(adapt(b))) for b in batches]))
             outs = []

@@ -392,7 +392,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
                 **self._criterion_kwargs(y_train),
                 **extra,
             )
-            with dependency_notices_filtered():
+            with dependency_notices_filtered(self.card_.quiet_warnings):
                 net.fit(Xt, y_train)
         self.n_trainable_params_ = ft.count_trainable(self.module_)
         if self.merge_lora:

@@ -161,7 +161,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             return self
         self._build_frozen(resolved)
         probe = self.adapter_.transform(X[:1])  # one trial (its sub-windows if split)
-        with dependency_notices_filtered():
+        with dependency_notices_filtered(self.card_.quiet_warnings):
             self.embedding_size_ = self._pool(predict_batches(self.module_, probe, 1, self.device,
                                                               self.precision)).shape[1]
         if store is not None:

@@ -79,27 +79,23 @@ def warn(message, category, stacklevel=1, cause=None):
 
 
 @contextmanager
-def dependency_notices_filtered(notices=None):
+def dependency_notices_filtered(notices=()):
     """Silence dependencies' notices for the calls inside the block.
 
     Parameters
     ----------
-    notices : tuple of (type of Warning, str) or None
-        ``(category, message regex)`` pairs; None: :data:`IMPORT_NOTICES`
-        and every card's ``quiet_warnings``.
+    notices : tuple of (type of Warning, str), default=()
+        ``(category, message regex)`` pairs silenced besides
+        :data:`IMPORT_NOTICES`: the caller's card's ``quiet_warnings``.
     """
     with warnings.catch_warnings():
-        if notices is None:
-            from ..cards import quiet_warnings  # imported here: the cards import this package's modules
-
-            notices = IMPORT_NOTICES + quiet_warnings()
-        for category, message in notices:
+        for category, message in IMPORT_NOTICES + tuple(notices):
             warnings.filterwarnings("ignore", message=message, category=category)
         yield
 
 
 def import_braindecode():
     """Import braindecode (and its models) without its import-time notices."""
-    with dependency_notices_filtered(IMPORT_NOTICES):
+    with dependency_notices_filtered():
         import braindecode  # noqa: F401
         import braindecode.models  # noqa: F401
