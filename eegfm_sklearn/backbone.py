@@ -57,8 +57,6 @@ class PoolingHead(nn.Module):
 
     def __init__(self, kind, dim, n_tokens, n_outputs):
         super().__init__()
-        if kind not in POOLINGS:
-            raise ValueError(f"pooling must be one of {list(POOLINGS)}; got {kind!r}.")
         self.kind = kind
         self.score = nn.Linear(dim, 1) if kind == "attentive" else None
         self.fc = nn.Linear(dim * n_tokens if kind == "flatten" else dim, n_outputs)
@@ -108,6 +106,10 @@ class CardModule(nn.Module):
     peft_config : peft.PeftConfig or None
         Adapters injected into the backbone (with target modules filled in),
         kept so the module can be rebuilt when unpickled.
+    split_pooling : {"mean", "max", "concat"}, default="mean"
+        How the outputs of a trial's sub-windows become one row
+        (``window_policy="split"``): :meth:`pool_trials`, in training and at
+        inference alike.
 
     Notes
     -----
@@ -117,9 +119,10 @@ class CardModule(nn.Module):
     """
 
     def __init__(self, card, build_args, slot_names, output="logits", backbone=None, pooling=None,
-                 peft_config=None, slot_positions=None):
+                 peft_config=None, slot_positions=None, split_pooling="mean"):
         super().__init__()
         self.card = card
+        self.split_pooling = split_pooling
         self.build_args = dict(build_args)
         self.slot_names = tuple(slot_names)
         self.slot_positions = None if slot_positions is None else np.asarray(slot_positions, dtype=float)
@@ -164,8 +167,21 @@ class CardModule(nn.Module):
                 p.requires_grad_(False)
         return self
 
-    # How a trial's sub-windows are pooled when forward gets (n, n_sub, n_chans, n_times).
-    split_pooling = "mean"
+    def pool_trials(self, out, n_sub):
+        """One row per trial from the rows of its ``n_sub`` consecutive sub-windows.
+
+        Parameters
+        ----------
+        out : Tensor or ndarray, shape (n_trials * n_sub, n_features)
+        n_sub : int
+
+        Returns
+        -------
+        pooled : same type, shape (n_trials, n_features) (``n_sub * n_features`` for "concat")
+        """
+        from .preprocessing.windowing import pool_subwindows
+
+        return pool_subwindows(out, n_sub, self.split_pooling)
 
     def forward(self, x):
         """Run the backbone on x of shape (n, n_chans, n_times).
@@ -176,9 +192,7 @@ class CardModule(nn.Module):
         so a training loss sees one prediction per trial.
         """
         if x.ndim == 4:
-            from .preprocessing.windowing import pool_subwindows
-
-            return pool_subwindows(self.forward(x.flatten(0, 1)), x.shape[1], self.split_pooling)
+            return self.pool_trials(self.forward(x.flatten(0, 1)), x.shape[1])
         kwargs = self._forward_kwargs()
         if self.head is not None:
             out = self.card.tokens(self.backbone, x, **kwargs)
@@ -213,8 +227,7 @@ def _rebuild(card, build_args, slot_names, output, state, training, pooling=None
              slot_positions=None, split_pooling="mean"):
     with dependency_notices_filtered(card.quiet_warnings):  # a copy or unpickling rebuilds the module: no notices again
         module = CardModule(card, build_args, slot_names, output, pooling=pooling, peft_config=peft_config,
-                            slot_positions=slot_positions)
-    module.split_pooling = split_pooling
+                            slot_positions=slot_positions, split_pooling=split_pooling)
     module.load_state_dict(state, strict=True)
     frozen = set(frozen)
     for name, p in module.named_parameters():
@@ -227,8 +240,6 @@ PRECISIONS = {None: None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 def autocast(device, precision):
     """Autocast context for ``precision`` (None: full float32)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r}; use one of {list(PRECISIONS)}.")
     if precision is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=torch.device(device).type, dtype=PRECISIONS[precision])

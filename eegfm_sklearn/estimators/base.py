@@ -22,7 +22,6 @@ from ..cards import get_model_card
 from ..utils.progress import progress
 from ..utils.seeding import seeded  # also imported from here by training.py
 from ..validation import check_eeg_input, check_finite_outputs
-from ..preprocessing.windowing import check_window_params, pool_subwindows
 from . import params
 
 COMMON_PARAMS_DOC = """
@@ -205,8 +204,7 @@ class FoundationEstimatorBase(BaseEstimator):
         """
         for attr in ("module_", "_compiled"):
             self.__dict__.pop(attr, None)
-        check_window_params(self.window_policy, self.pad_mode, self.max_window_seconds, self.split_overlap,
-                            self.split_pooling)
+        params.check_combinations(self)
         card, resolved = self._resolve_weights()
         self.__dict__.setdefault(ISSUED_ATTR, set())  # created in fit: transform leaves __dict__ as it is
         with issued_by(self):  # the adapter's ChannelWarnings: once per estimator and cause
@@ -247,7 +245,7 @@ class FoundationEstimatorBase(BaseEstimator):
 
     def _pool(self, out):
         """One row per trial from the backbone's rows (sub-windows of split trials are pooled)."""
-        return pool_subwindows(out, self.adapter_.n_sub_, self.split_pooling)
+        return self.module_.pool_trials(out, self.adapter_.n_sub_)
 
     def _build(self, resolved, n_outputs, output, keep_head=None):
         """Build ``module_`` (seeded) for the planned input and load the weights."""
@@ -261,10 +259,9 @@ class FoundationEstimatorBase(BaseEstimator):
         with seeded(self.random_state, self.device), dependency_notices_filtered(self.card_.quiet_warnings):
             # Built from the effective card, whose post_build (if any) is applied here, once.
             module = CardModule(self.card_, build_args, adapter.report_.slots, output=output,
-                                slot_positions=adapter.slot_positions_)
+                                slot_positions=adapter.slot_positions_, split_pooling=self.split_pooling)
         self.module_ = module
         self.weights_report_ = self._load_weights(resolved, self._keep_head if keep_head is None else keep_head)
-        self.module_.split_pooling = self.split_pooling
         self.module_.to(self.device)
         return self.module_
 

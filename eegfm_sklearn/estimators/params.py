@@ -4,8 +4,10 @@ scikit-learn's ``_parameter_constraints`` style: ``fit`` (through
 ``_fit_context``) checks every parameter against these declarations before
 anything else runs, so a bad value is reported by name, with what is
 accepted, before any weights are resolved or downloaded. Checks that
-depend on the model (a card's poolings) or on several parameters at once
-stay with the code that uses them, and also run before any weights are read.
+depend on several parameters at once are here too (:func:`check_combinations`);
+those that depend on the model (a card's poolings) stay with the code that uses
+them. Both run before any weights are read; the helpers behind the estimators
+trust what they are given.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOp
 from ..preprocessing.montage import MISSING_POLICIES
 from ..backbone import POOLINGS, PRECISIONS
 from ..finetune import METHODS
+from ..preprocessing.filtering import FILTER_OPTIONS
 from ..preprocessing.scaling import UNIT_TO_UV
 from ..preprocessing.windowing import PAD_MODES, SPLIT_POOLINGS, WINDOW_POLICIES
 
@@ -94,7 +97,7 @@ COMMON = {
     "max_window_seconds": [None, _positive()],
     "split_overlap": [Interval(Real, 0, 1, closed="left")],
     "split_pooling": [StrOptions(set(SPLIT_POOLINGS))],
-    "filters": [None, StrOptions({"card"})],
+    "filters": [None, StrOptions({f for f in FILTER_OPTIONS if f is not None})],
 }
 
 TRANSFORMER = {
@@ -131,3 +134,17 @@ FINETUNE = {
     "class_weight": [None, StrOptions({"balanced"}), Mapping],
     "accelerate": ["boolean"],
 }
+
+
+def check_combinations(est):
+    """Raise ``ValueError`` for parameters valid alone but not together.
+
+    Parameters
+    ----------
+    est : estimator
+        Its parameters have passed ``_parameter_constraints``.
+    """
+    if est.max_window_seconds is not None and est.window_policy != "split":
+        raise ValueError(f"max_window_seconds={est.max_window_seconds!r} sets where window_policy='split' "
+                         f"cuts trials; got window_policy={est.window_policy!r}. Pass window_policy='split' "
+                         "or leave max_window_seconds=None.")

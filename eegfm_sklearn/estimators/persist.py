@@ -146,7 +146,6 @@ def load_estimator(cls, directory):
     if built != {k: config[k] for k in built}:
         raise ValueError(f"{directory}/config.json records a backbone of {({k: config[k] for k in built})} but "
                          f"its input plan gives {built}; the folder was edited or is damaged: save it again.")
-    est.module_.split_pooling = est.split_pooling
     if (directory / MODULE_FILE).is_file():
         _load_full_module(est, ours, directory / MODULE_FILE)
     est.module_.to(est.device).eval()

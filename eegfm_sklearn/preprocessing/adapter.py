@@ -37,7 +37,7 @@ from .montage import (  # noqa: F401  (re-exported: the adapter's public names)
 )
 from .resampling import PolyphaseResampler, choose_ratio
 from .scaling import to_microvolts
-from .windowing import SplitPlan, check_window_params, pad_end
+from .windowing import SplitPlan, pad_end
 
 # Windows adapted per pass: the float32 temporaries of a pass stay in cache and are reused
 # (BIOT, 128 windows of 19 x 2000: 30 ms in passes of 16-64, 45 ms in one pass of 128).
@@ -170,7 +170,6 @@ class InputAdapter:
         return self
 
     def _plan(self, n_times_in, continuous=False):
-        check_window_params(self.window_policy, self.pad_mode, self.max_window_seconds, self.split_overlap)
         plan = plan_channels(self.card.channels, self.ch_names, self.missing, self.positions)
         self.report_ = plan.report
         self.slot_positions_ = (slot_positions(self.card, plan.report, self.positions)

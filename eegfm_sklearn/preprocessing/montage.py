@@ -159,8 +159,6 @@ def plan_channels(scheme, user_names, missing="interpolate", positions=None):
     plan : _ChannelPlan
         ``matrix`` of shape (n_slots, n_in) and its ``ChannelReport``.
     """
-    if missing not in MISSING_POLICIES:
-        raise ValueError(f"missing_channels={missing!r}; use one of {MISSING_POLICIES}.")
     index = index_user_channels(user_names)
     slots = scheme.slots(user_names)
     rows, status, sources, to_interp = [], [], [], {}

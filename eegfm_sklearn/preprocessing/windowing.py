@@ -16,7 +16,6 @@ checks, cutting trials into sub-windows, padding, and pooling back.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,29 +23,6 @@ import numpy as np
 WINDOW_POLICIES = ("crop", "pad", "split")
 PAD_MODES = ("constant", "edge", "reflect")
 SPLIT_POOLINGS = ("mean", "max", "concat")
-
-
-def check_window_params(window_policy, pad_mode="constant", max_window_seconds=None, split_overlap=0.0,
-                        split_pooling="mean"):
-    """Raise a clear ``ValueError`` for a bad window-policy parameter."""
-    if window_policy not in WINDOW_POLICIES:
-        raise ValueError(f"window_policy={window_policy!r}; use one of {WINDOW_POLICIES}.")
-    if pad_mode not in PAD_MODES:
-        raise ValueError(f"pad_mode={pad_mode!r}; use one of {PAD_MODES} (how window_policy='pad' fills).")
-    if split_pooling not in SPLIT_POOLINGS:
-        raise ValueError(f"split_pooling={split_pooling!r}; use one of {SPLIT_POOLINGS}.")
-    if max_window_seconds is not None:
-        if (isinstance(max_window_seconds, bool) or not isinstance(max_window_seconds, numbers.Real)
-                or not np.isfinite(max_window_seconds) or max_window_seconds <= 0):
-            raise ValueError(f"max_window_seconds must be a positive number of seconds or None; "
-                             f"got {max_window_seconds!r}.")
-        if window_policy != "split":
-            raise ValueError(f"max_window_seconds={max_window_seconds!r} sets where window_policy='split' "
-                             f"cuts trials; got window_policy={window_policy!r}. Pass window_policy='split' "
-                             "or leave max_window_seconds=None.")
-    if (isinstance(split_overlap, bool) or not isinstance(split_overlap, numbers.Real)
-            or not 0 <= split_overlap < 1):
-        raise ValueError(f"split_overlap must be a fraction in [0, 1) of a sub-window; got {split_overlap!r}.")
 
 
 @dataclass(frozen=True)
