@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from ..weights.known import register_model
 from .base import Checkpoint, FilterSpec, ModelCard, WindowSpec
 
 _REGISTRY: dict[str, ModelCard] = {}
@@ -29,6 +30,8 @@ def register_card(card: ModelCard) -> ModelCard:
         The same card, so the call can wrap a card's definition.
     """
     _REGISTRY[card.name] = card
+    # the weights code learns what it needs of each model from here (it never imports the cards)
+    register_model(card.name, card.safe_globals, tuple(c.name for c in card.checkpoints))
     return card
 
 

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from .errors import WeightsError
 from .formats import convert, detect_format, formats_for, get_format
+from .known import owner_of_checkpoint, plain_classes
 from .safe import read_weight_file, sha256_file
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
@@ -108,15 +109,8 @@ def effective_card(card, ckpt):
 
 
 def _safe_globals(card):
-    """Plain-data classes allowed in pickles: every registered card's, so that
-    another model's release is read and then recognised as such (not refused
-    as unsafe)."""
-    from ..cards import get_model_card, list_models
-
-    allowed = list(card.safe_globals)
-    for name in list_models():
-        allowed += [c for c in get_model_card(name).safe_globals if c not in allowed]
-    return tuple(allowed)
+    """Plain-data classes allowed in pickles: the card's, then every registered model's."""
+    return plain_classes(card.safe_globals)
 
 
 def _check_sha(ckpt, files):
@@ -401,12 +395,8 @@ def _resolve_registry(ckpt, card, cache_dir, revision):
 
 
 def _other_card_hint(name):
-    from ..cards import get_model_card, list_models
-
-    for model in list_models():
-        if any(c.name == name for c in get_model_card(model).checkpoints):
-            return f" {name!r} is a checkpoint of model {model!r}."
-    return ""
+    model = owner_of_checkpoint(name)
+    return f" {name!r} is a checkpoint of model {model!r}." if model else ""
 
 
 def resolve_weights(weights, card, *, cache_dir=None, revision=None):
