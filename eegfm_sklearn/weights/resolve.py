@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from .errors import WeightsError
 from .formats import convert, detect_format, formats_for, get_format
-from .safe import read_weight_file, sha256_file
+from .safe import inert_names, read_weight_file, sha256_file
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
 _WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
@@ -47,6 +47,13 @@ class ResolvedWeights:
         ``config.json`` of a braindecode folder / repo, if any.
     checkpoint : Checkpoint or None
         The registry entry, when one applies.
+    dropped : dict
+        Path of every tensor of the file(s) the converter left out -> why.
+    merged : dict
+        Path of every source tensor folded into a converted one -> its key.
+    inert : list of str
+        Objects the file's pickle names that were left as inert placeholders
+        (never imported nor run; see ``weights/safe.py``).
     """
 
     card: Any
@@ -56,6 +63,9 @@ class ResolvedWeights:
     files: dict = field(default_factory=dict)
     config: dict | None = None
     checkpoint: Any = None
+    dropped: dict = field(default_factory=dict)
+    merged: dict = field(default_factory=dict)
+    inert: list = field(default_factory=list)
 
 
 # ------------------------------------------------------------ environment
@@ -139,14 +149,18 @@ def _finish(obj, card, files, source, *, ckpt=None, config=None, check_sha=True)
         fmt = ckpt.fmt
     else:
         fmt = detect_format(obj, card, where=f"Weights from {source}")
+    converted = convert(obj, fmt, card)
     return ResolvedWeights(
         card=card,
-        state_dict=convert(obj, fmt, card),
+        state_dict=dict(converted),
         source=source,
         fmt=fmt,
         files=files,
         config=config,
         checkpoint=ckpt,
+        dropped=converted.dropped,
+        merged=converted.merged,
+        inert=inert_names(obj),
     )
 
 
