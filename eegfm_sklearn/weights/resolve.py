@@ -386,8 +386,10 @@ def _resolve_original(ckpt, card, cache_dir):
             f"Checkpoint {ckpt.name!r} is the authors' own release, which is not "
             f"downloaded automatically. Get {list(ckpt.filenames)} from "
             f"{ckpt.url or 'the authors'} and put them in {folder} (or pass the "
-            f"file/folder itself as weights=). Hub conversions that download "
-            f"automatically: {hub}."
+            f"file/folder itself as weights=). "
+            + (f"Hub conversions that download automatically: {hub}." if hub else
+               f"{card.name!r} has no copy on the Hugging Face Hub: its weights exist only as the "
+               "authors' files.")
         )
     fmt = get_format(ckpt.fmt, card)
     if fmt.parts:
