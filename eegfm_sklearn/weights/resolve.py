@@ -174,7 +174,8 @@ def _release_for(card, fmt_name, names):
     user's own file (fine-tuned, renamed) is not held to the release's
     SHA-256, which registry names enforce.
     """
-    same_fmt = [c for c in card.checkpoints if c.source == "original" and c.fmt == fmt_name]
+    # The authors' own layout, wherever it is published (their files, or the Hub: ZUNA).
+    same_fmt = [c for c in card.checkpoints if c.fmt == fmt_name]
     if len(same_fmt) == 1:
         return same_fmt[0]
     hits = [c for c in same_fmt if set(c.filenames) == set(names)]
