@@ -6,11 +6,10 @@ import mne
 import numpy as np
 import pytest
 import torch
+from conftest import STANDARD_19, card_module
 
 from eegfm_sklearn import FoundationTransformer, get_model_card
 from eegfm_sklearn.weights import load_into_module, resolve_weights
-
-from conftest import STANDARD_19, card_module
 
 
 def test_positions_reach_braindecode_as_mnes_chs_info():
@@ -74,10 +73,9 @@ def test_authors_release_layout_loads_the_encoder_and_lists_the_decoder(tmp_path
     torch.manual_seed(1)
     module = card_module("zuna", 256).backbone.eval()
     report = load_into_module(module, resolved)
-    assert set(report.dropped) == {"model.decoder.layers.0.attention.wq.weight (diffusion decoder of the "
-                                   "autoencoder, not part of the encoder)",
-                                   "model.decoder.norm.norm.weight (diffusion decoder of the autoencoder, "
-                                   "not part of the encoder)"}
+    reason = "(diffusion decoder of the autoencoder, not part of the encoder)"
+    assert set(report.dropped) == {f"model.decoder.layers.0.attention.wq.weight {reason}",
+                                   f"model.decoder.norm.norm.weight {reason}"}
     x = torch.randn(2, 19, 256)
     with torch.no_grad():
         torch.testing.assert_close(module(x, return_features=True)["features"],

@@ -18,7 +18,11 @@ import pytest
 import torch
 
 from eegfm_sklearn.cards import get_model_card
-from eegfm_sklearn.weights import UnsafeCheckpointError, load_into_module, resolve_weights
+from eegfm_sklearn.weights import (
+    UnsafeCheckpointError,
+    load_into_module,
+    resolve_weights,
+)
 from eegfm_sklearn.weights.safe import Inert, read_weight_file
 
 CARD = get_model_card("eegpt")

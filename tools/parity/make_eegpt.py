@@ -36,13 +36,16 @@ SIZE = {"embed_dim": 32, "embed_num": 2, "depth": 2, "num_heads": 2}
 def main():
     args = parse_args(__doc__)
     sys.path.insert(0, str(args.repo / "downstream"))
-    from Modules.models.EEGPT_mcae import (EEGTransformer, EEGTransformerPredictor,
-                                           EEGTransformerReconstructor)
+    from Modules.models.EEGPT_mcae import (
+        EEGTransformer,
+        EEGTransformerPredictor,
+        EEGTransformerReconstructor,
+    )
 
     X, names = eegmat_windows(256.0, 4.0, n_windows=4)
     torch.manual_seed(0)
-    common = dict(mlp_ratio=4.0, drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=0.0, init_std=0.02,
-                  qkv_bias=True, norm_layer=partial(torch.nn.LayerNorm, eps=1e-6))
+    common = {"mlp_ratio": 4.0, "drop_rate": 0.0, "attn_drop_rate": 0.0, "drop_path_rate": 0.0, "init_std": 0.02,
+              "qkv_bias": True, "norm_layer": partial(torch.nn.LayerNorm, eps=1e-6)}
     encoder = EEGTransformer(img_size=[len(names), 1024], patch_size=64, **SIZE, **common)
     target = EEGTransformer(img_size=[len(names), 1024], patch_size=64, **SIZE, **common)
     # The EMA teacher differs from the online encoder after training: give it its own weights.

@@ -14,14 +14,20 @@ from __future__ import annotations
 import re
 
 from ...weights.errors import WeightsError
-from ...weights.formats import Converted, WeightFormat, is_tensor_dict, strip_prefix, unwrap
+from ...weights.formats import (
+    Converted,
+    WeightFormat,
+    is_tensor_dict,
+    strip_prefix,
+    unwrap,
+)
 
 LORA_ALPHA = 16.0  # MVPFormerConfig default; no config of theirs overrides it
 _RENAMES = ((re.compile(r"^mvpformer\.h\.(\d+)\."), r"blocks.\1."), (re.compile(r"^mvpformer\."), ""),
             (re.compile(r"^encoder\."), "patch_embed."))
 _DROPPED = (
-    (re.compile(r"\.ln_2\.weight$"), "unused: the authors' block normalises once (ln_1) for attention and MLP "
-                                     "(models/mvpformer.py L132-147)"),
+    (re.compile(r"\.ln_2\.weight$"), ("unused: the authors' block normalises once (ln_1) for attention and MLP "
+                                      "(models/mvpformer.py L132-147)")),
     (re.compile(r"\.attn\.(time_bias|masked_bias)$"), "constant attention-mask buffer, rebuilt by the module"),
     (re.compile(r"^seizure_embeddings$"), "seizure-task embeddings of HMVPFormer, not part of the encoder"),
     (re.compile(r"^head\."), "the authors' task head; the estimator trains its own"),
