@@ -84,11 +84,16 @@ CARD = ModelCard(
         "the recording, montage= or the template by name. Weights: Zyphra/ZUNA1.1 "
         "model-00001-of-00001.safetensors; keys model.encoder.* are braindecode's names except that the "
         "authors' RMSNorm wrapper adds '.norm' (lingua/transformer.py L375-386); model.decoder.* (the "
-        "diffusion decoder) is dropped and listed in the weights report. The default embedding is every "
+        "diffusion decoder) is dropped and listed in the weights report. braindecode's encoder has no channel-id "
+        "sinusoidal embedding (the zuna package's ape_dim=1 adds encoder.ape_embedding.{pe,scale}) nor the "
+        "package's sliding-window attention (encoder_sliding_window, default 128 tokens; braindecode attends over "
+        "the whole sequence); whether ZUNA1.1's config.json sets them was not checked here (no Hub access). A "
+        "file holding ape_embedding tensors is refused, naming them. "
+        "The default embedding is every "
         "channel's latent (32 each) concatenated, what braindecode's head reads."
     ),
-    parity="not checked against the authors' encoder in this repository: their forward needs their packed-"
-           "sequence batching (flex attention); the converter's names and the 100-bin positions follow their code",
+    parity="not checked: the authors' encoder runs on packed sequences with flex attention and its config "
+           "(APE, sliding window) is on the Hub, out of reach here; names and 100-bin positions follow their code",
     tokens=_tokens,
     default_pooling="flatten",
     poolings=("flatten", "mean", "attentive"),
