@@ -65,3 +65,17 @@ def test_checkpoints_are_local_files_with_a_clear_message(tmp_path):
     message = str(err.value)
     assert "genie-s-base.pt" in message and "ibm.box.com" in message and "no copy on the Hugging Face Hub" in message
     assert CARD.for_checkpoint(CARD.get_checkpoint("mvpformer-m-base")).build_kwargs["d_model"] == 2048
+
+
+def test_a_fine_tuning_only_file_says_how_to_merge_it_over_its_base(tmp_path):
+    path, kwargs = _fixture()
+    raw = torch.load(path, weights_only=True)
+    task = {k: v for k, v in raw.items() if ".lora_" in k or k.startswith("head.")}
+    torch.save(task, tmp_path / "genie-s-swec.pt")
+    with pytest.raises(WeightsError, match="only fine-tuning tensors.*Merge it over its base"):
+        resolve_weights(tmp_path / "genie-s-swec.pt", CARD)
+    # Merged as the message says, it loads, LoRA folded in.
+    torch.save({**raw, **task}, tmp_path / "merged.pt")
+    report = load_into_module(CARD.build_module(19, 2560, 2, model_kwargs=kwargs),
+                              resolve_weights(tmp_path / "merged.pt", CARD))
+    assert any("lora_B merged into" in entry for entry in report.adapted)

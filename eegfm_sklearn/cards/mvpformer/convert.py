@@ -34,18 +34,27 @@ _DROPPED = (
 )
 
 
-def _state(obj):
+def _tensors(obj):
     sd = unwrap(obj, ("state_dict", "model"))
-    if not is_tensor_dict(sd):
-        return None
-    sd = strip_prefix(sd, "module.")
-    if "encoder.proj.weight" not in sd or not any(k.startswith("mvpformer.h.") for k in sd):
+    return strip_prefix(sd, "module.") if is_tensor_dict(sd) else None
+
+
+def _state(obj):
+    sd = _tensors(obj)
+    if sd is None or "encoder.proj.weight" not in sd or not any(k.startswith("mvpformer.h.") for k in sd):
         return None
     return sd
 
 
+def _task_only(obj):
+    # A fine-tuning file their classification loader applies over the base (models/mvpformer.py
+    # L845-895): LoRA factors and head, no backbone.
+    sd = _tensors(obj)
+    return sd is not None and "encoder.proj.weight" not in sd and any(".lora_" in k for k in sd)
+
+
 def _matches(obj) -> bool:
-    return _state(obj) is not None
+    return _state(obj) is not None or _task_only(obj)
 
 
 def _renamed(key):
@@ -70,6 +79,13 @@ def _merged(sd, key, rows, merged):
 
 
 def _convert(obj):
+    if _task_only(obj):
+        raise WeightsError(
+            "This MVPFormer file holds only fine-tuning tensors (LoRA factors and head, e.g. genie-*-swec.pt), "
+            "which the authors' loader applies over the base model. Merge it over its base once: "
+            "state = torch.load('genie-s-base.pt', weights_only=True); "
+            "state.update(torch.load('genie-s-swec.pt', weights_only=True)); torch.save(state, 'genie-s-swec-full.pt'); "
+            "then pass that file.")
     sd = _state(obj)
     if sd is None:
         raise WeightsError("Not an MVPFormer release (no mvpformer.h.* beside encoder.proj.weight).")
