@@ -22,7 +22,7 @@ def _reference(encoder_state, n_times=1024):
     """braindecode's EEGPT built by hand for the same channels, with the given encoder."""
     from braindecode.models import EEGPT
 
-    ref = EEGPT(n_chans=len(SLOTS), n_times=n_times, n_outputs=2, sfreq=256, chan_proj_type="none",
+    ref = EEGPT(n_chans=len(SLOTS), n_times=n_times, n_outputs=2, sfreq=256, chan_proj_type="none", patch_stride=64,
                 chs_info=[{"ch_name": n} for n in SLOTS]).eval()
     ref.target_encoder.load_state_dict(encoder_state)
     return ref
@@ -88,3 +88,20 @@ def test_authors_lightning_file_by_registry_name(tmp_path):
     torch.testing.assert_close(_features(module, x), _features(source, x), rtol=0, atol=1e-5)
     # The same file passed by path is recognised as the release.
     assert resolve_weights(folder / "eegpt_mcae_58chs_4s_large4E.ckpt", CARD).checkpoint.name == "eegpt-large-original"
+
+
+def test_contract_is_the_authors_average_reference_in_mv_and_patches_without_overlap():
+    # BINE022/EEGPT prepare_pretrain_dataset.py: x - x.mean(-2), then µV/1000 (mV); no z-score.
+    rng = torch.Generator().manual_seed(0)
+    X = (torch.randn(3, len(SLOTS), 512, generator=rng) * 40.0 + 7.0).numpy()
+    expected = (X - X.mean(axis=1, keepdims=True)) / 1000.0
+    got = CARD.scaling.apply(X, {})
+    assert abs(float(got.std()) - float(expected.std())) < 1e-6  # not unit-variance per channel
+    torch.testing.assert_close(torch.from_numpy(got), torch.from_numpy(expected.astype("float32")),
+                               rtol=1e-5, atol=1e-8)
+    # Their EEGTransformer patches with stride = patch size (64): 1024 samples -> 16 tokens, not 31.
+    assert CARD.window.multiple == 64
+    module = CARD.build_module(len(SLOTS), 1024, 2, model_kwargs=dict(CARD.tiny_kwargs), slots=SLOTS).eval()
+    with torch.no_grad():
+        feats = module(torch.randn(2, len(SLOTS), 1024), return_features=True)["features"]
+    assert feats.shape[1] == 1024 // 64

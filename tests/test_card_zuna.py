@@ -1,4 +1,4 @@
-"""ZUNA: architecture only, 32-sample tokens fixed at build, positions via chs_info."""
+"""ZUNA: the authors' Hub release, their input recipe and position bins, 32-sample tokens, positions via chs_info."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import mne
 import numpy as np
 import pytest
 import torch
+from conftest import STANDARD_19, card_module
 
 from eegfm_sklearn import FoundationTransformer, get_model_card
-from eegfm_sklearn.weights import WeightsError, resolve_weights
-
-from conftest import STANDARD_19, card_module
+from eegfm_sklearn.weights import load_into_module, resolve_weights
 
 
 def test_positions_reach_braindecode_as_mnes_chs_info():
@@ -20,7 +19,7 @@ def test_positions_reach_braindecode_as_mnes_chs_info():
     module = card_module("zuna", 256).backbone
     info = mne.create_info(list(STANDARD_19), 256.0, "eeg")
     info.set_montage("standard_1005")
-    ref = ZUNA(chs_info=info["chs"], n_times=256, n_outputs=2, **get_model_card("zuna").tiny_kwargs)
+    ref = ZUNA(chs_info=info["chs"], n_times=256, n_outputs=2, pos_bins=100, **get_model_card("zuna").tiny_kwargs)
     assert torch.equal(module.encoder.rotary_cosine, ref.encoder.rotary_cosine)
     ref.load_state_dict(module.state_dict())
     x = torch.randn(2, 19, 256)
@@ -42,11 +41,70 @@ def test_windows_are_cut_to_whole_tokens_and_bounded(eegmat_small):
         FoundationTransformer(**params).fit(long)
 
 
-def test_no_weights_are_published():
+def _authors_file(module, path, decoder=True):
+    """braindecode's encoder saved as Zyphra/ZUNA1.1 holds it: ``model.`` prefix, RMSNorm weights
+    under their wrapper's ``.norm``, the diffusion decoder beside it."""
+    from safetensors.torch import save_file
+
+    norms = {name for name, sub in module.named_modules() if type(sub).__name__.endswith("RMSNorm")}
+    state = {}
+    for key, value in module.state_dict().items():
+        if not key.startswith("encoder."):
+            continue
+        owner = key.rsplit(".", 1)[0]
+        state["model." + (f"{owner}.norm.weight" if owner in norms else key)] = value.contiguous()
+    if decoder:
+        state.update({"model.decoder.layers.0.attention.wq.weight": torch.randn(8, 8),
+                      "model.decoder.norm.norm.weight": torch.ones(8)})
+    save_file(state, str(path))
+    return state
+
+
+def test_authors_release_layout_loads_the_encoder_and_lists_the_decoder(tmp_path):
     card = get_model_card("zuna")
-    assert card.status == "architecture only" and "Zyphra/ZUNA" in card.no_weights_reason
-    with pytest.raises(WeightsError, match="No pretrained checkpoint of 'zuna' is published"):
-        resolve_weights("zuna-base", card)
+    assert [c.repo_id for c in card.checkpoints] == ["Zyphra/ZUNA1.1"]
+    torch.manual_seed(0)
+    source = card_module("zuna", 256).backbone.eval()
+    path = tmp_path / "model-00001-of-00001.safetensors"
+    state = _authors_file(source, path)
+    assert any(k.endswith("attention_norm.norm.weight") for k in state)
+    resolved = resolve_weights(path, card)
+    assert resolved.fmt == "zuna-hf" and resolved.checkpoint.name == "zuna-1.1"
+    torch.manual_seed(1)
+    module = card_module("zuna", 256).backbone.eval()
+    report = load_into_module(module, resolved)
+    reason = "(diffusion decoder of the autoencoder, not part of the encoder)"
+    assert set(report.dropped) == {f"model.decoder.layers.0.attention.wq.weight {reason}",
+                                   f"model.decoder.norm.norm.weight {reason}"}
+    x = torch.randn(2, 19, 256)
+    with torch.no_grad():
+        torch.testing.assert_close(module(x, return_features=True)["features"],
+                                   source(x, return_features=True)["features"], rtol=0, atol=0)
+
+
+def test_authors_input_recipe():
+    # Per segment: average reference, z-score with std + 1 µV (1e-6 V), / data_norm 10, clamp +-1.
+    rng = np.random.default_rng(0)
+    X = rng.normal(0, 20, size=(2, 5, 1280)) + rng.normal(0, 50, size=(2, 1, 1280))  # a shared offset
+    X[0, 2, 100] = 2000.0  # an artefact beyond 10 sd: clamped
+    ref = X - X.mean(axis=1, keepdims=True)
+    z = (ref - ref.mean(-1, keepdims=True)) / (ref.std(-1, keepdims=True) + 1.0)
+    expected = np.clip(z / 10.0, -1.0, 1.0)
+    got = get_model_card("zuna").scaling.apply(X, {})
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    assert got.max() == pytest.approx(1.0)
+
+
+def test_position_bins_are_the_authors():
+    from braindecode.models import ZUNA
+
+    card = get_model_card("zuna")
+    assert card.build_kwargs["pos_bins"] == 100 and card.build_kwargs["pos_half_range"] == 0.12
+    module = card_module("zuna", 256).backbone
+    info = mne.create_info(list(STANDARD_19), 256.0, "eeg")
+    info.set_montage("standard_1005")
+    default = ZUNA(chs_info=info["chs"], n_times=256, n_outputs=2, **card.tiny_kwargs)  # 50 bins
+    assert not torch.equal(module.encoder.rotary_cosine, default.encoder.rotary_cosine)
 
 
 def test_contract():

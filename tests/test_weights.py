@@ -203,20 +203,22 @@ class _Payload:
 
 @pytest.mark.parametrize("writer", ["torch-zip", "raw-pickle"])
 
-def test_pickle_with_code_payload_is_refused_and_never_runs(tmp_path, writer):
+def test_pickle_with_code_payload_never_runs(tmp_path, writer):
     marker = tmp_path / "PAYLOAD_RAN"
     sd = build("labram", 4, 800).state_dict()
     obj = {"model": labram_original(sd), "args": _Payload(marker)}
     path = tmp_path / "labram-base.pth"
     if writer == "torch-zip":
         torch.save(obj, path)
+        # The tensors load; the payload is an inert record, named in the report.
+        resolved = resolve_weights(path, get_model_card("labram"))
+        assert any(n.startswith("pathlib.") for n in resolved.inert) and resolved.state_dict
     else:
         with open(path, "wb") as f:
             pickle.dump(obj, f)
-    with pytest.raises(UnsafeCheckpointError, match="could run arbitrary code") as err:
-        resolve_weights(path, get_model_card("labram"))
-    if writer == "torch-zip":
-        assert "pathlib" in str(err.value)  # names what it refused
+        # A plain pickle's tensors would need code to rebuild: refused.
+        with pytest.raises(UnsafeCheckpointError, match="could run arbitrary code"):
+            resolve_weights(path, get_model_card("labram"))
     assert not marker.exists()
 
 @pytest.mark.parametrize("kind", ["safetensors", "torch-zip", "torch-legacy"])

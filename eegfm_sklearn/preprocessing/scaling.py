@@ -145,20 +145,51 @@ class MinMaxWithScaleChannel(Scaling):
         return "per window min-max to [-1, 1] over all channels + SCALE channel"
 
 
+def average_reference(X):
+    """Subtract, at every sample, the mean over the window's channels (common average reference)."""
+    return X - X.mean(axis=-2, keepdims=True)
+
+
+@dataclass(frozen=True)
+class AverageReference(Scaling):
+    """Common average reference over the window's channels, then µV divided by a constant.
+
+    ``divisor=1000`` gives mV (EEGPT's pretraining data: re-referenced to the
+    channels' mean and in mV, no per-channel normalisation).
+    """
+
+    divisor: float = 1.0
+
+    def apply(self, X, stats):
+        out = average_reference(np.asarray(X, dtype=np.float32))
+        if self.divisor != 1.0:
+            out /= np.float32(self.divisor)
+        return out
+
+    def describe(self):
+        unit = {1.0: "µV", 1000.0: "mV"}.get(self.divisor, f"µV / {self.divisor:g}")
+        return f"common average reference over the channels, in {unit}; no per-channel normalisation"
+
+
 @dataclass(frozen=True)
 class ZScore(Scaling):
     """Per window and channel, subtract the mean and divide by the standard deviation.
 
-    Optionally clip at ``clip`` standard deviations (REVE: 15) and multiply
-    by ``target_std`` (models trained on a fixed spread, e.g. 0.1).
+    Optionally re-reference each window to its channels' mean first
+    (``average_reference``), clip at ``clip`` standard deviations (REVE: 15)
+    and multiply by ``target_std`` (models trained on a fixed spread, e.g.
+    0.1). ``eps`` (µV) is added to the standard deviation.
     """
 
     clip: float | None = None
     target_std: float = 1.0
     eps: float = 1e-8
+    average_reference: bool = False
 
     def apply(self, X, stats):
         X = np.asarray(X, dtype=np.float32)
+        if self.average_reference:
+            X = average_reference(X)
         out = X - X.mean(axis=-1, keepdims=True)
         out /= out.std(axis=-1, keepdims=True) + self.eps
         if self.clip is not None:
@@ -169,6 +200,10 @@ class ZScore(Scaling):
 
     def describe(self):
         text = "per channel z-score over the window"
+        if self.average_reference:
+            text = "common average reference, then " + text
+        if self.eps >= 1e-3:
+            text += f" (sd + {self.eps:g} µV)"
         if self.clip is not None:
             text += f", clipped at ±{self.clip:g} sd"
         if self.target_std != 1.0:

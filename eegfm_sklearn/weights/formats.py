@@ -45,7 +45,93 @@ class WeightFormat:
     generic: bool = False
 
 
+class Converted(dict):
+    """A converter's output: ``{braindecode key: tensor}``, plus what it left out and why.
+
+    Parameters
+    ----------
+    tensors : mapping
+        The converted tensors.
+    dropped : mapping of str to str, optional
+        Path of a tensor of the source object (see :func:`tensor_paths`) -> why it is
+        not loaded (e.g. ``"pretraining predictor, not part of the encoder"``).
+    merged : mapping of str to str, optional
+        Path of a source tensor folded into a converted one -> that key (LoRA
+        factors merged into their base weight).
+    """
+
+    def __init__(self, tensors=(), dropped=None, merged=None):
+        super().__init__(tensors)
+        self.dropped = dict(dropped or {})
+        self.merged = dict(merged or {})
+
+
 # --------------------------------------------------------------- helpers
+def tensor_paths(obj, prefix=""):
+    """Every tensor inside ``obj`` (through dicts, lists and tuples), by dotted path.
+
+    Parameters
+    ----------
+    obj : object
+        What a weight file held (or a dict of parts of a multi-file release).
+    prefix : str
+        Path of ``obj`` itself.
+
+    Returns
+    -------
+    paths : list of (str, Tensor)
+        ``("state_dict.predictor.norm.weight", tensor)``, ... in the object's order.
+    """
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        return [(prefix, obj)]
+    if isinstance(obj, Mapping):
+        items = ((str(k), v) for k, v in obj.items())
+    elif isinstance(obj, (list, tuple)):
+        items = ((str(i), v) for i, v in enumerate(obj))
+    else:
+        return []
+    out = []
+    for key, value in items:
+        out += tensor_paths(value, f"{prefix}.{key}" if prefix else key)
+    return out
+
+
+def _storage(t):
+    # Renaming, views and reshapes keep the storage; empty tensors may share address 0.
+    ptr = t.untyped_storage().data_ptr()
+    return ptr if ptr and t.numel() else ("empty", id(t))
+
+
+def audit_dropped(obj, converted) -> Converted:
+    """Account for every tensor of ``obj``: converted, merged, or dropped with a reason.
+
+    A source tensor whose storage no converted tensor shares, and which the
+    converter neither declared dropped nor merged, is listed as dropped
+    ("not used by the converter"), so nothing is left out silently.
+
+    Parameters
+    ----------
+    obj : object
+        The object the converter read.
+    converted : dict or Converted
+        Its output.
+
+    Returns
+    -------
+    converted : Converted
+        With ``dropped`` completed.
+    """
+    out = converted if isinstance(converted, Converted) else Converted(converted)
+    kept = {_storage(v) for v in out.values()}
+    for path, tensor in tensor_paths(obj):
+        if path in out.dropped or path in out.merged or _storage(tensor) in kept:
+            continue
+        out.dropped[path] = "not used by the converter"
+    return out
+
+
 def is_tensor_dict(obj) -> bool:
     """Whether ``obj`` is a non-empty ``{str: Tensor}`` mapping."""
     import torch
@@ -147,9 +233,16 @@ def detect_format(obj, card, where: str = "") -> str:
     )
 
 
-def convert(obj, fmt_name: str, card) -> dict:
-    """Convert a loaded object of ``card``'s format ``fmt_name`` to braindecode keys."""
+def convert(obj, fmt_name: str, card) -> Converted:
+    """Convert a loaded object of ``card``'s format ``fmt_name`` to braindecode keys.
+
+    Returns
+    -------
+    converted : Converted
+        The tensors, with every source tensor left out listed in ``dropped``
+        (the converter's reason, or "not used by the converter").
+    """
     fmt = get_format(fmt_name, card)
     if not fmt.matches(obj):
         raise WeightsError(f"The file is not in the {fmt_name!r} layout it was registered with.")
-    return fmt.convert(obj)
+    return audit_dropped(obj, fmt.convert(obj))

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 from .errors import WeightsError
 from .formats import convert, detect_format, formats_for, get_format
 from .known import owner_of_checkpoint, plain_classes
-from .safe import read_weight_file, sha256_file
+from .safe import inert_names, read_weight_file, sha256_file
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(@[\w./-]+)?$")
 _WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
@@ -48,6 +48,13 @@ class ResolvedWeights:
         ``config.json`` of a braindecode folder / repo, if any.
     checkpoint : Checkpoint or None
         The registry entry, when one applies.
+    dropped : dict
+        Path of every tensor of the file(s) the converter left out -> why.
+    merged : dict
+        Path of every source tensor folded into a converted one -> its key.
+    inert : list of str
+        Objects the file's pickle names that were left as inert placeholders
+        (never imported nor run; see ``weights/safe.py``).
     """
 
     card: Any
@@ -57,6 +64,9 @@ class ResolvedWeights:
     files: dict = field(default_factory=dict)
     config: dict | None = None
     checkpoint: Any = None
+    dropped: dict = field(default_factory=dict)
+    merged: dict = field(default_factory=dict)
+    inert: list = field(default_factory=list)
 
 
 # ------------------------------------------------------------ environment
@@ -133,14 +143,18 @@ def _finish(obj, card, files, source, *, ckpt=None, config=None, check_sha=True)
         fmt = ckpt.fmt
     else:
         fmt = detect_format(obj, card, where=f"Weights from {source}")
+    converted = convert(obj, fmt, card)
     return ResolvedWeights(
         card=card,
-        state_dict=convert(obj, fmt, card),
+        state_dict=dict(converted),
         source=source,
         fmt=fmt,
         files=files,
         config=config,
         checkpoint=ckpt,
+        dropped=converted.dropped,
+        merged=converted.merged,
+        inert=inert_names(obj),
     )
 
 
@@ -154,7 +168,8 @@ def _release_for(card, fmt_name, names):
     user's own file (fine-tuned, renamed) is not held to the release's
     SHA-256, which registry names enforce.
     """
-    same_fmt = [c for c in card.checkpoints if c.source == "original" and c.fmt == fmt_name]
+    # The authors' own layout, wherever it is published (their files, or the Hub: ZUNA).
+    same_fmt = [c for c in card.checkpoints if c.fmt == fmt_name]
     if len(same_fmt) == 1:
         return same_fmt[0]
     hits = [c for c in same_fmt if set(c.filenames) == set(names)]
@@ -366,8 +381,10 @@ def _resolve_original(ckpt, card, cache_dir):
             f"Checkpoint {ckpt.name!r} is the authors' own release, which is not "
             f"downloaded automatically. Get {list(ckpt.filenames)} from "
             f"{ckpt.url or 'the authors'} and put them in {folder} (or pass the "
-            f"file/folder itself as weights=). Hub conversions that download "
-            f"automatically: {hub}."
+            f"file/folder itself as weights=). "
+            + (f"Hub conversions that download automatically: {hub}." if hub else
+               f"{card.name!r} has no copy on the Hugging Face Hub: its weights exist only as the "
+               "authors' files.")
         )
     fmt = get_format(ckpt.fmt, card)
     if fmt.parts:

@@ -2,8 +2,13 @@
 
 Nothing here executes code stored in a file: ``.safetensors`` files are
 read with safetensors; pickled torch files with ``torch.load(...,
-weights_only=True)`` and an explicit, minimal allow-list. Anything else a
-pickle asks for is refused with :class:`UnsafeCheckpointError`.
+weights_only=True)`` and an explicit, minimal allow-list. A torch file whose
+pickle names anything else (a Lightning checkpoint's scheduler state holding
+a bound method, say) is read again by an inert unpickler: what the
+allow-list holds is rebuilt as ``weights_only`` would, every other name
+becomes an :class:`Inert` placeholder that records what the file asked for
+and is never imported nor called. A file that still cannot be read is
+refused with :class:`UnsafeCheckpointError`.
 """
 
 from __future__ import annotations
@@ -56,6 +61,127 @@ def _unsafe(path, err, safe_globals) -> UnsafeCheckpointError:
         "safetensors.torch.save_file(state_dict, 'model.safetensors'); then "
         "pass that file."
     )
+
+
+class Inert:
+    """Stands for an object a pickle names outside the allow-list; never imported nor called.
+
+    Attributes
+    ----------
+    name : str
+        ``"module.qualname"`` the file asked for.
+    args : tuple
+        What the pickle would have called it with (themselves inert or plain).
+    state : object
+        What the pickle would have set on the result.
+    """
+
+    __slots__ = ("args", "items", "name", "state")
+
+    def __init__(self, name, args=(), state=None):
+        self.name, self.args, self.state, self.items = name, args, state, []
+
+    # What the pickle machine may do to the object it built (SETITEM(S),
+    # APPEND(S)): recorded, nothing else.
+    def __setitem__(self, key, value):
+        self.items.append((key, value))
+
+    def append(self, value):
+        self.items.append(value)
+
+    def extend(self, values):
+        self.items.extend(values)
+
+    def __call__(self, *args, **kwargs):
+        # An inert result called in turn (a method fetched by getattr, then called).
+        result = Inert(f"{self.name}()", args)
+        result.items.append(self)  # what was called stays on record
+        return result
+
+    def __repr__(self):
+        return f"<inert {self.name}>"
+
+
+def _inert_class(name):
+    # A fresh class per name: the pickle machine calls it (REDUCE) or its __new__
+    # (NEWOBJ) and then __setstate__ (BUILD); each only records.
+    def new(cls, *args, **kwargs):
+        return Inert(name, args)
+
+    return type("InertGlobal", (), {"__new__": new, "__repr__": lambda self: f"<inert {name}>",
+                                    "inert_name": name})
+
+
+def _setstate(self, state):
+    self.state = state
+
+
+Inert.__setstate__ = _setstate
+
+
+def _inert_pickle_module(allowed):
+    """A ``pickle_module`` for ``torch.load``: the allow-list rebuilt, every other name inert."""
+    import types
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            full = f"{module}.{name}"
+            if full in allowed:
+                return allowed[full]
+            return _inert_class(full)
+
+    def load(f, **kwargs):
+        return Unpickler(f, **kwargs).load()
+
+    return types.SimpleNamespace(__name__="eegfm_inert_pickle", Unpickler=Unpickler, load=load)
+
+
+def _allowed_globals(safe_globals):
+    from torch._weights_only_unpickler import _get_allowed_globals
+
+    allowed = dict(_get_allowed_globals())
+    allowed.update({f"{c.__module__}.{c.__qualname__}": c for c in safe_globals})
+    return allowed
+
+
+def inert_names(obj):
+    """Names of the objects left inert anywhere in ``obj`` (sorted, unique).
+
+    Parameters
+    ----------
+    obj : object
+        What :func:`read_weight_file` returned.
+
+    Returns
+    -------
+    names : list of str
+    """
+    found, stack, seen = set(), [obj], set()
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Inert):
+            found.add(item.name)
+            stack += [*item.args, item.state, *item.items]
+        elif hasattr(type(item), "inert_name"):
+            found.add(type(item).inert_name)
+        elif isinstance(item, dict):
+            stack += list(item.values())
+        elif isinstance(item, (list, tuple, set)):
+            stack += list(item)
+    return sorted(found)
+
+
+def _read_inert(path, safe_globals):
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol")
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        return torch.load(str(path), map_location="cpu", weights_only=False,
+                          pickle_module=_inert_pickle_module(_allowed_globals(safe_globals)))
 
 
 def read_weight_file(path, safe_globals=()):
@@ -112,6 +238,10 @@ def read_weight_file(path, safe_globals=()):
     except pickle.UnpicklingError as err:
         if "truncated" in str(err).lower():
             raise _corrupt(path, err) from None
-        raise _unsafe(path, err, safe_globals) from None
+        refusal = err
     except Exception as err:  # RuntimeError (zip), EOFError, IndexError...
         raise _corrupt(path, err) from None
+    try:
+        return _read_inert(path, safe_globals)
+    except Exception:  # noqa: BLE001 - e.g. a plain pickle.dump of tensors: their storages would need code
+        raise _unsafe(path, refusal, safe_globals) from None

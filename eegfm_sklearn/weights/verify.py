@@ -37,7 +37,11 @@ class WeightsReport:
     ignored : tuple of str, default=()
         Checkpoint keys not used, each with the reason.
     adapted : tuple of str, default=()
-        Checkpoint tensors reshaped to fit, with both shapes.
+        Checkpoint tensors reshaped to fit, with both shapes, and tensors
+        merged by the converter (LoRA factors folded into their weight).
+    dropped : tuple of str, default=()
+        Every tensor of the file(s) the converter left out (pretraining-only
+        parts, training state...), each ``"path (reason)"``.
     """
 
     source: str
@@ -47,6 +51,8 @@ class WeightsReport:
     initialised: tuple = ()
     ignored: tuple = ()
     adapted: tuple = ()
+    dropped: tuple = ()
+    inert: tuple = ()
 
     def __str__(self):
         lines = [
@@ -59,7 +65,41 @@ class WeightsReport:
             lines.append(f"  adapted: {list(self.adapted)}")
         if self.ignored:
             lines.append(f"  ignored checkpoint tensors: {list(self.ignored)}")
+        if self.dropped:
+            lines.append(f"  dropped by the converter: {len(self.dropped)} tensors (all in .dropped)")
+            for reason, paths in _by_reason(self.dropped).items():
+                lines.append(f"    {len(paths)} {reason}: {_listing(paths)}")
+        if self.inert:
+            lines.append(f"  objects in the file left inert (never imported nor run): {list(self.inert)}")
         return "\n".join(lines)
+
+
+def _by_reason(entries):
+    """``"path (reason)"`` entries grouped: reason -> paths, in first-seen order."""
+    groups = {}
+    for entry in entries:
+        path, _, reason = entry.partition(" (")
+        groups.setdefault(reason.rstrip(")") or "no reason given", []).append(path)
+    return groups
+
+
+def describe_dropped(dropped, merged=None):
+    """Report entries for a converter's ``dropped`` and ``merged`` mappings.
+
+    Parameters
+    ----------
+    dropped : mapping of str to str
+        Source path -> reason.
+    merged : mapping of str to str, optional
+        Source path -> converted key it was folded into.
+
+    Returns
+    -------
+    dropped_entries, merged_entries : tuple of str, list of str
+        ``"path (reason)"`` and ``"path merged into key"``.
+    """
+    return (tuple(f"{p} ({r})" for p, r in dropped.items()),
+            [f"{p} merged into {k}" for p, k in (merged or {}).items()])
 
 
 def _listing(items):
@@ -287,6 +327,7 @@ def load_into_module(module, resolved, *, keep_head=False):
     full.update(to_load)
     with torch.no_grad():
         module.load_state_dict(full, strict=True)
+    dropped, merged = describe_dropped(getattr(resolved, "dropped", {}), getattr(resolved, "merged", {}))
     return WeightsReport(
         source=resolved.source,
         fmt=resolved.fmt,
@@ -294,5 +335,7 @@ def load_into_module(module, resolved, *, keep_head=False):
         loaded=tuple(info["loaded"]),
         initialised=tuple(info["initialised"]),
         ignored=tuple(info["ignored"]),
-        adapted=tuple(info["adapted"]),
+        adapted=tuple(info["adapted"]) + tuple(merged),
+        dropped=dropped,
+        inert=tuple(getattr(resolved, "inert", ())),
     )

@@ -1,7 +1,7 @@
 """EEGPT (Wang et al., NeurIPS 2024): per-patch transformer with summary tokens over a 62-name vocabulary."""
 
 from ...preprocessing.channels import ChannelVocabulary
-from ...preprocessing.scaling import ZScore
+from ...preprocessing.scaling import AverageReference
 from ..base import Checkpoint, ModelCard, WindowSpec
 from .convert import FORMAT as ORIGINAL_FORMAT
 
@@ -62,14 +62,20 @@ CARD = ModelCard(
     module_path="braindecode.models.EEGPT",
     sfreq=256.0,
     channels=ChannelVocabulary(EEGPT_CHANNELS),
-    scaling=ZScore(),
-    # 64-sample patches every 32 samples; each patch is encoded on its own
-    # (no temporal position table), so there is no maximum.
-    window=WindowSpec(multiple=32, min_samples=64, max_samples=None),
+    # The authors' pretraining data: re-referenced to the channels' mean and in
+    # mV, not normalised per channel (BINE022/EEGPT
+    # datasets/pretrain/prepare_pretrain_dataset.py L49-51, L170, L190-221).
+    scaling=AverageReference(divisor=1000.0),
+    # 64-sample patches without overlap: the authors build EEGTransformer with
+    # patch_stride=None, i.e. the patch size (downstream/Modules/models/
+    # EEGPT_mcae.py L297-303; linear_probe_EEGPT_*.py L43-45). Each patch is
+    # encoded on its own (no temporal position table), so there is no maximum.
+    window=WindowSpec(multiple=64, min_samples=64, max_samples=None),
     embedding_size=2048,
     # No learned channel projection: the channels keep their own embedding
     # rows (braindecode's default would mix them into 19 fixed channels).
-    build_kwargs={"chan_proj_type": "none"},
+    # braindecode's default patch_stride=32 overlaps the patches and doubles the tokens.
+    build_kwargs={"chan_proj_type": "none", "patch_stride": 64},
     tiny_kwargs={"embed_dim": 32, "depth": 1, "num_heads": 2, "embed_num": 1},
     features=_flattened,
     build_extra=_chs_info,
@@ -81,11 +87,16 @@ CARD = ModelCard(
     weight_formats=(ORIGINAL_FORMAT,),
     filters=None,
     notes=(
-        "256 Hz, any subset of 62 10-20 names (their embedding rows). Per-window, per-channel z-score "
-        "(the scaling open-eeg-bench uses; braindecode states none). Pretraining filters are not "
-        "stated by braindecode; none is declared. Pretrained on 4 s windows. embedding_size is the "
-        "per-patch token (4 summary tokens x 512); the default 'flatten' embedding is n_patches x 2048."
+        "256 Hz, any subset of 62 10-20 names (their embedding rows). Input as the authors pretrained: "
+        "common average reference over the window's channels, in mV, no per-channel normalisation "
+        "(BINE022/EEGPT datasets/pretrain/prepare_pretrain_dataset.py L49-51: x - x.mean(-2); L170 V*1e3, "
+        "L190-221 uV/1000). Patches of 64 samples without overlap (their patch_stride=None, "
+        "downstream/Modules/models/EEGPT_mcae.py L297-303), not braindecode's default stride of 32. "
+        "Pretraining filters are not stated; none is declared. Pretrained on 4 s windows. embedding_size "
+        "is the per-patch token (4 summary tokens x 512); the default 'flatten' embedding is n_patches x "
+        "2048, the authors' target_encoder output flattened (linear_probe_EEGPT_*.py L86-88)."
     ),
+    parity="exact vs BINE022/EEGPT @ a0e0a8f (target_encoder, reduced size, Lightning layout)",
     tokens=_tokens,
     default_pooling="flatten",
     poolings=("flatten", "mean", "attentive"),
