@@ -198,6 +198,12 @@ class ModelCard:
         ``weights=`` names one).
     notes : str
         Free-text facts worth showing users.
+    parity : str
+        How the card's features compare with the authors' own model code,
+        one short line for the model table: ``"exact vs the authors' code
+        @ <repo>@<commit>"`` (a fixture in ``tests/parity/`` proves it),
+        ``"differs: <why>"`` or ``"not checked: <why>"``. Empty: not
+        checked yet.
     tokens : callable or None
         ``tokens(module, x, **forward_kwargs) -> {"tokens": Tensor (n,
         n_tokens, dim), "cls": Tensor (n, dim) or None}``: the backbone's
@@ -252,6 +258,7 @@ class ModelCard:
     quiet_warnings: tuple[tuple[type, str], ...] = ()
     no_weights_reason: str = ""
     notes: str = ""
+    parity: str = ""
     tokens: Callable[..., Mapping[str, Any]] | None = None
     default_pooling: str = "default"
     poolings: tuple[str, ...] = ("default",)
@@ -393,8 +400,8 @@ class ModelCard:
         -------
         summary : dict
             Keys ``name``, ``module``, ``sfreq``, ``channels``, ``scaling``,
-            ``window``, ``embedding_size``, ``filters``, ``status`` and
-            ``checkpoints`` (a list of checkpoint names).
+            ``window``, ``embedding_size``, ``filters``, ``status``,
+            ``parity`` and ``checkpoints`` (a list of checkpoint names).
         """
         return {
             "name": self.name,
@@ -406,5 +413,6 @@ class ModelCard:
             "embedding_size": self.embedding_size,
             "filters": self.filters.describe() if self.filters else "none",
             "status": self.status,
+            "parity": self.parity or "not checked",
             "checkpoints": [c.name for c in self.checkpoints],
         }
