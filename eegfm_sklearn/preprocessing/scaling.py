@@ -150,17 +150,19 @@ class ZScore(Scaling):
     """Per window and channel, subtract the mean and divide by the standard deviation.
 
     Optionally clip at ``clip`` standard deviations (REVE: 15) and multiply
-    by ``target_std`` (models trained on a fixed spread, e.g. 0.1).
+    by ``target_std`` (models trained on a fixed spread, e.g. 0.1). ``ddof=1``
+    for authors who normalise with torch's default (unbiased) ``std``.
     """
 
     clip: float | None = None
     target_std: float = 1.0
     eps: float = 1e-8
+    ddof: int = 0
 
     def apply(self, X, stats):
         X = np.asarray(X, dtype=np.float32)
         out = X - X.mean(axis=-1, keepdims=True)
-        out /= out.std(axis=-1, keepdims=True) + self.eps
+        out /= out.std(axis=-1, keepdims=True, ddof=self.ddof) + self.eps
         if self.clip is not None:
             np.clip(out, -self.clip, self.clip, out=out)
         if self.target_std != 1.0:
@@ -169,6 +171,8 @@ class ZScore(Scaling):
 
     def describe(self):
         text = "per channel z-score over the window"
+        if self.ddof:
+            text += f" (std with ddof={self.ddof})"
         if self.clip is not None:
             text += f", clipped at ±{self.clip:g} sd"
         if self.target_std != 1.0:

@@ -59,7 +59,7 @@ def eegmat_windows(sfreq, seconds, n_windows, names=EEG19, start_s=10.0, subject
     raw.crop(start_s, start_s + seconds * n_windows + 2.0)
     if raw.info["sfreq"] != sfreq:
         raw.resample(sfreq, verbose="error")
-    n = int(round(seconds * sfreq))
+    n = round(seconds * sfreq)
     data = raw.get_data(units="uV")[:, : n * n_windows]
     X = data.reshape(len(names), n_windows, n).transpose(1, 0, 2)
     return np.ascontiguousarray(X, dtype=np.float32), list(names)

@@ -13,12 +13,11 @@ The whole-path fixture follows their EEGMAT preparation ``preprocessing/preproce
 
 import numpy as np
 import torch
+from _common import eegmat_raw, parse_args, write_fixture
 from torch import nn
 
-from _common import eegmat_raw, parse_args, write_fixture
-
 ARGS = parse_args(__doc__)
-from models.cbramod import CBraMod  # noqa: E402  (the authors' class, from --repo)
+from models.cbramod import CBraMod
 
 NAMES = ["Fp1", "Fp2", "F3", "F4", "F7", "F8", "T3", "T4", "C3", "C4", "T5", "T6", "P3", "P4", "O1", "O2",
          "Fz", "Cz", "Pz", "A2-A1"]
