@@ -122,10 +122,11 @@ def test_registry_original_placed_by_hand(tmp_path):
     torch.save(lightning, folder / ckpt.filenames[0])
     resolved = resolve_weights("biot-shhs-prest-18-original", card, cache_dir=tmp_path)
     assert resolved.source == "biot-shhs-prest-18-original"
-    n_chans = len(resolved.card.channels.slots())  # the contract fixes the montage
-    assert n_chans == 18
+    n_chans = len(resolved.card.channels.slots())  # the 16 pairs, as the authors fine-tune it
+    assert n_chans == 16
     module = build("biot", n_chans, 400, card=resolved.card)
-    assert_loaded(card, module, sd, load_into_module(module, resolved))
+    assert_loaded(card, module, sd, load_into_module(module, resolved),
+                  adapt=lambda key, value: value[:16] if key == "encoder.channel_tokens.weight" else value)
 
 def test_release_file_name_carries_its_contract(tmp_path):
     card = get_model_card("biot")
@@ -133,7 +134,7 @@ def test_release_file_name_carries_its_contract(tmp_path):
     torch.save(biot_original(build("biot", 18, 400).state_dict()), path)
     resolved = resolve_weights(path, card)
     assert resolved.checkpoint.name == "biot-six-datasets-18-original"
-    assert len(resolved.card.channels.slots()) == 18
+    assert len(resolved.card.channels.slots()) == 16 and resolved.checkpoint.input_shape == (18, 2000)
 
 def test_sha256_mismatch_is_refused(tmp_path):
     card = get_model_card("biot")
