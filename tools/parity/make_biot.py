@@ -16,7 +16,13 @@ encoder's output (``BIOTClassifier.forward``: ``self.biot(x)``, model/biot.py:15
 
 import numpy as np
 import torch
-from _common import bfloat16_grid, eegmat_windows, parse_args, save_torch_deflated, write_fixture
+from _common import (
+    bfloat16_grid,
+    eegmat_windows,
+    parse_args,
+    save_torch_deflated,
+    write_fixture,
+)
 
 ARGS = parse_args(__doc__)
 from model.biot import BIOTEncoder
