@@ -114,26 +114,38 @@ class MinMaxWithScaleChannel(Scaling):
     """Per window, one min-max over all channels to [-1, 1], plus a SCALE row.
 
     BENDR's extra channel is the constant
-    ``2 * (min(ptp(x) / (data_max - data_min), 1) - 0.5)``, where the
-    dataset limits are learned in ``fit`` (over the training windows). With
-    no limits (an empty fit), the row is 0.
+    ``2 * (min(ptp(x) / span, 1) - 0.5)``. ``span`` is the dataset's
+    ``data_max - data_min`` (µV): fixed where the authors fixed it (BENDR's
+    pretraining limits), else learned in ``fit`` (over the training
+    windows; with no limits, an empty fit, the row is 0).
+    ``zero_in_range``: the min-max range includes 0, as when the rows of
+    unused channels (zeros) take part in it (DN3's Deep1010 mapping).
     """
 
+    span: float | None = None
+    zero_in_range: bool = False
     n_extra_channels = 1
 
     def fit(self, X):
+        if self.span is not None:
+            return {}
         return {"data_min": float(np.min(X)), "data_max": float(np.max(X))}
 
     def merge(self, stats_list):
+        if self.span is not None or not stats_list:
+            return {}
         return {"data_min": min(s["data_min"] for s in stats_list),
                 "data_max": max(s["data_max"] for s in stats_list)}
 
     def apply(self, X, stats):
         lo = X.min(axis=(1, 2), keepdims=True)
         hi = X.max(axis=(1, 2), keepdims=True)
-        ptp = hi - lo
-        out = 2.0 * (X - lo) / np.where(ptp > 0, ptp, 1.0) - 1.0
-        span = stats.get("data_max", 0.0) - stats.get("data_min", 0.0)
+        ptp = hi - lo  # the SCALE row reads the data's own range
+        if self.zero_in_range:
+            lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)
+        rng = hi - lo
+        out = 2.0 * (X - lo) / np.where(rng > 0, rng, 1.0) - 1.0
+        span = self.span if self.span is not None else stats.get("data_max", 0.0) - stats.get("data_min", 0.0)
         if span > 0:
             scale = 2.0 * (np.minimum(ptp / span, 1.0) - 0.5)
         else:
@@ -142,7 +154,9 @@ class MinMaxWithScaleChannel(Scaling):
         return np.concatenate([out, scale_row], axis=1).astype(np.float32, copy=False)
 
     def describe(self):
-        return "per window min-max to [-1, 1] over all channels + SCALE channel"
+        limits = (f"fixed dataset span {self.span:g} µV" if self.span is not None
+                  else "dataset limits learned in fit")
+        return f"per window min-max to [-1, 1] over all channels + SCALE channel ({limits})"
 
 
 @dataclass(frozen=True)
