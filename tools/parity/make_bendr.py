@@ -34,13 +34,13 @@ ARGS = parse_args(__doc__)
 sys.path.insert(0, DN3)
 for name in ("Iterable", "Mapping", "Sequence"):  # dn3 predates Python 3.10
     setattr(collections, name, getattr(collections.abc, name))
-import moabb.datasets as _md  # noqa: E402
+import moabb.datasets as _md
 
 for old in ("BNCI2014001", "BNCI2014004", "BNCI2015001"):  # moabb renamed these
     if not hasattr(_md, old):
         setattr(_md, old, getattr(_md, old[:8] + "_" + old[8:]))
-from dn3.transforms.instance import MappingDeep1010, To1020  # noqa: E402
-from dn3_ext import BENDRContextualizer, ConvEncoderBENDR  # noqa: E402
+from dn3.transforms.instance import MappingDeep1010, To1020
+from dn3_ext import BENDRContextualizer, ConvEncoderBENDR
 
 TUEG = {"data_max": 3276.7, "data_min": -1583.9258304722666}  # configs/pretraining.yml:45-46
 SIZE = {"encoder_h": 32, "transformer_layers": 1, "contextualizer_hidden": 64, "transformer_heads": 8}
