@@ -106,7 +106,7 @@ class PercentileNormalize(Scaling):
         return (X / (scale + self.eps)).astype(np.float32, copy=False)
 
     def describe(self):
-        return f"per channel / {self.q:g}th percentile of |x|"
+        return f"per channel / ({self.q:g}th percentile of |x| + {self.eps:g} µV)"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ The whole-path fixture follows their EEGMAT preparation ``preprocessing/preproce
 
 import numpy as np
 import torch
-from _common import eegmat_raw, parse_args, write_fixture
+from _common import bfloat16_grid, eegmat_raw, parse_args, save_torch_deflated, write_fixture
 from torch import nn
 
 ARGS = parse_args(__doc__)
@@ -29,6 +29,7 @@ model = CBraMod(in_dim=200, out_dim=200, d_model=200, seq_len=30, **SIZE)
 with torch.no_grad():  # every tensor away from its default, so a misplaced one shows
     for p in model.parameters():
         p.add_(0.05 * torch.randn_like(p))
+bfloat16_grid(model)  # a smaller file (deflated)
 state = {k: v.clone() for k, v in model.state_dict().items()}
 model.proj_out = nn.Identity()  # models/model_for_stress.py, as every downstream model
 model.eval()
@@ -55,7 +56,7 @@ folder = write_fixture(
     X=X, sfreq=200.0, ch_names=NAMES,
     features=authors_features(X.astype(np.float64)),
     checkpoint_name="pretrained_weights.pth",
-    save_checkpoint=lambda path: torch.save(state, path),
+    save_checkpoint=lambda path: save_torch_deflated(state, path),
     estimator_kwargs={"filters": None, "model_kwargs": SIZE},
     source={"repository": "wjq-learning/CBraMod", "commit": ARGS.commit,
             "lines": "models/cbramod.py CBraMod; models/model_for_stress.py:18-19 (proj_out = Identity); "

@@ -20,7 +20,7 @@ import ast
 from functools import partial
 
 import torch
-from _common import eegmat_windows, parse_args, write_fixture
+from _common import bfloat16_grid, eegmat_windows, parse_args, save_torch_deflated, write_fixture
 from torch import nn
 
 ARGS = parse_args(__doc__)
@@ -36,6 +36,7 @@ pretrain = NeuralTransformerForMEM(patch_size=200, embed_dim=200, num_heads=10, 
 with torch.no_grad():  # every tensor away from its default, so a misplaced one shows
     for p in pretrain.parameters():
         p.add_(0.05 * torch.randn_like(p))
+bfloat16_grid(pretrain)  # a smaller file (deflated)
 checkpoint = {"model": pretrain.state_dict(), "epoch": 0, "args": argparse.Namespace(model="labram_base")}
 
 student = {k[len("student."):]: v for k, v in checkpoint["model"].items() if k.startswith("student.")}
@@ -64,7 +65,7 @@ write_fixture(
     X=X, sfreq=200.0, ch_names=names,
     features=features,
     checkpoint_name="labram-base.pth",
-    save_checkpoint=lambda path: torch.save(checkpoint, path),
+    save_checkpoint=lambda path: save_torch_deflated(checkpoint, path),
     estimator_kwargs={"filters": None, "model_kwargs": {"num_layers": SIZE["depth"], "mlp_ratio": SIZE["mlp_ratio"]}},
     source={"repository": "935963004/LaBraM", "commit": ARGS.commit,
             "lines": "modeling_pretrain.py:270-288 (labram_base_patch200_1600_8k_vocab); "
