@@ -13,7 +13,13 @@ The whole-path fixture follows their EEGMAT preparation ``preprocessing/preproce
 
 import numpy as np
 import torch
-from _common import bfloat16_grid, eegmat_raw, parse_args, save_torch_deflated, write_fixture
+from _common import (
+    bfloat16_grid,
+    eegmat_raw,
+    parse_args,
+    save_torch_deflated,
+    write_fixture,
+)
 from torch import nn
 
 ARGS = parse_args(__doc__)

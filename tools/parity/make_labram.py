@@ -20,7 +20,13 @@ import ast
 from functools import partial
 
 import torch
-from _common import bfloat16_grid, eegmat_windows, parse_args, save_torch_deflated, write_fixture
+from _common import (
+    bfloat16_grid,
+    eegmat_windows,
+    parse_args,
+    save_torch_deflated,
+    write_fixture,
+)
 from torch import nn
 
 ARGS = parse_args(__doc__)
