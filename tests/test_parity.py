@@ -62,7 +62,6 @@ def relative_error(features, expected):
     return float(np.abs(features - expected).max() / np.abs(expected).max())
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_features_equal_the_authors(case):
     meta = _meta(case)
@@ -72,7 +71,6 @@ def test_features_equal_the_authors(case):
     assert relative_error(features, expected) <= meta.get("rtol", 1e-5), case
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", WHOLE)
 def test_whole_path_on_the_raw_recording(case):
     """The package's preprocessing on the raw recording vs the authors' preparation + forward."""
