@@ -97,7 +97,7 @@ def test_every_fixture_names_its_source():
 
 def test_fixtures_stay_small():
     total = sum(p.stat().st_size for p in PARITY.rglob("*") if p.is_file())
-    assert total < 7e6, f"parity fixtures take {total / 1e6:.1f} MB; keep them to a few MB"
+    assert total < 10e6, f"parity fixtures take {total / 1e6:.1f} MB; keep them to a few MB"
 
 
 def test_every_exact_claim_in_a_card_has_a_fixture_and_vice_versa():
