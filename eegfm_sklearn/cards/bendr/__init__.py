@@ -101,7 +101,9 @@ CARD = ModelCard(
         "recording's EEG channels; here over the 19 slots. Channel names are matched exactly (T3 does not "
         "fill T7, P7 does not fill T5), as DN3's mapping; pass missing_channels='zero' for the authors' zeros."
     ),
-    parity="exact vs the authors' code @ SPOClab-ca/BENDR@ac918ab + dn3@4d477fe (tests/parity/bendr)",
+    parity="exact vs the authors' code @ SPOClab-ca/BENDR@ac918ab + dn3@4d477fe in the authors' form "
+    "(bendr-original, bendr-authors; the 'bendr' checkpoint keeps braindecode's extra final norm) "
+    "(tests/parity/bendr)",
     tokens=_tokens,
     default_pooling="cls",
     poolings=("cls", "mean", "flatten", "attentive"),
