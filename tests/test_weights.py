@@ -65,11 +65,12 @@ def test_keep_head_uses_checkpoint_head_only_when_shapes_match(tmp_path):
 
 def test_wrong_channel_count_names_key_and_both_shapes(tmp_path):
     card = get_model_card("biot")
-    path = tmp_path / "eighteen.ckpt"
-    torch.save(biot_original(build("biot", 18, 400).state_dict()), path)
+    # (a longer channel-token table is cut to the model's, BIOT's truncatable; a shorter one cannot grow)
+    path = tmp_path / "sixteen.ckpt"
+    torch.save(biot_original(build("biot", 16, 400).state_dict()), path)
     with pytest.raises(WeightsError) as err:
-        load_into_module(build("biot", 16, 400), resolve_weights(path, card))
-    assert "encoder.channel_tokens.weight: checkpoint (18, 32) vs model (16, 32)" in str(err.value)
+        load_into_module(build("biot", 18, 400), resolve_weights(path, card))
+    assert "encoder.channel_tokens.weight: checkpoint (16, 32) vs model (18, 32)" in str(err.value)
 
 def test_missing_backbone_tensor_is_refused(tmp_path):
     card = get_model_card("biot")
