@@ -6,9 +6,17 @@ import pytest
 
 from eegfm_sklearn import ChannelWarning, get_model_card
 from eegfm_sklearn.preprocessing.adapter import InputAdapter, plan_channels
+from dataclasses import replace
+
+from eegfm_sklearn.cards.bendr import BENDR_CHANNELS, TUEG_SPAN
 from eegfm_sklearn.cards.biot import BIOT_16_PAIRS
+from eegfm_sklearn.preprocessing.channels import FixedChannels
 
 from conftest import MODELS
+
+# BENDR's 19 slots with the generic old/new 10-20 aliases (BENDR's own card matches names exactly,
+# as the authors' DN3 mapping: tests/test_card_bendr.py).
+ALIASED_19 = replace(get_model_card("bendr"), channels=FixedChannels(BENDR_CHANNELS))
 
 
 def _adapter(model, data, **kw):
@@ -37,12 +45,12 @@ def test_resample_matches_mne(eegmat_small):
     raw = eegmat_small.X[:2]
     expected = mne.filter.resample(raw, up=2, down=5, method="polyphase", axis=-1, verbose=False)
     derived = expected[:, 0] - expected[:, 4]  # Fp1 - F7
-    scale = np.quantile(np.abs(derived), 0.95, axis=-1, keepdims=True) + 1e-8
+    scale = np.quantile(np.abs(derived), 0.95, axis=-1, keepdims=True) + 1e-2  # the authors' 1e-8 V, in µV
     np.testing.assert_allclose(ad.transform(raw)[:, 0], derived / scale, rtol=1e-4, atol=1e-5)
 
 
 def test_channels_matched_case_insensitive_and_old_names(eegmat_small):
-    ad = _adapter("bendr", eegmat_small).fit(eegmat_small.X)
+    ad = InputAdapter(ALIASED_19, eegmat_small.sfreq, eegmat_small.ch_names, "uV").fit(eegmat_small.X)
     report = ad.report_
     assert report.status == ("matched",) * 19
     assert dict(zip(report.slots, report.sources))["T5"] == "EEG T5"
@@ -73,7 +81,7 @@ def test_missing_channel_interpolated_close_to_truth(eegmat_small):
     drop = names.index("EEG C3")
     X = np.delete(eegmat_small.X, drop, axis=1)
     kept = names[:drop] + names[drop + 1:]
-    ad = InputAdapter(get_model_card("bendr"), eegmat_small.sfreq, kept, "uV").fit(X)
+    ad = InputAdapter(ALIASED_19, eegmat_small.sfreq, kept, "uV").fit(X)
     status = ad.report_.as_dict()
     assert status["C3"] == "interpolated" and list(status.values()).count("matched") == 18
     # the interpolated C3 follows the real C3 it replaces
@@ -86,7 +94,7 @@ def test_interpolation_weights_equal_mne_interpolate_bads(eegmat_small):
     names = [n.replace("EEG ", "") for n in eegmat_small.ch_names]
     keep = [n for n in names if n != "Cz"]
     data = eegmat_small.X[0][[names.index(n) for n in keep]] * 1e-6
-    plan = plan_channels(get_model_card("bendr").channels, keep, "interpolate")
+    plan = plan_channels(ALIASED_19.channels, keep, "interpolate")
     ours = plan.matrix[plan.report.slots.index("CZ")] @ data
     info = mne.create_info(keep + ["Cz"], eegmat_small.sfreq, "eeg")
     raw = mne.io.RawArray(np.vstack([data, np.zeros((1, data.shape[1]))]), info, verbose=False)
@@ -99,7 +107,7 @@ def test_interpolation_weights_equal_mne_interpolate_bads(eegmat_small):
 def test_zero_fill_warns_and_reports(eegmat_small):
     X = eegmat_small.X[:, 1:]
     with pytest.warns(ChannelWarning, match=r"Zero-filled 1 slot.*FP1"):
-        ad = InputAdapter(get_model_card("bendr"), eegmat_small.sfreq, eegmat_small.ch_names[1:], "uV",
+        ad = InputAdapter(ALIASED_19, eegmat_small.sfreq, eegmat_small.ch_names[1:], "uV",
                           missing="zero").fit(X)
     assert ad.report_.as_dict()["FP1"] == "zero"
     Xt = ad.transform(X)
@@ -134,7 +142,9 @@ def test_labram_scaling_is_microvolts_over_100(eegmat_small):
 def test_biot_scaling_is_per_channel_95th_percentile(eegmat_small):
     Xt = _adapter("biot", eegmat_small).fit(eegmat_small.X).transform(eegmat_small.X)
     q = np.quantile(np.abs(Xt), 0.95, axis=-1)
-    np.testing.assert_allclose(q, 1.0, rtol=1e-4)
+    # q / (q + 1e-2 µV): the authors' epsilon (1e-8 V) keeps it just under 1 for EEG of tens of µV
+    # (exact values: test_resample_matches_mne)
+    assert np.all((q > 0.99) & (q < 1.0))
 
 
 def test_bendr_scaling_min_max_and_scale_channel(eegmat_small):
@@ -146,8 +156,11 @@ def test_bendr_scaling_min_max_and_scale_channel(eegmat_small):
     np.testing.assert_allclose(eeg.max(axis=(1, 2)), 1, atol=1e-5)
     scale = Xt[:, 19]
     assert np.all(scale == scale[:, :1]) and np.all((scale >= -1) & (scale <= 1))
-    assert ad.stats_["data_max"] > ad.stats_["data_min"]
     assert scale.std() > 0  # windows of different amplitude get different SCALE
+    # the dataset span is the authors' fixed TUEG one: nothing is learned from the fit data
+    assert ad.stats_ == {} and TUEG_SPAN == pytest.approx(4860.6258)
+    few = _adapter("bendr", eegmat_small).fit(eegmat_small.X[:2])
+    np.testing.assert_array_equal(few.transform(eegmat_small.X), Xt)
 
 
 def test_crop_and_pad_to_patch_multiple():

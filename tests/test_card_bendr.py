@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -148,3 +149,37 @@ def test_bendr_full_size_release_99_tensors_authors_form(tmp_path):
     with torch.no_grad():
         assert max_diff(module(x), ref(x)) <= 1e-5
     assert all(is_head(card, k) for k in report.initialised)
+
+
+# -- the authors' DN3 preparation (SPOClab-ca/dn3 transforms/instance.py, channels.py) ----------
+OLD_NAMES = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4", "T5", "P3", "Pz", "P4",
+             "T6", "O1", "O2"]
+
+
+def test_t3_t4_leave_the_t7_t8_slots_empty_as_in_the_authors_mapping():
+    # DN3's Deep1010 rows T3 and T7 are distinct and To1020 reads T7/T8 only (channels.py:27,
+    # instance.py:406-412): T3/T4 data never reach the T7/T8 slots.
+    from eegfm_sklearn.preprocessing.montage import plan_channels
+
+    card = get_model_card("bendr")
+    plan = plan_channels(card.channels, OLD_NAMES, "zero")
+    status = plan.report.as_dict()
+    assert status["T7"] == status["T8"] == "zero" and status["T5"] == status["T6"] == "matched"
+    assert np.all(plan.matrix[plan.report.slots.index("T7")] == 0)
+    assert {"T3", "T4"} <= set(plan.report.unused)
+    modern = plan_channels(card.channels, [{"T5": "P7", "T6": "P8"}.get(n, n) for n in OLD_NAMES], "zero")
+    assert modern.report.as_dict()["T5"] == "zero"  # P7 is not T5 either
+
+
+def test_scale_row_uses_the_tueg_limits_and_the_range_includes_zero():
+    # configs/pretraining.yml:45-46 (TUEG, µV); instance.py:356 (SCALE), :360-366 (min-max over
+    # the Deep1010 EEG rows, whose unused rows are zeros).
+    scaling = get_model_card("bendr").scaling
+    x = np.random.default_rng(0).normal(0, 30, (2, 19, 512))
+    x[1] += 500.0  # a window far from zero: 0 widens its min-max range
+    assert scaling.fit(x) == {}
+    out = scaling.apply(x, {})
+    ptp = x.max(axis=(1, 2)) - x.min(axis=(1, 2))
+    np.testing.assert_allclose(out[:, 19, 0], 2 * (np.minimum(ptp / 4860.6258304722666, 1) - 0.5), rtol=1e-6)
+    np.testing.assert_allclose(out[1, :19], 2 * x[1] / x[1].max() - 1, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out[0, :19].min(), -1, atol=1e-6)

@@ -82,9 +82,36 @@ def test_biot_full_size_original_file(tmp_path):
         assert max_diff(module(x), ref(x)) <= 1e-5
 
 
-def test_checkpoint_names_carry_their_montage():
+def test_every_checkpoint_reads_the_16_tcp_pairs_as_the_authors_fine_tune_them():
+    # ycq091044/BIOT README:83-84: the 18-channel checkpoints fine-tuned with --in_channels 18 on
+    # TUAB's 16 pairs; the released module keeps its 18 channel tokens (input_shape).
     card = get_model_card("biot")
-    for ckpt in card.checkpoints:  # channel count follows from the montage in the name
+    for ckpt in card.checkpoints:
         slots = card.for_checkpoint(ckpt).channels.slots()
-        assert len(slots) == int(re.search(r"(16|18)", ckpt.name).group(1)) == ckpt.input_shape[0]
-        assert slots[0] == "FP1-F7"
+        assert len(slots) == 16 and slots[0] == "FP1-F7" and slots[-1] == "P4-O2"
+        assert ckpt.input_shape[0] == int(re.search(r"(16|18)", ckpt.name).group(1))
+
+
+def test_an_18_token_file_serves_the_16_pairs_with_its_first_rows(tmp_path):
+    card = get_model_card("biot")
+    sd18 = build("biot", 18, 400, seed=0).state_dict()
+    path = tmp_path / "EEG-six-datasets-18-channels.ckpt"
+    torch.save(biot_original(sd18), path)
+    resolved = resolve_weights(path, card)
+    assert resolved.checkpoint.name == "biot-six-datasets-18-original"
+    module = build("biot", 16, 400, seed=1, card=resolved.card)
+    report = load_into_module(module, resolved)
+    tokens = module.state_dict()["encoder.channel_tokens.weight"]
+    assert torch.equal(tokens, sd18["encoder.channel_tokens.weight"][:16])
+    assert any("channel_tokens" in line and "(18, 32) -> (16, 32)" in line for line in report.adapted)
+
+
+def test_percentile_epsilon_is_the_authors_1e_8_volts():
+    # utils.py:28-31 divides volts by (95th percentile + 1e-8): 1e-2 in the adapter's µV.
+    import numpy as np
+
+    scaling = get_model_card("biot").scaling
+    x_uv = np.random.default_rng(0).normal(0, 20, (1, 2, 2000))
+    volts = x_uv * 1e-6
+    authors = volts / (np.quantile(np.abs(volts), 0.95, method="linear", axis=-1, keepdims=True) + 1e-8)
+    np.testing.assert_allclose(scaling.apply(x_uv, {}), authors, rtol=2e-6, atol=0)

@@ -73,4 +73,31 @@ def test_any_channel_count_and_flatten_default():
         module = CardModule(CARD, {"n_chans": n_chans, "n_times": 400, "n_outputs": 2,
                                    "model_kwargs": dict(CARD.tiny_kwargs)}, slots, output="features").eval()
         with torch.no_grad():
-            assert module(torch.randn(1, n_chans, 400)).shape == (1, n_chans * 2 * 16)
+            # tokens are d_model wide (4 conv channels x 8 = 32 for the tiny patch embedding)
+            assert module(torch.randn(1, n_chans, 400)).shape == (1, n_chans * 2 * 32)
+
+
+def test_features_are_the_encoders_output_as_the_authors_read_them(tmp_path):
+    """The authors replace proj_out (pretraining reconstruction) by Identity downstream.
+
+    wjq-learning/CBraMod models/model_for_*.py; braindecode 1.8.1 returns proj_out(encoder(x)).
+    """
+    from torch import nn
+
+    module = _full(4, 400, seed=0)
+    assert isinstance(module.proj_out, nn.Identity)
+    x = torch.randn(2, 4, 400)
+    with torch.no_grad():
+        expected = module.encoder(module.patch_embedding(x.reshape(2, 4, 2, 200)))
+        torch.testing.assert_close(module(x, return_features=True)["features"], expected, rtol=0, atol=0)
+        assert module(x).shape == (2, 2)  # braindecode's head reads the same tokens
+    # A file with the reconstruction head (the authors' pretrained_weights.pth, the Hub's) loads;
+    # proj_out is reported as ignored, not silently dropped.
+    state = {**_backbone(module), "proj_out.0.weight": torch.zeros(200, 200), "proj_out.0.bias": torch.zeros(200)}
+    folder = originals_dir(tmp_path) / "cbramod-base-original"
+    folder.mkdir(parents=True)
+    torch.save(state, folder / "pretrained_weights.pth")
+    report = load_into_module(_full(4, 400, seed=1), resolve_weights("cbramod-base-original", CARD,
+                                                                     cache_dir=tmp_path))
+    assert sorted(i.split(" ")[0] for i in report.ignored) == ["proj_out.0.bias", "proj_out.0.weight"]
+    assert all("Identity" in i for i in report.ignored)

@@ -17,32 +17,33 @@ from conftest import STANDARD_19, card_module
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def _braindecode_twin(module):
-    """braindecode's own LUNA with the same constructor arguments and weights."""
+def test_module_is_the_authors_network_with_its_two_mlp_norms():
+    """pulp-bio/BioFoundation models/LUNA.py:138, :223: timm Mlp(norm_layer=nn.LayerNorm)."""
     from braindecode.models import LUNA
 
-    twin = LUNA(n_chans=module.n_chans, n_times=module.n_times, n_outputs=module.n_outputs, sfreq=256.0,
-                chs_info=module.chs_info, embed_dim=module.embed_dim, num_queries=module.num_queries,
-                depth=module.depth, num_heads=module.num_heads)
-    twin.load_state_dict(module.state_dict())
-    return twin.eval()
-
-
-def test_features_are_braindecodes_encoder_output_and_logits_unchanged():
     module = card_module("luna", 400, output="logits").eval()
     backbone = module.backbone
-    twin = _braindecode_twin(backbone)
+    sd = backbone.state_dict()
+    embed = backbone.embed_dim  # 32 (tiny)
+    assert sd["channel_location_embedder.norm.weight"].shape == (2 * embed,)
+    assert sd["cross_attn.ffn.norm.weight"].shape == (4 * embed,)
+    # braindecode 1.8.1's LUNA has neither norm: its state dict is the card's minus those four.
+    plain = LUNA(n_chans=19, n_times=400, n_outputs=2, sfreq=256.0, chs_info=backbone.chs_info,
+                 embed_dim=embed, num_queries=backbone.num_queries, depth=backbone.depth,
+                 num_heads=backbone.num_heads)
+    assert set(sd) - set(plain.state_dict()) == {
+        "channel_location_embedder.norm.weight", "channel_location_embedder.norm.bias",
+        "cross_attn.ffn.norm.weight", "cross_attn.ffn.norm.bias"}
+    # A non-trivial norm changes the features: they are computed with it.
     x = torch.randn(3, 19, 400)
     caught = []
-    twin.norm.register_forward_hook(lambda m, i, o: caught.append(o))
+    backbone.norm.register_forward_hook(lambda m, i, o: caught.append(o))
     with torch.no_grad():
-        torch.testing.assert_close(backbone(x), twin(x))
         tokens = backbone(x, return_features=True)["features"]
+        backbone.cross_attn.ffn.norm.weight.mul_(2.0)
+        assert not torch.allclose(backbone(x, return_features=True)["features"], tokens)
     assert tokens.shape == (3, 400 // 40, 32 * 2)  # one token per patch, num_queries x embed_dim wide
     torch.testing.assert_close(tokens, caught[0])
-    module.output = "features"
-    with torch.no_grad():
-        torch.testing.assert_close(module(x), tokens.mean(1))
 
 
 def test_positions_reach_braindecode_as_mnes_chs_info():
@@ -56,14 +57,14 @@ def test_positions_reach_braindecode_as_mnes_chs_info():
 
 def _authors_file(tmp_path, seed=0):
     """LUNA-Base as pretrained (reconstruction decoder included), under the authors' key names."""
-    from braindecode.models import LUNA
-
+    card = get_model_card("luna")
     torch.manual_seed(seed)
-    pretraining = LUNA(n_chans=19, n_times=1280, n_outputs=0, sfreq=256.0, **get_model_card("luna").build_kwargs)
+    pretraining = card.module_class(n_chans=19, n_times=1280, n_outputs=0, sfreq=256.0, **card.build_kwargs)
     assert hasattr(pretraining, "decoder_head") and hasattr(pretraining, "channel_emb")
     to_authors = {v: k for k, v in RENAMES.items()}
     state = {to_authors.get(k, k): v.contiguous() for k, v in pretraining.state_dict().items()}
     assert "cross_attn.temparature" in state and "channel_location_embedder.0.fc1.weight" in state
+    assert "channel_location_embedder.0.norm.weight" in state and "cross_attn.ffn.norm.weight" in state
     snap = tmp_path / "cache" / "models--PulpBio--LUNA" / "snapshots" / COMMIT
     snap.mkdir(parents=True)
     (snap.parents[1] / "refs").mkdir()
@@ -113,3 +114,13 @@ def test_contract():
     assert card.sfreq == 256.0 and card.window.multiple == 40 and card.uses_positions
     assert (card.filters.l_freq, card.filters.h_freq) == (0.1, 75.0)
     assert issubclass(card.module_class, __import__("braindecode").models.LUNA)
+
+
+def test_a_file_of_braindecodes_luna_without_the_norms_is_refused_with_the_reason(tmp_path):
+    from braindecode.models import LUNA
+
+    card = get_model_card("luna")
+    plain = LUNA(n_chans=19, n_times=1280, n_outputs=2, sfreq=256.0, **card.build_kwargs)
+    save_file({k: v.contiguous() for k, v in plain.state_dict().items()}, str(tmp_path / "model.safetensors"))
+    with pytest.raises(WeightsError, match=r"braindecode 1\.8\.1's LUNA.*LayerNorm.*models/LUNA\.py:138"):
+        resolve_weights(tmp_path / "model.safetensors", card)

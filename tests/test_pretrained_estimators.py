@@ -97,7 +97,8 @@ def test_head_is_reinitialised_unless_kept(synthetic, tmp_path):
 
 
 def test_registry_checkpoint_applies_its_contract(synthetic, tmp_path, monkeypatch):
-    # An 18-channel BIOT release placed by hand: the adapter derives 18 bipolar pairs.
+    # An 18-channel BIOT release placed by hand: read on the 16 TCP pairs, as the authors fine-tune it
+    # (its two extra channel tokens are cut, and the weights report says so).
     from eegfm_sklearn.weights import resolve_weights
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -107,17 +108,17 @@ def test_registry_checkpoint_applies_its_contract(synthetic, tmp_path, monkeypat
     module = eff.build_module(18, 400, 2, dict(card.tiny_kwargs))
     save_weights_dir(module, tmp_path / "biot18")
     est = FoundationTransformer(**tiny("biot", weights=str(tmp_path / "biot18"), **_common(synthetic)))
-    with pytest.raises(WeightsError, match="encoder.channel_tokens.weight"):
-        est.fit(synthetic.X)  # a 16-channel model cannot take 18-channel weights
+    est.fit(synthetic.X)
+    assert any(line.startswith("encoder.channel_tokens.weight (18, 32) -> (16, 32)")
+               for line in est.weights_report_.adapted)
     with pytest.raises(WeightsError, match="(?s)biot-pretrained-shhs-prest-18chs.*place the file by hand"):
         resolve_weights("biot-shhs-prest-18", card)  # offline, empty cache: says what to do
-    # a folder recording its contract (as save_pretrained writes) gets the 18 pairs
+    # a folder recording its contract (as save_pretrained writes) keeps it
     save_weights_dir(module, tmp_path / "biot18c", {"model": "biot", "checkpoint": "biot-shhs-prest-18",
                                                     "eegfm_sklearn": {}})
     est = FoundationTransformer(**tiny("biot", weights=str(tmp_path / "biot18c"), **_common(synthetic)))
     est.fit(synthetic.X)
-    assert len(est.channel_report_.slots) == 18 and est.channel_report_.slots[-1] == "C4-A1"
-    assert est.channel_report_.as_dict()["C3-A2"] == "interpolated"  # the data have no A1/A2 electrode
+    assert len(est.channel_report_.slots) == 16 and est.channel_report_.slots[-1] == "P4-O2"
     assert est.contract_ == "biot-shhs-prest-18"
 
 

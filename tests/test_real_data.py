@@ -109,13 +109,15 @@ def test_channel_reports_for_eegmat_19_channels(eegmat_small):
     labram = reports["labram"]
     assert labram.slots == tuple(n.upper() for n in EEGMAT_ORDER) and set(labram.status) == {"matched"}
     assert labram.sources == tuple(eegmat_small.ch_names) and labram.unused == ()
-    # BENDR's fixed 19 slots in its own order: T7/T8 filled by the old names T3/T4, T5/T6 kept.
+    # BENDR's fixed 19 slots in its own order, names matched exactly as the authors' DN3 mapping:
+    # T3/T4 do not fill T7/T8 (interpolated here; zero with missing_channels="zero"), T5/T6 kept.
     bendr = reports["bendr"]
     assert bendr.slots == ("FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ", "C4", "T8",
                            "T5", "P3", "PZ", "P4", "T6", "O1", "O2")
-    assert set(bendr.status) == {"matched"} and bendr.unused == ()
+    assert {s for s, st in bendr.as_dict().items() if st != "matched"} == {"T7", "T8"}
+    assert bendr.as_dict()["T7"] == "interpolated" and bendr.unused == ()
     source = dict(zip(bendr.slots, bendr.sources))
-    assert (source["T7"], source["T8"], source["T5"], source["O2"]) == ("EEG T3", "EEG T4", "EEG T5", "EEG O2")
+    assert (source["T7"], source["T8"], source["T5"], source["O2"]) == ("~T7", "~T8", "EEG T5", "EEG O2")
     # BIOT's 16 bipolar pairs of the double-banana montage, each derived from two electrodes
     # (T7/P7/T8/P8 from T3/T5/T4/T6); the midline electrodes feed none.
     biot = reports["biot"]

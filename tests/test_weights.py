@@ -65,11 +65,12 @@ def test_keep_head_uses_checkpoint_head_only_when_shapes_match(tmp_path):
 
 def test_wrong_channel_count_names_key_and_both_shapes(tmp_path):
     card = get_model_card("biot")
-    path = tmp_path / "eighteen.ckpt"
-    torch.save(biot_original(build("biot", 18, 400).state_dict()), path)
+    # (a longer channel-token table is cut to the model's, BIOT's truncatable; a shorter one cannot grow)
+    path = tmp_path / "sixteen.ckpt"
+    torch.save(biot_original(build("biot", 16, 400).state_dict()), path)
     with pytest.raises(WeightsError) as err:
-        load_into_module(build("biot", 16, 400), resolve_weights(path, card))
-    assert "encoder.channel_tokens.weight: checkpoint (18, 32) vs model (16, 32)" in str(err.value)
+        load_into_module(build("biot", 18, 400), resolve_weights(path, card))
+    assert "encoder.channel_tokens.weight: checkpoint (16, 32) vs model (18, 32)" in str(err.value)
 
 def test_missing_backbone_tensor_is_refused(tmp_path):
     card = get_model_card("biot")
@@ -122,10 +123,11 @@ def test_registry_original_placed_by_hand(tmp_path):
     torch.save(lightning, folder / ckpt.filenames[0])
     resolved = resolve_weights("biot-shhs-prest-18-original", card, cache_dir=tmp_path)
     assert resolved.source == "biot-shhs-prest-18-original"
-    n_chans = len(resolved.card.channels.slots())  # the contract fixes the montage
-    assert n_chans == 18
+    n_chans = len(resolved.card.channels.slots())  # the 16 pairs, as the authors fine-tune it
+    assert n_chans == 16
     module = build("biot", n_chans, 400, card=resolved.card)
-    assert_loaded(card, module, sd, load_into_module(module, resolved))
+    assert_loaded(card, module, sd, load_into_module(module, resolved),
+                  adapt=lambda key, value: value[:16] if key == "encoder.channel_tokens.weight" else value)
 
 def test_release_file_name_carries_its_contract(tmp_path):
     card = get_model_card("biot")
@@ -133,7 +135,7 @@ def test_release_file_name_carries_its_contract(tmp_path):
     torch.save(biot_original(build("biot", 18, 400).state_dict()), path)
     resolved = resolve_weights(path, card)
     assert resolved.checkpoint.name == "biot-six-datasets-18-original"
-    assert len(resolved.card.channels.slots()) == 18
+    assert len(resolved.card.channels.slots()) == 16 and resolved.checkpoint.input_shape == (18, 2000)
 
 def test_sha256_mismatch_is_refused(tmp_path):
     card = get_model_card("biot")

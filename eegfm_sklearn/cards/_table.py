@@ -40,7 +40,7 @@ def model_table(with_params=True) -> str:
     """Markdown table of every registered card."""
     speed = json.loads(THROUGHPUT.read_text()) if THROUGHPUT.is_file() else {}
     head = ["model", "status", "params", "rate", "channels", "scaling", "filters", "window", "embedding",
-            "checkpoints", "CPU windows/s (vs raw)"]
+            "checkpoints", "parity with the authors' code", "CPU windows/s (vs raw)"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in list_models():
         card = get_model_card(name)
@@ -50,7 +50,7 @@ def model_table(with_params=True) -> str:
         thr = f"{s['ours_per_s']:.3g} ({s['ratio']:.2f}x)" if s else "not measured"
         cells = [f"`{name}`", card.status, params, f"{card.sfreq:g} Hz", _short(card.channels.describe()),
                  card.scaling.describe(), card.filters.describe() if card.filters else "not stated",
-                 _window(card), str(card.embedding_size), ckpts, thr]
+                 _window(card), str(card.embedding_size), ckpts, card.parity or "not checked", thr]
         rows.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     return "\n".join(rows)
 
@@ -60,7 +60,8 @@ def main():
     print("Generated from the model cards by `python -m eegfm_sklearn.cards._table > docs/models.md`;")
     print("`get_model_card(name)` holds the full facts (notes, checkpoints' repos and files).")
     print("Throughput: `benchmarks/bench_transform.py` (our `transform` vs the raw braindecode forward on")
-    print("the same windows, 2-core CPU).\n")
+    print("the same windows, 2-core CPU). Parity: the card's features against its authors' own model code")
+    print("(fixtures in `tests/parity/`, how they are made: [](guide/parity.md)).\n")
     print(model_table())
 
 

@@ -413,10 +413,12 @@ class FoundationEstimatorBase(BaseEstimator):
         description : str
             A first line naming the model and the input seen in ``fit``
             (rate, channel count, units), then one ``"  - "`` line per
-            step of the adapter (``adapter_.steps_``), in order.
+            step of the adapter (``adapter_.steps_``), in order, and how the
+            model compares with its authors' code (the card's ``parity``).
         """
         check_is_fitted(self, "adapter_")
         lines = [f"{self.card_.name}: input {self.recording_info_.sfreq:g} Hz, "
                  f"{len(self.recording_info_.ch_names)} channels, {self.recording_info_.units}"]
         lines += [f"  - {step}" for step in self.adapter_.steps_]
+        lines.append(f"  - parity: {self.card_.parity or 'not checked'}")
         return "\n".join(lines)

@@ -262,7 +262,8 @@ class InputAdapter:
         steps = [
             f"channels: {len(rep.slots)} slots ({rep.count('matched')} matched, {rep.count('derived')} derived, "
             f"{rep.count('interpolated')} interpolated, {rep.count('zero')} zero-filled)"
-            + (f"; unused inputs: {', '.join(rep.unused)}" if rep.unused else ""),
+            + (f"; unused inputs: {', '.join(rep.unused)}" if rep.unused else "")
+            + ("" if self.card.channels.aliases else "; names matched exactly (T3 is not T7), as the authors' mapping"),
         ]
         if to_microvolts(1.0, self.units) != 1.0:
             steps.append(f"units: {self.units} -> µV")

@@ -60,7 +60,7 @@ def name_variants(name: str) -> tuple[str, ...]:
     return (norm, alt) if alt else (norm,)
 
 
-def find_channel(target: str, user_index: dict[str, int]) -> int | None:
+def find_channel(target: str, user_index: dict[str, int], aliases: bool = True) -> int | None:
     """Index of ``target`` among the user's channels, or None.
 
     Parameters
@@ -69,8 +69,12 @@ def find_channel(target: str, user_index: dict[str, int]) -> int | None:
         A slot or electrode name of a card.
     user_index : dict
         Normalised user name -> position in the user's data.
+    aliases : bool, default=True
+        Also accept the old/new 10-20 equivalent (T3 for T7...); False where
+        the authors matched names exactly.
     """
-    for variant in name_variants(target):
+    variants = name_variants(target) if aliases else (normalize_name(target),)
+    for variant in variants:
         if variant in user_index:
             return user_index[variant]
     return None
@@ -123,21 +127,30 @@ class ChannelScheme:
         """Whether slots absent from the data must still be produced."""
         return True
 
+    # Whether a slot also takes its old/new 10-20 equivalent (T3 for T7); see FixedChannels.
+    aliases = True
+
     def describe(self) -> str:
         raise NotImplementedError
 
 
 @dataclass(frozen=True)
 class FixedChannels(ChannelScheme):
-    """A fixed, ordered list of referential electrodes (e.g. BENDR's 19)."""
+    """A fixed, ordered list of referential electrodes (e.g. BENDR's 19).
+
+    ``aliases=False``: a slot takes only a channel of its own name, not its
+    old/new 10-20 equivalent (the authors' mapping kept T3 and T7 apart).
+    """
 
     names: tuple[str, ...]
+    aliases: bool = True
 
     def slots(self, user_names=None):
         return self.names
 
     def describe(self):
-        return f"{len(self.names)} fixed: " + ", ".join(self.names)
+        text = f"{len(self.names)} fixed: " + ", ".join(self.names)
+        return text if self.aliases else text + " (names matched exactly, no old/new aliases)"
 
 
 @dataclass(frozen=True)

@@ -165,14 +165,14 @@ def plan_channels(scheme, user_names, missing="interpolate", positions=None):
     used = set()
     for slot in slots:
         row = np.zeros(len(user_names))
-        direct = find_channel(slot, index)
+        direct = find_channel(slot, index, scheme.aliases)
         if direct is not None:
             row[direct] = 1.0
             used.add(direct)
             rows.append(row), status.append("matched"), sources.append(user_names[direct])
             continue
         electrodes = scheme.electrodes(slot)
-        found = [find_channel(e, index) for e in electrodes]
+        found = [find_channel(e, index, scheme.aliases) for e in electrodes]
         weights = scheme.combine(slot)
         if all(i is not None for i in found):
             for i, w in zip(found, weights):

@@ -106,7 +106,7 @@ class PercentileNormalize(Scaling):
         return (X / (scale + self.eps)).astype(np.float32, copy=False)
 
     def describe(self):
-        return f"per channel / {self.q:g}th percentile of |x|"
+        return f"per channel / ({self.q:g}th percentile of |x| + {self.eps:g} µV)"
 
 
 @dataclass(frozen=True)
@@ -114,26 +114,38 @@ class MinMaxWithScaleChannel(Scaling):
     """Per window, one min-max over all channels to [-1, 1], plus a SCALE row.
 
     BENDR's extra channel is the constant
-    ``2 * (min(ptp(x) / (data_max - data_min), 1) - 0.5)``, where the
-    dataset limits are learned in ``fit`` (over the training windows). With
-    no limits (an empty fit), the row is 0.
+    ``2 * (min(ptp(x) / span, 1) - 0.5)``. ``span`` is the dataset's
+    ``data_max - data_min`` (µV): fixed where the authors fixed it (BENDR's
+    pretraining limits), else learned in ``fit`` (over the training
+    windows; with no limits, an empty fit, the row is 0).
+    ``zero_in_range``: the min-max range includes 0, as when the rows of
+    unused channels (zeros) take part in it (DN3's Deep1010 mapping).
     """
 
+    span: float | None = None
+    zero_in_range: bool = False
     n_extra_channels = 1
 
     def fit(self, X):
+        if self.span is not None:
+            return {}
         return {"data_min": float(np.min(X)), "data_max": float(np.max(X))}
 
     def merge(self, stats_list):
+        if self.span is not None or not stats_list:
+            return {}
         return {"data_min": min(s["data_min"] for s in stats_list),
                 "data_max": max(s["data_max"] for s in stats_list)}
 
     def apply(self, X, stats):
         lo = X.min(axis=(1, 2), keepdims=True)
         hi = X.max(axis=(1, 2), keepdims=True)
-        ptp = hi - lo
-        out = 2.0 * (X - lo) / np.where(ptp > 0, ptp, 1.0) - 1.0
-        span = stats.get("data_max", 0.0) - stats.get("data_min", 0.0)
+        ptp = hi - lo  # the SCALE row reads the data's own range
+        if self.zero_in_range:
+            lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)
+        rng = hi - lo
+        out = 2.0 * (X - lo) / np.where(rng > 0, rng, 1.0) - 1.0
+        span = self.span if self.span is not None else stats.get("data_max", 0.0) - stats.get("data_min", 0.0)
         if span > 0:
             scale = 2.0 * (np.minimum(ptp / span, 1.0) - 0.5)
         else:
@@ -142,7 +154,9 @@ class MinMaxWithScaleChannel(Scaling):
         return np.concatenate([out, scale_row], axis=1).astype(np.float32, copy=False)
 
     def describe(self):
-        return "per window min-max to [-1, 1] over all channels + SCALE channel"
+        limits = (f"fixed dataset span {self.span:g} µV" if self.span is not None
+                  else "dataset limits learned in fit")
+        return f"per window min-max to [-1, 1] over all channels + SCALE channel ({limits})"
 
 
 def average_reference(X):
@@ -178,20 +192,22 @@ class ZScore(Scaling):
     Optionally re-reference each window to its channels' mean first
     (``average_reference``), clip at ``clip`` standard deviations (REVE: 15)
     and multiply by ``target_std`` (models trained on a fixed spread, e.g.
-    0.1). ``eps`` (µV) is added to the standard deviation.
+    0.1). ``eps`` (µV) is added to the standard deviation. ``ddof=1`` for
+    authors who normalise with torch's default (unbiased) ``std``.
     """
 
     clip: float | None = None
     target_std: float = 1.0
     eps: float = 1e-8
     average_reference: bool = False
+    ddof: int = 0
 
     def apply(self, X, stats):
         X = np.asarray(X, dtype=np.float32)
         if self.average_reference:
             X = average_reference(X)
         out = X - X.mean(axis=-1, keepdims=True)
-        out /= out.std(axis=-1, keepdims=True) + self.eps
+        out /= out.std(axis=-1, keepdims=True, ddof=self.ddof) + self.eps
         if self.clip is not None:
             np.clip(out, -self.clip, self.clip, out=out)
         if self.target_std != 1.0:
@@ -204,6 +220,8 @@ class ZScore(Scaling):
             text = "common average reference, then " + text
         if self.eps >= 1e-3:
             text += f" (sd + {self.eps:g} µV)"
+        if self.ddof:
+            text += f" (std with ddof={self.ddof})"
         if self.clip is not None:
             text += f", clipped at ±{self.clip:g} sd"
         if self.target_std != 1.0:

@@ -13,7 +13,10 @@ BIOT_16_PAIRS = (
     ("FP1", "F3"), ("F3", "C3"), ("C3", "P3"), ("P3", "O1"),
     ("FP2", "F4"), ("F4", "C4"), ("C4", "P4"), ("P4", "O2"),
 )
-# The 18-channel checkpoints add two pairs to the 16.
+# The 18-channel checkpoints hold two more channel tokens (C3-A2, C4-A1: SHHS's two channels,
+# pretrained alone through an offset of 16, ycq091044/BIOT model/biot.py:112-124). The authors
+# fine-tune these checkpoints on the 16 pairs (README:83-84, --in_channels 18 on TUAB's 16 TCP
+# pairs): the encoder loops over the input's channels, so only the first 16 tokens are used.
 BIOT_18_PAIRS = BIOT_16_PAIRS + (("C3", "A2"), ("C4", "A1"))
 
 
@@ -44,8 +47,8 @@ CHECKPOINTS = (
         source="hub",
         repo_id="braindecode/biot-pretrained-shhs-prest-18chs",
         filenames=("model.safetensors", "pytorch_model.bin"),
-        card_overrides={"channels": BipolarChannels(BIOT_18_PAIRS)},
-        notes="SHHS + PREST pretraining, 18 channels (16 bipolar + C3-A2, C4-A1).",
+        notes="SHHS + PREST pretraining, 18 channel tokens (16 bipolar + C3-A2, C4-A1); used on the 16 pairs, "
+        "as the authors fine-tune it.",
     ),
     Checkpoint(
         name="biot-six-datasets-18",
@@ -53,8 +56,8 @@ CHECKPOINTS = (
         source="hub",
         repo_id="braindecode/biot-pretrained-six-datasets-18chs",
         filenames=("model.safetensors", "pytorch_model.bin"),
-        card_overrides={"channels": BipolarChannels(BIOT_18_PAIRS)},
-        notes="Six-dataset pretraining, 18 channels (16 bipolar + C3-A2, C4-A1).",
+        notes="Six-dataset pretraining, 18 channel tokens (16 bipolar + C3-A2, C4-A1); used on the 16 pairs, "
+        "as the authors fine-tune it.",
     ),
     Checkpoint(
         name="biot-prest-16-original",
@@ -71,7 +74,6 @@ CHECKPOINTS = (
         source="original",
         filenames=("EEG-SHHS+PREST-18-channels.ckpt",),
         fmt="biot-original",
-        card_overrides={"channels": BipolarChannels(BIOT_18_PAIRS)},
         url="https://github.com/ycq091044/BIOT/tree/main/pretrained-models",
         notes="The authors' file (a plain BIOTEncoder state dict).",
     ),
@@ -81,7 +83,6 @@ CHECKPOINTS = (
         source="original",
         filenames=("EEG-six-datasets-18-channels.ckpt",),
         fmt="biot-original",
-        card_overrides={"channels": BipolarChannels(BIOT_18_PAIRS)},
         url="https://github.com/ycq091044/BIOT/tree/main/pretrained-models",
         notes="The authors' file (a plain BIOTEncoder state dict).",
     ),
@@ -94,7 +95,9 @@ CARD = ModelCard(
     # spectral projection of the released weights.
     sfreq=200.0,
     channels=BipolarChannels(BIOT_16_PAIRS),
-    scaling=PercentileNormalize(95.0),
+    # utils.py:28-31: X / (95th percentile of |X| + 1e-8) on volts (datasets/TUAB/process.py:29
+    # raw.get_data()); the adapter works in µV, where that epsilon is 1e-2.
+    scaling=PercentileNormalize(95.0, eps=1e-2),
     # STFT n_fft 200, hop 100 (any length >= one FFT); 1000 positional tokens.
     window=WindowSpec(multiple=1, min_samples=200, max_samples=100_000),
     embedding_size=256,
@@ -104,11 +107,19 @@ CARD = ModelCard(
     head_prefixes=("final_layer.",),
     checkpoints=CHECKPOINTS,
     weight_formats=(ORIGINAL_FORMAT,),
+    # An 18-token table (the 18-channel checkpoints) serves the 16 pairs with its first 16 rows.
+    truncatable={"encoder.channel_tokens.weight": 0},
     notes=(
         "PREST checkpoints were trained on 10 s windows. Filters: not stated. The authors' code "
         "(datasets/*/process.py, utils.py loaders) resamples to 200 Hz and applies no filter; the "
-        "PREST (MGH) and SHHS pretraining data were prepared by unpublished scripts. filters=None."
+        "PREST (MGH) and SHHS pretraining data were prepared by unpublished scripts. filters=None. "
+        "Scaling as the authors' loaders (ycq091044/BIOT utils.py:28-31): each channel / (95th percentile of "
+        "|x| + 1e-8) with x in volts, i.e. + 1e-2 in µV. The 18-channel checkpoints are used on the 16 TCP "
+        "pairs, as the authors fine-tune them (README:83-84; model/biot.py:118-124 reads the first 16 channel "
+        "tokens); their C3-A2 / C4-A1 tokens were pretrained on SHHS's two channels alone and are left out "
+        "(listed as cut in the weights report)."
     ),
+    parity="exact vs the authors' code @ ycq091044/BIOT@d138e32 (tests/parity/biot)",
     tokens=_tokens,
     # torch.stft in braindecode's tokenizer: no window is passed (rectangular is intended)
     quiet_warnings=((UserWarning, r"A window was not provided"),),

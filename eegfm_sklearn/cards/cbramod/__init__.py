@@ -12,6 +12,22 @@ CBRAMOD_PRETRAINING_CHANNELS = (
 )
 
 
+def _post_build(module):
+    from torch import nn
+
+    # proj_out is the pretraining reconstruction head: the authors replace it by Identity before
+    # every downstream use (wjq-learning/CBraMod README and models/model_for_*.py, e.g.
+    # model_for_stress.py:19), so features and the task head read the encoder's output.
+    # braindecode 1.8.1's return_features returns proj_out(encoder(x)) instead.
+    if not isinstance(module.proj_out, nn.Identity):
+        module.proj_out = nn.Identity()
+        d_model = module.patch_embedding.d_model
+        if module._emb_dim != d_model:  # the head reads d_model-wide tokens now
+            module._emb_dim = d_model
+            module.reset_head(module.n_outputs)
+    return module
+
+
 def _flattened(out):
     # braindecode's head flattens every (channel, patch) token: (n, c, p, d) -> (n, c*p*d).
     return out["features"].flatten(1)
@@ -61,11 +77,12 @@ CARD = ModelCard(
     # 19 channels x 1 patch x 200 = 3800 for the minimum window of a 10-20 cap.
     embedding_size=3800,
     build_kwargs={},
-    tiny_kwargs={"n_layer": 1, "nhead": 2, "dim_feedforward": 32, "emb_dim": 16,
+    tiny_kwargs={"n_layer": 1, "nhead": 2, "dim_feedforward": 32, "emb_dim": 32,
                  "channels_kernel_stride_padding_norm": _TINY_CONV},
     features=_flattened,
     head_prefixes=("final_layer.",),
     checkpoints=CHECKPOINTS,
+    post_build=_post_build,
     filters=FilterSpec(0.3, 75.0, (60.0,), source="CBraMod repo, preprocessing_tueg_for_pretraining.py"),
     notes=(
         "Pretrained on TUEG at 200 Hz, band-pass 0.3-75 Hz and a 60 Hz notch, µV / 100, 30 s samples "
@@ -73,8 +90,14 @@ CARD = ModelCard(
         "positional encoding is a convolution over neighbouring channels, so keep a consistent "
         "channel order between fit and predict. "
         "The default 'flatten' embedding (what braindecode's head reads) is n_chans x n_patches x 200 "
-        "(embedding_size: 19 channels, one patch); 'mean' gives 200."
+        "(embedding_size: 19 channels, one patch); 'mean' gives 200. "
+        "Features are the encoder's output: the reconstruction head proj_out is replaced by Identity, "
+        "as the authors do before every downstream use (wjq-learning/CBraMod models/model_for_stress.py:19, "
+        "README); braindecode 1.8.1 returns proj_out(encoder(x)) (relative difference 1.9). Its tensors "
+        "in the authors' file and the Hub's are listed as ignored by the weights report. The authors' "
+        "EEGMAT preparation (preprocessing/preprocessing_stress.py) resamples to 200 Hz without filtering."
     ),
+    parity="exact vs the authors' code @ wjq-learning/CBraMod@b9e9610 (tests/parity/cbramod)",
     tokens=_tokens,
     default_pooling="flatten",
     poolings=("flatten", "mean", "attentive"),

@@ -78,6 +78,8 @@ CARD = ModelCard(
         "The default 'flatten' embedding (what braindecode's head reads) is n_chans x n_patches x 200 "
         "(embedding_size: 19 channels, one patch); 'mean' gives 200."
     ),
+    parity="not checked: the authors' code (jingyingma01/CodeBrain) cannot be fetched here; braindecode's "
+    "features stop before the codebook heads (no reconstruction head is applied, unlike CBraMod's proj_out)",
     tokens=_tokens,
     default_pooling="flatten",
     poolings=("flatten", "mean", "attentive"),

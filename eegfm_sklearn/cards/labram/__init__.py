@@ -79,7 +79,13 @@ CARD = ModelCard(
     # The authors' pickle stores its training args as an argparse.Namespace (plain data).
     safe_globals=(argparse.Namespace,),
     filters=FilterSpec(0.1, 75.0, (50.0,), source="Jiang et al. 2024, sec. 3 / LaBraM repo"),
-    notes="Pretrained at 200 Hz on data band-passed 0.1-75 Hz with a 50 Hz notch, in units of 0.1 mV.",
+    notes="Pretrained at 200 Hz on data band-passed 0.1-75 Hz with a 50 Hz notch, in units of 0.1 mV. "
+    "The default embedding is the authors' --use_cls path (935963004/LaBraM run_class_finetuning.py:129: the "
+    "CLS token after the pretrained final norm). Their default fine-tuning (use_mean_pooling=True, :127-128) "
+    "instead averages the patch tokens before that norm and applies a new LayerNorm (fc_norm, "
+    "modeling_finetune.py:299-300, 374-381); pooling='mean' here averages the normed tokens, which is not "
+    "the same.",
+    parity="exact vs the authors' code @ 935963004/LaBraM@c431221 (CLS path; tests/parity/labram)",
     tokens=_tokens,
     default_pooling="cls",
     poolings=("cls", "mean", "flatten", "attentive"),

@@ -66,7 +66,8 @@ CARD = ModelCard(
     module_path="eegfm_sklearn.cards.luna.module.LUNAFeatures",
     sfreq=256.0,
     channels=AnyChannels(),
-    scaling=ZScore(),
+    # tasks/finetune_task_LUNA.py:34-43 (ChannelWiseNormalize): torch std, unbiased, + 1e-8
+    scaling=ZScore(ddof=1),
     window=WindowSpec(multiple=PATCH, min_samples=PATCH),
     embedding_size=_embedding_size("base"),
     build_kwargs=_size_kwargs("base"),
@@ -89,8 +90,14 @@ CARD = ModelCard(
         "spherical electrode table (BioFoundation make_datasets/electrode_positions.py, another axis order), "
         "which braindecode does not reproduce. braindecode has no return_features: the embedding is the "
         "encoder's final-norm output (one num_queries x embed_dim token per patch), averaged over patches; "
-        "braindecode's own head (pooling=None when fine-tuning) is a learned-query attention over those tokens."
+        "braindecode's own head (pooling=None when fine-tuning) is a learned-query attention over those tokens. "
+        "The module is the authors' network: braindecode 1.8.1's LUNA lacks the LayerNorm of two MLPs "
+        "(pulp-bio/BioFoundation models/LUNA.py:138 cross-attention feed-forward, :223 channel-location "
+        "embedder: timm Mlp(norm_layer=nn.LayerNorm)); the card adds both, also for weights=None. A file "
+        "saved from braindecode's LUNA (no such norms) is refused with that explanation. The z-score uses "
+        "torch's unbiased std + 1e-8, as the authors' ChannelWiseNormalize (tasks/finetune_task_LUNA.py:34-43)."
     ),
+    parity="exact vs the authors' code @ pulp-bio/BioFoundation@1923999 (tests/parity/luna)",
     tokens=_tokens,
     default_pooling="mean",
     poolings=("mean", "flatten", "attentive"),

@@ -11,6 +11,7 @@ by name. A file already in braindecode's names passes through unchanged.
 
 from __future__ import annotations
 
+from ...weights.errors import WeightsError
 from ...weights.formats import WeightFormat, is_tensor_dict, strip_prefix, unwrap
 
 # braindecode's LUNA.mapping (authors' name -> braindecode's).
@@ -42,8 +43,22 @@ def _matches(obj) -> bool:
         k.startswith("patch_embed.") for k in sd)
 
 
+# The LayerNorms of the authors' two MLPs (timm Mlp(norm_layer=nn.LayerNorm), BioFoundation
+# models/LUNA.py:138 and :223), which braindecode 1.8.1's LUNA lacks (see module.py).
+AUTHORS_NORMS = ("channel_location_embedder.norm.weight", "cross_attn.ffn.norm.weight")
+
+
 def _convert(obj):
-    return {RENAMES.get(k, k): v for k, v in _state(obj).items() if not k.startswith(RECONSTRUCTION_PREFIXES)}
+    sd = {RENAMES.get(k, k): v for k, v in _state(obj).items() if not k.startswith(RECONSTRUCTION_PREFIXES)}
+    missing = [k for k in AUTHORS_NORMS if k not in sd]
+    if missing:
+        raise WeightsError(
+            f"This LUNA file has no {missing}: it was saved from braindecode 1.8.1's LUNA, which drops the "
+            "LayerNorm of two MLPs that the authors' network has (pulp-bio/BioFoundation models/LUNA.py:138, "
+            ":223). Loaded into the authors' network those norms would stay at their initial values and the "
+            "features would differ from any trained LUNA's; it is refused. Use the authors' release "
+            "(weights='luna-base' / 'luna-large' / 'luna-huge', PulpBio/LUNA) or a file saved by this package.")
+    return sd
 
 
 FORMAT = WeightFormat("luna-pulpbio", _matches, _convert)
