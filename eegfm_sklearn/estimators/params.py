@@ -95,6 +95,7 @@ COMMON = {
     "split_overlap": [Interval(Real, 0, 1, closed="left")],
     "split_pooling": [StrOptions(set(SPLIT_POOLINGS))],
     "filters": [None, StrOptions({"card"})],
+    "n_threads": [None, Interval(Integral, 1, None, closed="left")],
 }
 
 TRANSFORMER = {

@@ -258,13 +258,13 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
                  finetune="full", n_unfrozen_blocks=1, pooling=None, layer_decay=None, lora_rank=8,
                  lora_alpha=None, peft_config=None, merge_lora=False, lr_schedule="constant",
                  warmup_epochs=0, max_grad_norm=None, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=5, class_weight=None, accelerate=False, filters="card"):
+                 n_iter_no_change=5, class_weight=None, accelerate=False, filters="card", n_threads=None):
         super().__init__(model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names, units=units,
                          montage=montage, missing_channels=missing_channels, window_policy=window_policy,
                          model_kwargs=model_kwargs, batch_size=batch_size, device=device,
                          precision=precision, compile=compile, random_state=random_state, verbose=verbose,
                          pad_mode=pad_mode, max_window_seconds=max_window_seconds, split_overlap=split_overlap,
-                         split_pooling=split_pooling, filters=filters)
+                         split_pooling=split_pooling, filters=filters, n_threads=n_threads)
         self.keep_head = keep_head
         self.max_epochs = max_epochs
         self.lr = lr
@@ -392,7 +392,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
                 **self._criterion_kwargs(y_train),
                 **extra,
             )
-            with dependency_notices_filtered():
+            with dependency_notices_filtered(), self._threads():
                 net.fit(Xt, y_train)
         self.n_trainable_params_ = ft.count_trainable(self.module_)
         if self.merge_lora:
