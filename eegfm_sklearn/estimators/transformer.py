@@ -6,7 +6,6 @@ import hashlib
 import uuid
 import warnings
 
-import braindecode
 import mne
 import numpy as np
 import torch
@@ -367,6 +366,8 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             # by content, read now: a file rewritten with the same size and mtime is another key
             weights = {"sha256": sorted(file_sha256(path) for path in resolved.files), "fmt": resolved.fmt}
         elif self.random_state is not None:
+            import braindecode  # imported by the module's build already
+
             weights = {"random_state": int(self.random_state), "torch": torch.__version__,
                        "braindecode": braindecode.__version__}
         else:
