@@ -66,6 +66,11 @@ class Scaling:
 
     n_extra_channels = 0
 
+    @property
+    def learns(self) -> bool:
+        """Whether ``fit`` learns anything (else the adapter need not adapt the training windows to fit)."""
+        return type(self).fit is not Scaling.fit
+
     def fit(self, X) -> dict:
         """Dataset-level statistics (a dict of floats) learned from ``X``."""
         return {}
