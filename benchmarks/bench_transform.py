@@ -271,7 +271,7 @@ def main(argv=None):
         stop.set()
         busy.join()
     print()
-    print(format_table(rows, args.n_windows, batch_size, args.window_seconds, sfreq))
+    print(format_table(rows, args.n_windows, batch_size, X.shape[-1] / sfreq, sfreq))
     print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.json:
         import json
