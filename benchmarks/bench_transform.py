@@ -235,6 +235,8 @@ def main(argv=None):
                         help="also write {model: {ours_per_s, forward_per_s, ratio}} here (docs/throughput.json "
                              "feeds the table of docs/models.md)")
     parser.add_argument("--tiny", action="store_true", help="each card's tiny architecture instead of full size")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="white-noise windows (19 EEGMAT channels, 500 Hz, 20 µV) instead of EEGMAT recordings")
     parser.add_argument("--smoke", action="store_true",
                         help="smallest setting, runs in seconds: --tiny, 4 windows, 1 repeat")
     args = parser.parse_args(argv)
@@ -245,7 +247,14 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     batch_size = args.batch_size or args.n_windows
-    X, sfreq, ch_names = load_windows(args.n_windows, args.window_seconds, args.data_dir)
+    if args.synthetic:  # machines without the recordings (a lent GPU): same shape, same montage
+        ch_names = ["Fp1", "Fp2", "F3", "F4", "F7", "F8", "T3", "T4", "C3", "C4", "T5", "T6", "P3", "P4",
+                    "O1", "O2", "Fz", "Cz", "Pz"]
+        sfreq = 500.0
+        n = round(args.window_seconds * sfreq)
+        X = 20 * np.random.default_rng(0).standard_normal((args.n_windows, len(ch_names), n))
+    else:
+        X, sfreq, ch_names = load_windows(args.n_windows, args.window_seconds, args.data_dir)
     sfreq = args.input_sfreq or sfreq
     print(machine_description(args.threads))
     print(f"data: {X.shape[0]} windows x {X.shape[1]} ch x {X.shape[2]} samples at {sfreq:g} Hz")
@@ -277,7 +286,7 @@ def main(argv=None):
         import json
 
         table = {r["model"]: {"ours_per_s": r["transform_wps"], "forward_per_s": r["forward_wps"],
-                              "ratio": 1 / r["ratio"], "adapter_share": r["adapter_frac"],
+                              "ratio": 1 / r["ratio"], "adapter_share": r["adapter_frac"], "params_M": r["params_M"],
                               "cpu_ratio": 1 / r["cpu_ratio"]} for r in rows}
         with open(args.json, "w") as f:
             json.dump(table, f, indent=1, sort_keys=True)
