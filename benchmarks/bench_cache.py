@@ -44,6 +44,13 @@ def timed(fn):
     return time.perf_counter() - start
 
 
+def timed_cpu(fn):
+    """(wall seconds, CPU seconds of this process: all its threads, not joblib's worker processes)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="labram")
@@ -52,6 +59,8 @@ def main():
     parser.add_argument("--integrity", action="store_true", help="cost of entry checks and content hashing")
     parser.add_argument("--subjects", type=int, default=10, help="first N EEGMAT subjects")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--n-windows", type=int, default=None, help="first N windows only (e.g. 256)")
+    parser.add_argument("--no-jobs", action="store_true", help="skip the n_jobs=2 rows")
     parser.add_argument("--smoke", action="store_true",
                         help="smallest setting, runs in seconds: --tiny, 2 subjects, 2 folds")
     args = parser.parse_args()
@@ -61,32 +70,38 @@ def main():
         args.tiny, args.subjects, args.folds = True, 2, 2
     torch.set_num_threads(args.threads)
     data = load_eegmat(range(args.subjects), window_seconds=4.0)
+    if args.n_windows:
+        data = type(data)(data.X[:args.n_windows], data.y[:args.n_windows], data.groups[:args.n_windows],
+                          data.sfreq, data.ch_names)
     kwargs = dict(get_model_card(args.model).tiny_kwargs) if args.tiny else None
 
     def encoder(**extra):
         return FoundationTransformer(args.model, sfreq=data.sfreq, ch_names=data.ch_names, model_kwargs=kwargs,
-                                     random_state=0, **extra)
+                                     random_state=0, n_threads=args.threads, **extra)
 
     def cv(**extra):
         pipe = make_pipeline(encoder(**extra.pop("enc", {})), LogisticRegression(max_iter=1000))
         return cross_val_score(pipe, data.X, data.y, groups=data.groups, cv=GroupKFold(args.folds), **extra)
 
-    rows = {"one embedding pass": timed(lambda: encoder().fit(data.X).transform(data.X))}
+    rows = {"one embedding pass": timed_cpu(lambda: encoder().fit(data.X).transform(data.X))}
     k = f"{args.folds}-fold CV"
-    rows[f"{k}, no cache"] = timed(lambda: cv())
+    rows[f"{k}, no cache"] = timed_cpu(lambda: cv())
     MemoryStore.clear()
-    rows[f"{k}, cache='memory'"] = timed(lambda: cv(enc={"cache": "memory"}))
+    rows[f"{k}, cache='memory'"] = timed_cpu(lambda: cv(enc={"cache": "memory"}))
     with tempfile.TemporaryDirectory() as folder:
-        rows[f"{k}, cache=<dir>"] = timed(lambda: cv(enc={"cache": folder}))
-    with tempfile.TemporaryDirectory() as folder:
-        rows[f"{k}, cache=<dir>, n_jobs=2"] = timed(lambda: cv(enc={"cache": folder}, n_jobs=2))
-        # the same again: worker processes already started, every embedding on disk
-        rows["  again (warm workers, warm cache)"] = timed(lambda: cv(enc={"cache": folder}, n_jobs=2))
-    unit = rows["one embedding pass"]
-    print(f"{args.model}{' (tiny)' if args.tiny else ''}, {len(data.X)} windows, {args.threads} threads")
-    print(f"{'configuration':36s} {'seconds':>8s} {'x one pass':>10s}")
-    for name, sec in rows.items():
-        print(f"{name:36s} {sec:8.2f} {sec / unit:10.2f}")
+        rows[f"{k}, cache=<dir>"] = timed_cpu(lambda: cv(enc={"cache": folder}))
+    if not args.no_jobs:
+        with tempfile.TemporaryDirectory() as folder:
+            rows[f"{k}, cache=<dir>, n_jobs=2"] = timed_cpu(lambda: cv(enc={"cache": folder}, n_jobs=2))
+            # the same again: worker processes already started, every embedding on disk
+            rows["  again (warm workers, warm cache)"] = timed_cpu(lambda: cv(enc={"cache": folder}, n_jobs=2))
+    unit, unit_cpu = rows["one embedding pass"]
+    print(f"{args.model}{' (tiny)' if args.tiny else ''}, {len(data.X)} windows, {args.threads} threads; "
+          f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"{'configuration':36s} {'seconds':>8s} {'x one pass':>10s} {'CPU s':>8s} {'CPU x one pass':>15s}")
+    for name, (sec, cpu) in rows.items():
+        print(f"{name:36s} {sec:8.2f} {sec / unit:10.2f} {cpu:8.2f} {cpu / unit_cpu:15.2f}")
+    print("(CPU: this process's threads; with n_jobs=2 the workers' time is not in it)")
 
 
 def best_of(fn, repeat=5):

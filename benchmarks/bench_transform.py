@@ -57,6 +57,7 @@ import torch
 from eegfm_sklearn import FoundationTransformer, get_model_card, list_models
 from eegfm_sklearn.datasets import load_eegmat
 from eegfm_sklearn.preprocessing.windowing import pad_end
+from eegfm_sklearn.utils.threads import limited_threads
 
 
 def load_windows(n_windows, window_seconds, data_dir):
@@ -71,18 +72,31 @@ def load_windows(n_windows, window_seconds, data_dir):
 
 
 def _timed(fn):
-    start = time.perf_counter()
+    """(wall seconds, CPU seconds of this thread) of ``fn()``.
+
+    With one thread (``--threads 1``) torch and the BLAS run on the calling
+    thread, so its CPU time is the work done, whatever else the machine runs.
+    """
+    start, cpu = time.perf_counter(), time.thread_time()
     fn()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.thread_time() - cpu
+
+
+def _busy(stop):
+    """Keep one core busy (another process's work) until ``stop`` is set."""
+    x = 0
+    while not stop.is_set():
+        for _ in range(10_000):
+            x += 1
 
 
 def bench_model(model, X, sfreq, ch_names, batch_size, repeats, device="cpu", precision=None, tiny=False,
-                **policy):
+                n_threads=None, **policy):
     """Median seconds of transform, raw forward, adapter (and window policy) for one model."""
     model_kwargs = dict(get_model_card(model).tiny_kwargs) if tiny else None
     est = FoundationTransformer(model, weights=None, sfreq=sfreq, ch_names=ch_names, batch_size=batch_size,
                                 device=device, precision=precision, random_state=0, model_kwargs=model_kwargs,
-                                **policy).fit(X)
+                                n_threads=n_threads, **policy).fit(X)
     backbone = est.backbone_.eval()
     card = est.card_
     extra = card.forward_kwargs_for(est.channel_report_.slots, est.adapter_.slot_positions_)
@@ -104,8 +118,11 @@ def bench_model(model, X, sfreq, ch_names, batch_size, repeats, device="cpu", pr
     np.testing.assert_allclose(est.transform(X[:2]), ref, rtol=tol, atol=tol)
 
     trials = max(1, batch_size // k)  # as transform batches split trials
-    runs = {"transform": lambda: est.transform(X), "forward": raw_forward,
-            "adapter": lambda: [ad.transform(X[i:i + trials]) for i in range(0, len(X), trials)]}
+    def adapter():
+        with limited_threads(n_threads):  # as transform runs it
+            return [ad.transform(X[i:i + trials]) for i in range(0, len(X), trials)]
+
+    runs = {"transform": lambda: est.transform(X), "forward": raw_forward, "adapter": adapter}
     real = np.ascontiguousarray(Xt[..., : ad.n_real_samples_])  # adapted windows before padding
     rows = np.concatenate([r.numpy() for r in raw_forward()])  # backbone outputs, one per sub-window
 
@@ -122,16 +139,21 @@ def bench_model(model, X, sfreq, ch_names, batch_size, repeats, device="cpu", pr
     for fn in runs.values():  # warm-up
         fn()
     times = {name: [] for name in runs}
+    cpu = {name: [] for name in runs}
     order = list(runs)
     for _ in range(repeats):  # interleaved, order alternating, so load changes hit all alike
         for name in order:
-            times[name].append(_timed(runs[name]))
+            wall, used = _timed(runs[name])
+            times[name].append(wall)
+            cpu[name].append(used)
         order.reverse()
     med = {name: statistics.median(ts) for name, ts in times.items()}
     # Ratios of runs adjacent in time, then their median: robust to load drifting over the run.
     ratios = sorted(t / f for t, f in zip(times["transform"], times["forward"]))
     shares = sorted(a / f for a, f in zip(times["adapter"], times["forward"]))
     policy_shares = sorted(a / f for a, f in zip(times.get("policy", []), times["forward"]))
+    cpu_ratios = sorted(t / max(f, 1e-9) for t, f in zip(cpu["transform"], cpu["forward"]))
+    cpu_shares = sorted(a / max(f, 1e-9) for a, f in zip(cpu["adapter"], cpu["forward"]))
     return {
         "model": model,
         "params_M": sum(p.numel() for p in backbone.parameters()) / 1e6,
@@ -145,6 +167,8 @@ def bench_model(model, X, sfreq, ch_names, batch_size, repeats, device="cpu", pr
         "ratio_iqr": (ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]),
         "adapter_ms": 1e3 * med["adapter"],
         "adapter_frac": statistics.median(shares),
+        "cpu_ratio": statistics.median(cpu_ratios),
+        "cpu_adapter_frac": statistics.median(cpu_shares),
         "spread": {name: (min(ts), max(ts)) for name, ts in times.items()},
     }
 
@@ -165,8 +189,9 @@ def machine_description(threads):
 def format_table(rows, n_windows, batch_size, window_seconds=4.0, sfreq=500.0):
     header = ("| model | params (M) | backbone input (ch x samples) | resampling | real samples "
               "| transform (trials/s) | raw forward (trials/s) | transform / forward time (IQR) "
-              "| throughput vs forward | adapter (ms) | adapter / forward | pad or split / forward |")
-    lines = [header, "|" + "---|" * 12]
+              "| throughput vs forward | adapter (ms) | adapter / forward | pad or split / forward "
+              "| throughput vs forward, CPU time | adapter / forward, CPU time |")
+    lines = [header, "|" + "---|" * 14]
     for r in rows:
         lo, hi = r["ratio_iqr"]
         policy = "-" if r["policy_frac"] is None else f"{100 * r['policy_frac']:.2f} %"
@@ -174,14 +199,15 @@ def format_table(rows, n_windows, batch_size, window_seconds=4.0, sfreq=500.0):
             f"| {r['model']} | {r['params_M']:.1f} | {r['adapted']} | {r['ratio_used']} | {r['real']} "
             f"| {r['transform_wps']:.1f} | {r['forward_wps']:.1f} | {r['ratio']:.3f} ({lo:.3f}-{hi:.3f}) "
             f"| {1 / r['ratio']:.3f}x | {r['adapter_ms']:.1f} | {100 * r['adapter_frac']:.1f} % "
-            f"| {policy} |"
+            f"| {policy} | {1 / r['cpu_ratio']:.3f}x | {100 * r['cpu_adapter_frac']:.1f} % |"
         )
     lines.append("")
     lines.append(f"{n_windows} trials of 19 ch x {window_seconds:g} s read as {sfreq:g} Hz (EEGMAT, µV), "
                  f"batch size {batch_size}; "
                  "win/s and adapter ms: medians of the repeats; ratios: medians of per-repeat ratios "
-                 "(runs adjacent in time); adapter = channel map + resample + crop + scaling "
-                 f"on all {n_windows} windows.")
+                 "(runs adjacent in time); adapter = the card's filters + channel map + resample + crop + scaling "
+                 f"on all {n_windows} windows. CPU time: of the main thread (torch and BLAS run there with "
+                 "--threads 1; with more threads it misses their workers' share and means little).")
     return "\n".join(lines)
 
 
@@ -192,7 +218,10 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=None,
                         help="windows per forward (default: all windows in one batch)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="torch's threads, also the estimator's n_threads (BLAS/OpenMP of the adapter)")
+    parser.add_argument("--busy-core", action="store_true",
+                        help="keep one core busy in another process while measuring (a shared machine)")
     parser.add_argument("--device", default="cpu", help='e.g. "cuda" (the adapter stays on the CPU)')
     parser.add_argument("--precision", default=None, choices=["bf16", "fp16"], help="autocast, both sides")
     parser.add_argument("--window-seconds", type=float, default=4.0)
@@ -206,6 +235,8 @@ def main(argv=None):
                         help="also write {model: {ours_per_s, forward_per_s, ratio}} here (docs/throughput.json "
                              "feeds the table of docs/models.md)")
     parser.add_argument("--tiny", action="store_true", help="each card's tiny architecture instead of full size")
+    parser.add_argument("--synthetic", action="store_true",
+                        help="white-noise windows (19 EEGMAT channels, 500 Hz, 20 µV) instead of EEGMAT recordings")
     parser.add_argument("--smoke", action="store_true",
                         help="smallest setting, runs in seconds: --tiny, 4 windows, 1 repeat")
     args = parser.parse_args(argv)
@@ -216,27 +247,47 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     batch_size = args.batch_size or args.n_windows
-    X, sfreq, ch_names = load_windows(args.n_windows, args.window_seconds, args.data_dir)
+    if args.synthetic:  # machines without the recordings (a lent GPU): same shape, same montage
+        ch_names = ["Fp1", "Fp2", "F3", "F4", "F7", "F8", "T3", "T4", "C3", "C4", "T5", "T6", "P3", "P4",
+                    "O1", "O2", "Fz", "Cz", "Pz"]
+        sfreq = 500.0
+        n = round(args.window_seconds * sfreq)
+        X = 20 * np.random.default_rng(0).standard_normal((args.n_windows, len(ch_names), n))
+    else:
+        X, sfreq, ch_names = load_windows(args.n_windows, args.window_seconds, args.data_dir)
     sfreq = args.input_sfreq or sfreq
     print(machine_description(args.threads))
     print(f"data: {X.shape[0]} windows x {X.shape[1]} ch x {X.shape[2]} samples at {sfreq:g} Hz")
     rows = []
+    stop = busy = None
+    if args.busy_core:
+        import multiprocessing
+
+        stop = multiprocessing.Event()
+        busy = multiprocessing.Process(target=_busy, args=(stop,), daemon=True)
+        busy.start()
+        print("another process keeps one core busy")
     for model in args.models:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="A window was not provided")  # torch.stft in BIOT
             warnings.filterwarnings("ignore", message=".*does not use input channel")
             row = bench_model(model, X, sfreq, ch_names, batch_size, args.repeats, args.device, args.precision,
-                              args.tiny, **policy)
+                              args.tiny, n_threads=args.threads, **policy)
         rows.append(row)
         spread = ", ".join(f"{k} {lo * 1e3:.0f}-{hi * 1e3:.0f} ms" for k, (lo, hi) in row["spread"].items())
         print(f"{model}: done ({get_model_card(model).module_path}; range over repeats: {spread})", flush=True)
+    if busy is not None:
+        stop.set()
+        busy.join()
     print()
-    print(format_table(rows, args.n_windows, batch_size, args.window_seconds, sfreq))
+    print(format_table(rows, args.n_windows, batch_size, X.shape[-1] / sfreq, sfreq))
+    print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.json:
         import json
 
         table = {r["model"]: {"ours_per_s": r["transform_wps"], "forward_per_s": r["forward_wps"],
-                              "ratio": 1 / r["ratio"]} for r in rows}
+                              "ratio": 1 / r["ratio"], "adapter_share": r["adapter_frac"], "params_M": r["params_M"],
+                              "cpu_ratio": 1 / r["cpu_ratio"]} for r in rows}
         with open(args.json, "w") as f:
             json.dump(table, f, indent=1, sort_keys=True)
     return rows

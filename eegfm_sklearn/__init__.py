@@ -1,16 +1,13 @@
 """EEG foundation models as scikit-learn estimators."""
 
 from ._moved import install as _install_moved
-from .utils._warn import import_braindecode
 
 _install_moved(__name__)  # old module paths (eegfm_sklearn.filtering, ...) keep working
 
-import_braindecode()  # first, so that braindecode's import-time notices are filtered at their import
-
-from .preprocessing.montage import ChannelReport, ChannelWarning
-from .benchmarking import benchmark
-from .cards import get_model_card, list_models, register_card
-from .estimators import FoundationClassifier, FoundationRegressor, FoundationTransformer
+# Every public name is imported on first use (module ``__getattr__`` below): ``import
+# eegfm_sklearn`` and the command line's parsing stay light. braindecode (and with it skorch,
+# moabb...) is imported only when a card first builds its module (``ModelCard.module_class``,
+# which filters braindecode's import-time notices); scikit-learn with the estimators.
 
 __version__ = "0.1.0"
 
@@ -27,9 +24,20 @@ __all__ = [
     "register_card",
 ]
 
-# Imported on first use: the EEG->MEG subpackage (and, with it, transformers) is not
-# needed by the foundation-model estimators.
-_LAZY = {"EEGToMEGRegressor": "eeg2meg"}
+# name -> submodule holding it. The EEG->MEG subpackage (and, with it, transformers) is not
+# needed by the foundation-model estimators; the benchmark helper pulls scikit-learn's models.
+_LAZY = {
+    "ChannelReport": "preprocessing.montage",
+    "ChannelWarning": "preprocessing.montage",
+    "get_model_card": "cards",
+    "list_models": "cards",
+    "register_card": "cards",
+    "FoundationClassifier": "estimators",
+    "FoundationRegressor": "estimators",
+    "FoundationTransformer": "estimators",
+    "EEGToMEGRegressor": "eeg2meg",
+    "benchmark": "benchmarking",
+}
 
 
 def __getattr__(name):

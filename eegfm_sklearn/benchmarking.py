@@ -19,12 +19,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import get_scorer
-from sklearn.model_selection import LeaveOneGroupOut
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+# scikit-learn is imported inside the functions: the command line's parser reads this module's names
 COLUMNS = ("model", "strategy", "seed", "fold", "test_group", "n_train", "n_test", "metric", "score",
            "fit_seconds", "score_seconds")
 STRATEGIES = ("linear", "lora", "full")
@@ -72,6 +68,10 @@ def _require_pyriemann():
 
 def make_baseline(name, sfreq, seed):
     """The classical pipeline ``name`` ("bandpower" or "tangent_space")."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
     lr = LogisticRegression(max_iter=1000, random_state=seed)
     if name == "bandpower":
         return make_pipeline(FunctionTransformer(log_band_power, kw_args={"sfreq": sfreq}), StandardScaler(), lr)
@@ -108,6 +108,10 @@ def make_model_estimator(model, strategy, data, seed, weights=None, params=None)
     to the estimators that accept them (training params such as
     ``max_epochs`` only to the fine-tuned ones).
     """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     from .estimators import FoundationClassifier, FoundationTransformer
 
     frozen, tuned = _split_params(model, dict(params or {}))
@@ -160,6 +164,8 @@ def _make(name, strategy, seed, data, weights, params):
 
 def _run_row(key, data, train, test, metric, results_dir, fingerprint, weights=None, params=None):
     """Fit, score and (with ``results_dir``) store one row; reuse a stored valid row."""
+    from sklearn.metrics import get_scorer
+
     path = None if results_dir is None else Path(results_dir) / (_row_key(*key) + ".json")
     if path is not None:
         row = _read_row(path, fingerprint)
@@ -206,6 +212,8 @@ def _check_data(data):
 
 
 def _folds(cv, data):
+    from sklearn.model_selection import LeaveOneGroupOut
+
     if isinstance(cv, str):
         if cv != "loso":
             raise ValueError(f"cv={cv!r}: pass 'loso' (leave one group out) or a scikit-learn splitter.")
@@ -288,6 +296,7 @@ def benchmark(models, data, strategies=STRATEGIES, *, cv="loso", n_seeds=1, base
     """
     import pandas as pd
     from joblib import Parallel, delayed
+    from sklearn.metrics import get_scorer
 
     from .cards import get_model_card
     from .finetune import METHODS

@@ -280,6 +280,9 @@ class ModelCard:
     @property
     def module_class(self):
         """The braindecode class (imported on first use)."""
+        from ..utils._warn import import_braindecode
+
+        import_braindecode()  # braindecode's import-time notices filtered, here rather than at our import
         module_name, _, cls_name = self.module_path.rpartition(".")
         return getattr(importlib.import_module(module_name), cls_name)
 

@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .writers import SUFFIXES, check_output, writer_for
+from .writers import SUFFIXES, check_output, check_writer, writer_for
 
 
 def _output(text):
@@ -101,14 +101,19 @@ def read_raw(path):
 
 
 def run(args):
+    # the checks that need no model first: a typo answers before torch and scikit-learn load
+    if not Path(args.file).is_file():
+        raise FileNotFoundError(f"{args.file}: no such file.")
+    check_writer(args.output)
+    kwargs = model_kwargs(args.model, args.tiny, args.model_kwargs, args.weights)
     from ..estimators import FoundationTransformer
-    from ..utils.progress import progress
     from ..preprocessing.streaming import chunk_bounds
+    from ..utils.progress import progress
 
     raw = read_raw(args.file)
     transformer = FoundationTransformer(
         args.model, weights=args.weights, device=args.device, batch_size=args.batch_size,
-        model_kwargs=model_kwargs(args.model, args.tiny, args.model_kwargs, args.weights), random_state=args.random_state, window_seconds=args.window,
+        model_kwargs=kwargs, random_state=args.random_state, window_seconds=args.window,
         stride_seconds=args.stride, reject_by_annotation=not args.keep_bad)
     transformer.fit(raw)
     chunks = transformer.transform_chunks(raw)  # sets window_starts_ before any chunk is read

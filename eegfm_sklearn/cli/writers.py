@@ -95,6 +95,14 @@ class ParquetWriter(_Writer):
         self.file.close()
 
 
+def check_writer(path):
+    """Fail before any work when ``path``'s format needs a package that is not installed."""
+    import importlib.util
+
+    if Path(path).suffix.lower() == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise ImportError("Writing .parquet needs pyarrow (pip install pyarrow); or write .npy.")
+
+
 def writer_for(path, n_rows, n_cols):
     """The writer of ``path``'s format."""
     return (ParquetWriter if Path(path).suffix.lower() == ".parquet" else NpyWriter)(path, n_rows, n_cols)

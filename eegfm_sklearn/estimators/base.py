@@ -21,6 +21,7 @@ from ..backbone import CardModule, predict_batches
 from ..cards import get_model_card
 from ..utils.progress import progress
 from ..utils.seeding import seeded  # also imported from here by training.py
+from ..utils.threads import limited_threads
 from ..validation import check_eeg_input, check_finite_outputs
 from . import params
 
@@ -102,7 +103,7 @@ COMMON_PARAMS_DOC = """
         ``"concat"`` is for the transformer only).
 """
 
-# Last in every signature (after the subclass's own params), so appended last.
+# Last in every signature (after the subclass's own params), so appended last: filters, n_threads.
 FILTERS_PARAM_DOC = """
     filters : {"card", None}, default="card"
         ``"card"`` applies the model card's pretraining filters (e.g.
@@ -114,6 +115,14 @@ FILTERS_PARAM_DOC = """
         notch as a least-squares projection).
         ``describe_preprocessing()`` says which. ``None``: the data are
         already filtered as the checkpoint expects; nothing is filtered.
+    n_threads : int or None, default=None
+        Threads for this estimator's work (``fit``, ``transform``,
+        ``predict``...): torch's intra-op threads and, through
+        ``threadpoolctl``, the BLAS/OpenMP pools the adapter's numpy/scipy
+        filters use, set for each call and put back afterwards. ``None``:
+        torch's current setting (``torch.get_num_threads()``), which the
+        native pools then follow too. Beside other busy processes (or
+        cross-validation workers), 1 avoids threads waiting on each other.
 """
 
 
@@ -126,7 +135,7 @@ class FoundationEstimatorBase(BaseEstimator):
                  montage=None, missing_channels="interpolate", window_policy="crop", model_kwargs=None,
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
                  pad_mode="constant", max_window_seconds=None, split_overlap=0.0, split_pooling="mean",
-                 filters="card"):
+                 filters="card", n_threads=None):
         self.model = model
         self.weights = weights
         self.cache_dir = cache_dir
@@ -148,6 +157,7 @@ class FoundationEstimatorBase(BaseEstimator):
         self.split_overlap = split_overlap
         self.split_pooling = split_pooling
         self.filters = filters
+        self.n_threads = n_threads
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -207,7 +217,7 @@ class FoundationEstimatorBase(BaseEstimator):
         params.check_combinations(self)
         card, resolved = self._resolve_weights()
         self.__dict__.setdefault(ISSUED_ATTR, set())  # created in fit: transform leaves __dict__ as it is
-        with issued_by(self):  # the adapter's ChannelWarnings: once per estimator and cause
+        with issued_by(self), self._threads():  # the adapter's ChannelWarnings: once per estimator and cause
             self.adapter_ = fit_adapter(self._make_adapter(card, info))
         self.recording_info_ = info
         self.n_features_in_ = len(info.ch_names)
@@ -268,7 +278,8 @@ class FoundationEstimatorBase(BaseEstimator):
     def _fit_backbone(self, X, n_outputs, output):
         """Prepare, build the backbone, and return the adapted training X."""
         X, _ = self._prepare(X, n_outputs=n_outputs, output=output)
-        Xt = self.adapter_.transform(X)
+        with self._threads():
+            Xt = self.adapter_.transform(X)
         # split trials: (n_trials, n_sub, chans, times); the module pools each trial's sub-windows
         return Xt if self.adapter_.n_sub_ == 1 else Xt.reshape(len(X), self.adapter_.n_sub_, *Xt.shape[1:])
 
@@ -308,7 +319,7 @@ class FoundationEstimatorBase(BaseEstimator):
         adapt = partial(self.adapter_.transform, prefiltered=prefiltered)
         forward = partial(predict_batches, module, batch_size=size, device=self.device,
                           precision=self.precision)
-        with dependency_notices_filtered(self.card_.quiet_warnings):
+        with dependency_notices_filtered(self.card_.quiet_warnings), self._threads():
             if not self._overlap_adapter():
                 return check_finite_outputs(np.concatenate([self._pool(forward(adapt(b))) for b in batches]))
             outs = []
@@ -319,6 +330,10 @@ class FoundationEstimatorBase(BaseEstimator):
                     outs.append(self._pool(forward(Xt)))
                 outs.append(self._pool(forward(pending.result())))
         return check_finite_outputs(np.concatenate(outs, axis=0))
+
+    def _threads(self):
+        """Torch's and the native (BLAS/OpenMP) thread pools sized to ``n_threads`` for a block."""
+        return limited_threads(getattr(self, "n_threads", None))  # estimators pickled before the param
 
     def _overlap_adapter(self):
         """Adapt the next batch in a background thread (accelerators only)."""

@@ -9,22 +9,16 @@ this module turns the estimator's params into skorch callbacks.
 
 from __future__ import annotations
 
-import functools
 import math
-import re
-import sys
 
 import numpy as np
 import torch
-from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping, LRScheduler, PrintLog, ProgressBar
-from skorch.dataset import ValidSplit
 
 from .. import finetune as ft
 from ..utils._warn import dependency_notices_filtered
-from ..backbone import autocast, resolve_pooling
+from ..backbone import resolve_pooling
 from ..cards import get_model_card
-from ..utils.progress import interactive, show_progress
+from ..utils.progress import show_progress
 from . import params
 from .base import COMMON_PARAMS_DOC, FILTERS_PARAM_DOC, FoundationEstimatorBase, seeded
 
@@ -103,76 +97,6 @@ FINETUNE_PARAMS_DOC = COMMON_PARAMS_DOC + """
 
 
 
-class _Net(NeuralNet):
-    """A NeuralNet whose optimiser takes the estimator's parameter groups."""
-
-    def __init__(self, *args, param_groups=None, precision=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.param_groups = param_groups
-        self.precision = precision
-
-    def infer(self, x, **fit_params):
-        # Forward under autocast; the loss is computed in float32.
-        with autocast(self.device, self.precision):
-            return super().infer(x, **fit_params).float()
-
-    def initialize_optimizer(self, triggered_directly=None):
-        self.optimizer_ = self.optimizer(self.param_groups, lr=self.lr)
-        return self
-
-    @property
-    def _default_callbacks(self):
-        # skorch's one line per epoch, without its colour codes when stdout is no terminal (log files)
-        if interactive(sys.stdout):
-            return super()._default_callbacks
-        return [(name, _PlainPrintLog() if name == "print_log" else cb) for name, cb in super()._default_callbacks]
-
-
-class _PlainPrintLog(PrintLog):
-    """skorch's epoch table with the best values left uncoloured."""
-
-    def format_row(self, row, key, color):
-        return re.sub(r"\x1b\[[0-9;]*m", "", str(super().format_row(row, key, color)))
-
-
-@functools.lru_cache(maxsize=None)
-def _accelerated_net_class():
-    from skorch.hf import AccelerateMixin
-
-    class _AcceleratedNet(AccelerateMixin, _Net):
-        def _initialize_accelerator(self):
-            # A parameter-free criterion cannot be wrapped in DistributedDataParallel.
-            kept = {}
-            for name in self._criteria:
-                crit = getattr(self, name + "_")
-                if not any(p.requires_grad for p in crit.parameters()):
-                    kept[name] = crit
-                    setattr(self, name + "_", None)
-            super()._initialize_accelerator()
-            for name, crit in kept.items():
-                setattr(self, name + "_", crit)
-            return self
-
-    return _AcceleratedNet
-
-
-def _accelerated_net(device):
-    """skorch net class and kwargs for Hugging Face accelerate (multi-GPU / multi-node).
-
-    The Accelerator reads the launch environment (``accelerate launch`` or
-    ``torchrun``); ``split_batches`` keeps the global batch equal to
-    ``batch_size`` however many processes share it, so results match a
-    single process.
-    """
-    from accelerate import Accelerator, DataLoaderConfiguration
-
-    cpu = torch.device(device).type == "cpu"  # CPU processes join through gloo
-    # the same seeded shuffling whatever the number of processes
-    loader = DataLoaderConfiguration(split_batches=True, use_seedable_sampler=True)
-    accelerator = Accelerator(dataloader_config=loader, cpu=cpu)
-    return _accelerated_net_class(), {"accelerator": accelerator, "device": None}  # accelerate places devices
-
-
 def check_targets(est, X, y, column_to_1d=True):
     """``y`` as an array, refusing None and empty targets; a column vector is raveled (with a warning).
 
@@ -205,29 +129,6 @@ def check_targets(est, X, y, column_to_1d=True):
     return y
 
 
-class StopOnNonFiniteLoss(Callback):
-    """Stop training as soon as a batch's loss is NaN or infinite, saying what to change.
-
-    Parameters
-    ----------
-    lr : float
-        The learning rate, named in the error.
-    """
-
-    def __init__(self, lr):
-        self.lr = lr
-
-    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
-        if loss is None or bool(torch.isfinite(loss.detach()).all()):
-            return
-        epoch = len(net.history)
-        raise FloatingPointError(
-            f"The {'training' if training else 'validation'} loss became {float(loss.detach()):g} in epoch "
-            f"{epoch} (lr={self.lr:g}): training diverged. Lower lr (e.g. lr={self.lr / 10:g}), set "
-            "max_grad_norm=1.0, or check X for extreme samples and y for outliers."
-        )
-
-
 def warmup_cosine(warmup_steps, total_steps, schedule="cosine"):
     """Multiplier of the learning rate at each optimiser step.
 
@@ -258,13 +159,13 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
                  finetune="full", n_unfrozen_blocks=1, pooling=None, layer_decay=None, lora_rank=8,
                  lora_alpha=None, peft_config=None, merge_lora=False, lr_schedule="constant",
                  warmup_epochs=0, max_grad_norm=None, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=5, class_weight=None, accelerate=False, filters="card"):
+                 n_iter_no_change=5, class_weight=None, accelerate=False, filters="card", n_threads=None):
         super().__init__(model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names, units=units,
                          montage=montage, missing_channels=missing_channels, window_policy=window_policy,
                          model_kwargs=model_kwargs, batch_size=batch_size, device=device,
                          precision=precision, compile=compile, random_state=random_state, verbose=verbose,
                          pad_mode=pad_mode, max_window_seconds=max_window_seconds, split_overlap=split_overlap,
-                         split_pooling=split_pooling, filters=filters)
+                         split_pooling=split_pooling, filters=filters, n_threads=n_threads)
         self.keep_head = keep_head
         self.max_epochs = max_epochs
         self.lr = lr
@@ -337,6 +238,10 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
         return {"criterion__weight": torch.as_tensor(w, dtype=torch.float32)}
 
     def _callbacks(self, n_windows):
+        from skorch.callbacks import EarlyStopping, GradientNormClipping, LRScheduler, ProgressBar
+
+        from ._net import StopOnNonFiniteLoss
+
         callbacks = list(self.callbacks or [])
         callbacks.append(("finite_loss", StopOnNonFiniteLoss(self.lr)))
         n_train = n_windows - math.ceil(self.validation_fraction * n_windows) if self.early_stopping else n_windows
@@ -362,6 +267,10 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
         if self.precision == "fp16":
             raise ValueError("precision='fp16' is for inference; train with precision='bf16' "
                              "(fp16 training needs loss scaling).")
+        from skorch.dataset import ValidSplit  # skorch: imported when a model is trained
+
+        from ._net import Net, accelerated_net
+
         Xt = self._fit_backbone(X, n_outputs=n_outputs, output="logits")
         if len(y_train) != len(Xt):
             raise ValueError(f"X has {len(Xt)} windows but y has {len(y_train)} targets.")
@@ -372,9 +281,9 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
             if self.early_stopping:
                 train_split = ValidSplit(self.validation_fraction, stratified=classifier,
                                          random_state=self.random_state)
-            net_class, extra = _Net, {"device": self.device}
+            net_class, extra = Net, {"device": self.device}
             if self.accelerate:
-                net_class, extra = _accelerated_net(self.device)
+                net_class, extra = accelerated_net(self.device)
             net = net_class(
                 module=self.module_,
                 criterion=criterion,
@@ -392,7 +301,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
                 **self._criterion_kwargs(y_train),
                 **extra,
             )
-            with dependency_notices_filtered(self.card_.quiet_warnings):
+            with dependency_notices_filtered(self.card_.quiet_warnings), self._threads():
                 net.fit(Xt, y_train)
         self.n_trainable_params_ = ft.count_trainable(self.module_)
         if self.merge_lora:

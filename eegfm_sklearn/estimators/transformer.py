@@ -6,7 +6,6 @@ import hashlib
 import uuid
 import warnings
 
-import braindecode
 import mne
 import numpy as np
 import torch
@@ -116,13 +115,15 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                  batch_size=64, device="cpu", precision=None, compile=False, random_state=None, verbose=0,
                  pad_mode="constant", max_window_seconds=None, split_overlap=0.0, split_pooling="mean",
                  cache=None, cache_max_bytes=2**30,
-                 pooling=None, window_seconds=None, stride_seconds=None, reject_by_annotation=True, filters="card"):
+                 pooling=None, window_seconds=None, stride_seconds=None, reject_by_annotation=True, filters="card",
+                 n_threads=None):
         super().__init__(model, weights=weights, cache_dir=cache_dir, sfreq=sfreq, ch_names=ch_names,
                          units=units, montage=montage, missing_channels=missing_channels,
                          window_policy=window_policy, model_kwargs=model_kwargs, batch_size=batch_size,
                          device=device, precision=precision, compile=compile, random_state=random_state,
                          verbose=verbose, pad_mode=pad_mode, max_window_seconds=max_window_seconds,
-                         split_overlap=split_overlap, split_pooling=split_pooling, filters=filters)
+                         split_overlap=split_overlap, split_pooling=split_pooling, filters=filters,
+                         n_threads=n_threads)
         self.cache = cache
         self.cache_max_bytes = cache_max_bytes
         self.pooling = pooling
@@ -160,8 +161,8 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             self.embedding_size_ = size
             return self
         self._build_frozen(resolved)
-        probe = self.adapter_.transform(X[:1])  # one trial (its sub-windows if split)
-        with dependency_notices_filtered(self.card_.quiet_warnings):
+        with dependency_notices_filtered(self.card_.quiet_warnings), self._threads():
+            probe = self.adapter_.transform(X[:1])  # one trial (its sub-windows if split)
             self.embedding_size_ = self._pool(predict_batches(self.module_, probe, 1, self.device,
                                                               self.precision)).shape[1]
         if store is not None:
@@ -365,6 +366,8 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             # by content (digests taken when the weights were resolved): another file is another key
             weights = {"sha256": sorted(resolved.files.values()), "fmt": resolved.fmt}
         elif self.random_state is not None:
+            import braindecode  # imported by the module's build already
+
             weights = {"random_state": int(self.random_state), "torch": torch.__version__,
                        "braindecode": braindecode.__version__}
         else:

@@ -146,7 +146,10 @@ class InputAdapter:
             ``filter_plan_.reader`` (read lazily, after planning).
         """
         self._plan(int(n_times_in), continuous=prefiltered)
-        stats = [self.card.scaling.fit(self._before_scaling(c, prefiltered)) for c in chunks]
+        scaling = self.card.scaling
+        # a scaling without dataset statistics needs no pass over the training windows (every fold
+        # of a cross-validation would pay for it)
+        stats = [scaling.fit(self._before_scaling(c, prefiltered)) if scaling.learns else {} for c in chunks]
         if not stats:
             raise ValueError("No windows to fit the adapter on.")
         self.stats_ = stats[0] if len(stats) == 1 else self.card.scaling.merge(stats)

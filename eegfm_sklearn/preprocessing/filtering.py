@@ -27,7 +27,9 @@ least-squares projection, per window and channel, removing every signal
 band-limited to the notch's stop band over the window (mne's FIR notch
 band, f +- (f/400 + 0.5) Hz): the line sinusoid itself plus the Slepian
 sequences of that half-bandwidth modulated to f (the multitaper view of
-line noise), fitted together with the detrending line. A narrow IIR notch
+line noise), fitted together with the detrending line (``notch.py``; long
+windows at high rates take a coarse-grid form of the same projection whose
+cost grows linearly with the samples). A narrow IIR notch
 instead rings for about a second after each window edge: on 4 s windows
 at 500 Hz it left 17-30 % of a 50-50.5 Hz hum, the projection 0-5 % while
 leaving a 51 Hz tone at 93 % and 45 Hz untouched (measured).
@@ -44,12 +46,12 @@ from dataclasses import dataclass
 import mne
 import numpy as np
 from scipy.signal import fftconvolve, sosfiltfilt
-from scipy.signal.windows import dpss
+
+from .notch import NOTCH_TRANS_BANDWIDTH, half_bandwidth, project_out
 
 FILTER_OPTIONS = ("card", None)
 # Periods of the high-pass edge a window must hold before an IIR high-pass acts on it.
 HIGHPASS_PERIODS = 2.0
-NOTCH_TRANS_BANDWIDTH = 1.0  # mne.filter.notch_filter's default
 
 
 def _notch_fir_length(sfreq, freq):
@@ -174,15 +176,6 @@ class FilterPlan:
             data = mne.filter.notch_filter(data, self.sfreq, np.array(self.notch), verbose=False)
         return data
 
-    def window_basis(self, n_times):
-        """Orthonormal columns ``q`` (n_times, k) projected out of each window, and ``q.T``; or None.
-
-        Offset and slope (detrending) when the card high-passes; per notch
-        frequency f, the sinusoid at f and the Slepian sequences of the
-        stop band's half-width modulated to f.
-        """
-        return _window_basis(self.sfreq, n_times, self.l_freq is not None, self.notch)
-
     def filter_windows(self, X):
         """Filter windows (n_windows, n_chans, n_times) one by one; returns float32.
 
@@ -193,12 +186,8 @@ class FilterPlan:
         """
         x = np.asarray(X, dtype=np.float32)
         n_times = x.shape[-1]
-        basis = self.window_basis(n_times)
-        if basis is not None:  # least-squares fit on the columns, subtracted
-            # one BLAS product per window (contiguous operands): a window's result does not
-            # depend on the windows beside it
-            q, q_t = basis
-            x = x - (x @ q) @ q_t
+        if self.l_freq is not None or self.notch:  # least-squares detrend + notch (notch.py)
+            x = project_out(x, self.sfreq, self.l_freq is not None, self.notch)
         if self.window_highpass:
             x = _iir(x, self.sfreq, self.l_freq, None)
         if self.h_freq is not None:
@@ -243,26 +232,6 @@ def _iir(x, sfreq, l_freq, h_freq):
     padlen = min(params["padlen"], x.shape[-1] - 1)
     # float64: the poles of a low edge (0.5 Hz at 500 Hz) sit too close to 1 for float32
     return sosfiltfilt(params["sos"], x.astype(np.float64), axis=-1, padtype="odd", padlen=padlen)
-
-
-@functools.lru_cache(maxsize=16)
-def _window_basis(sfreq, n_times, detrend, notch):
-    t = np.arange(n_times) / sfreq
-    columns = [np.ones(n_times), t - t.mean()] if detrend else []
-    for freq in notch:
-        half = freq / 400.0 + NOTCH_TRANS_BANDWIDTH / 2  # mne's FIR notch stop band: f +- half
-        nw = n_times / sfreq * half  # time-half-bandwidth product
-        tapers = dpss(n_times, nw, int(np.ceil(2 * nw)) + 1).reshape(-1, n_times)
-        carrier = 2 * np.pi * freq * t
-        columns += [np.cos(carrier), np.sin(carrier), *(tapers * np.cos(carrier)), *(tapers * np.sin(carrier))]
-    if not columns:
-        return None
-    # orthonormal basis of their span (the sinusoid nearly lies in the tapers' span: drop the null part)
-    u, sv, _ = np.linalg.svd(np.stack(columns, axis=1), full_matrices=False)
-    q = np.ascontiguousarray(u[:, sv > sv[0] * 1e-9], dtype=np.float32)
-    q_t = np.ascontiguousarray(q.T)
-    q.flags.writeable = q_t.flags.writeable = False  # shared by every call (cached)
-    return q, q_t
 
 
 def _check_one_segment(raw):
@@ -310,7 +279,7 @@ def plan_filters(card, sfreq, n_times, filters="card"):
     notch = []
     for freq in spec.notch:
         # mne's notch stop band reaches freq + freq/400 + 0.5 Hz
-        if freq + freq / 400.0 + NOTCH_TRANS_BANDWIDTH / 2 >= nyquist:
+        if freq + half_bandwidth(freq) >= nyquist:
             skipped.append(f"notch {freq:g} Hz skipped: its stop band reaches the input's Nyquist "
                            f"frequency ({nyquist:g} Hz)")
         else:

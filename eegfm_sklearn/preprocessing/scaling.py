@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 UNIT_TO_UV = {"V": 1e6, "mV": 1e3, "uV": 1.0, "µV": 1.0, "μV": 1.0, "nV": 1e-3}
 
@@ -53,6 +52,8 @@ def upper_quantile(A, q):
     lo = int(np.floor(pos))
     frac = pos - lo
     k = n - lo  # the k largest values run down to order statistic lo
+    import torch  # here: the cards import this module, and listing them needs no torch
+
     with torch.inference_mode():
         top = torch.topk(torch.from_numpy(np.ascontiguousarray(A)), k, dim=-1, sorted=True).values
     below, above = top[..., k - 1 : k].numpy(), top[..., max(k - 2, 0) : max(k - 1, 1)].numpy()
@@ -64,6 +65,11 @@ class Scaling:
     """Base class: identity on µV."""
 
     n_extra_channels = 0
+
+    @property
+    def learns(self) -> bool:
+        """Whether ``fit`` learns anything (else the adapter need not adapt the training windows to fit)."""
+        return type(self).fit is not Scaling.fit
 
     def fit(self, X) -> dict:
         """Dataset-level statistics (a dict of floats) learned from ``X``."""
@@ -125,6 +131,10 @@ class MinMaxWithScaleChannel(Scaling):
     span: float | None = None
     zero_in_range: bool = False
     n_extra_channels = 1
+
+    @property
+    def learns(self) -> bool:
+        return self.span is None
 
     def fit(self, X):
         if self.span is not None:

@@ -95,7 +95,15 @@ def dependency_notices_filtered(notices=()):
 
 
 def import_braindecode():
-    """Import braindecode (and its models) without its import-time notices."""
+    """Import braindecode (and its models) without its import-time notices.
+
+    Called when a card first needs its braindecode class (not at this
+    package's import, which stays light: braindecode imports skorch, moabb...).
+    """
+    import sys
+
+    if "braindecode.models" in sys.modules:
+        return
     with dependency_notices_filtered():
         import braindecode  # noqa: F401
         import braindecode.models  # noqa: F401
