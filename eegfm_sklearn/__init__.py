@@ -22,14 +22,16 @@ __all__ = [
     "FoundationRegressor",
     "FoundationTransformer",
     "benchmark",
+    "embed_recordings",
     "get_model_card",
     "list_models",
+    "read_embeddings",
     "register_card",
 ]
 
 # Imported on first use: the EEG->MEG subpackage (and, with it, transformers) is not
-# needed by the foundation-model estimators.
-_LAZY = {"EEGToMEGRegressor": "eeg2meg"}
+# needed by the foundation-model estimators; nor is the corpus runner (pyarrow, joblib, dask).
+_LAZY = {"EEGToMEGRegressor": "eeg2meg", "embed_recordings": "corpus", "read_embeddings": "corpus"}
 
 
 def __getattr__(name):
