@@ -145,12 +145,12 @@ def no_network(reason):
     def refuse(*args, **kwargs):
         raise OSError(reason)
 
-    saved = socket.socket.connect, socket.create_connection
-    socket.socket.connect, socket.create_connection = refuse, refuse
+    saved = socket.socket.connect, socket.create_connection, socket.getaddrinfo
+    socket.socket.connect = socket.create_connection = socket.getaddrinfo = refuse
     try:
         yield
     finally:
-        socket.socket.connect, socket.create_connection = saved
+        socket.socket.connect, socket.create_connection, socket.getaddrinfo = saved
 
 
 def moabb_dataset(name):
@@ -179,14 +179,16 @@ def moabb_recordings(name, subjects=None, allow_download=False):
                          f"{dataset.subject_list[-1]}.")
     recordings = []
     for s in subjects:
-        guard = contextlib.nullcontext() if allow_download else no_network(
-            f"{name} subject {s} is not in MOABB's local data folder; download it first or pass "
-            "allow_download=True (--allow-download).")
+        guard = contextlib.nullcontext() if allow_download else no_network("download blocked")
         with guard:
             try:
                 files = dataset.data_path(s)
             except OSError as err:
-                raise FileNotFoundError(" ".join(str(err).split())) from None
+                if allow_download:
+                    raise
+                raise FileNotFoundError(
+                    f"{name} subject {s} is not in MOABB's local data folder (MNE_DATA, default ~/mne_data); "
+                    "download it first or pass allow_download=True (--allow-download).") from err
         files = tuple(sorted(str(Path(f).resolve()) for f in (files if isinstance(files, (list, tuple)) else [files])))
         source = f"moabb:{name}:{s}"
         recordings.append(Recording(f"{name}-sub{s}", source, "moabb", {"subject": str(s)}, files))
