@@ -17,17 +17,21 @@ import mne
 import numpy as np
 import pytest
 import torch
+from conftest import require_data
 
-from eegfm_sklearn import FoundationTransformer, embed_recordings, get_model_card, read_embeddings
+from eegfm_sklearn import (
+    FoundationTransformer,
+    embed_recordings,
+    get_model_card,
+    read_embeddings,
+)
 from eegfm_sklearn.cli import main
 from eegfm_sklearn.corpus import read_manifest
 from eegfm_sklearn.corpus.shards import shard_record
 
-from conftest import require_data
-
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(get_model_card("labram").tiny_kwargs)
-KW = dict(model="labram", model_kwargs=TINY, window_seconds=2.0, batch_size=16, verbose=0)
+KW = {"model": "labram", "model_kwargs": TINY, "window_seconds": 2.0, "batch_size": 16, "verbose": 0}
 CLI = ["--model", "labram", "--tiny", "--window", "2", "--batch-size", "16", "-q"]
 pytestmark = pytest.mark.real_data
 
@@ -80,10 +84,10 @@ def test_folder_plus_bids_tree_with_a_corrupt_file(tmp_path, capsys):
     code = main(["embed", str(folder), "--bids", str(root), "-o", str(out), *CLI])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1  # one recording failed: exit 1 with a summary line naming it
-    assert "1 of 5 recordings failed" in err[-1] and "corrupt.edf" in err[-1]
+    assert "1 of 6 recordings failed" in err[-1] and "corrupt.edf" in err[-1]
 
     table = read_manifest(out)
-    assert len(table) == 5 and set(table["status"]) == {"done", "failed"}
+    assert len(table) == 6 and set(table["status"]) == {"done", "failed"}
     failed = table[table["status"] == "failed"].iloc[0]
     assert failed["source"] == str(bad.resolve()) and "mne cannot read it" in failed["cause"]
     done = table[table["status"] == "done"]
@@ -185,7 +189,8 @@ def test_resume_after_a_killed_run_computes_only_the_rest(tmp_path):
     assert (again["action"] == "computed").sum() == len(files) - len(finished)
     assert (again["status"] == "done").all() and not list((out / "shards").glob("*.partial"))
     df = rows(out)
-    assert len(df) == again["n_windows"].sum() == 12 * 60
+    expected = sum(mne.io.read_raw_edf(f, verbose="error").n_times // 320 for f in files)  # 2 s at 160 Hz
+    assert len(df) == again["n_windows"].sum() == expected
 
 
 # -- parallel -----------------------------------------------------------------------------------
