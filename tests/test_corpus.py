@@ -195,12 +195,14 @@ def test_resume_after_a_killed_run_computes_only_the_rest(tmp_path):
 
 # -- parallel -----------------------------------------------------------------------------------
 class KillOnce:
-    """on_raw hook: on a dask worker, the first recording seen kills its process (SIGKILL), once per marker."""
+    """on_raw hook: on a dask worker, the first recording kills its process (SIGKILL) while its shard is half-written."""
 
-    def __init__(self, marker):
-        self.marker = str(marker)
+    def __init__(self, marker, shards):
+        self.marker, self.shards = str(marker), str(shards)
 
     def __call__(self, raw):
+        import threading
+
         try:
             from distributed import get_worker
 
@@ -211,9 +213,19 @@ class KillOnce:
             fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             return raw
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        os.kill(os.getpid(), signal.SIGKILL)
+
+        def kill_when_writing():
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                partial = list(Path(self.shards).glob(f"*.{os.getpid()}.partial"))
+                if partial:
+                    os.write(fd, f"{os.getpid()} {partial[0].name}".encode())
+                    os.close(fd)
+                    os.kill(os.getpid(), signal.SIGKILL)
+                time.sleep(0.001)
+
+        threading.Thread(target=kill_when_writing, daemon=True).start()
+        return raw
 
 
 @pytest.mark.slow
@@ -224,14 +236,15 @@ def test_identical_rows_serially_with_jobs_and_on_a_cluster_that_loses_a_worker(
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import this test file
     files = [require_data("formats", "test.vhdr"), require_data("eegmat", "Subject00_2.edf"),
              require_data("eegmat", "Subject01_2.edf")]
-    hook = KillOnce(tmp_path / "killed")
+    hook = KillOnce(tmp_path / "killed", tmp_path / "dask" / "shards")
     serial = embed_recordings(files, tmp_path / "serial", on_raw=hook, **KW)
     jobs = embed_recordings(files, tmp_path / "jobs", on_raw=hook, jobs=2, **KW)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         dask = embed_recordings(files, tmp_path / "dask", on_raw=hook, client=client, **KW)
-    killed = int((tmp_path / "killed").read_text())  # a worker did die mid-run
-    assert killed not in {int(w.split(":")[1]) for w in dask["worker"]}
+    killed, partial = (tmp_path / "killed").read_text().split()  # a worker died with its shard half-written
+    assert partial.endswith(f".{killed}.partial") and not (tmp_path / "dask" / "shards" / partial).exists()
+    assert int(killed) not in {int(w.split(":")[1]) for w in dask["worker"]}  # rescheduled elsewhere
     for table in (serial, jobs, dask):
         assert (table["status"] == "done").all() and len(table) == 3
     assert len({w for w in jobs["worker"]}) >= 1 and all(str(os.getpid()) in w for w in serial["worker"])

@@ -204,4 +204,4 @@ def read_run(out):
 
 COLUMNS = ["recording_id", "source", "kind", "subject", "session", "task", "run", "size", "sha256",
            "duration_s", "n_windows", "n_rejected", "status", "action", "cause", "seconds", "shard",
-           "preprocessing", "warnings", "worker", "finished"]
+           "preprocessing", "warnings", "timings", "worker", "finished"]

@@ -124,20 +124,23 @@ def embed_one(rec, job):
     """
     t0 = time.perf_counter()
     entry = _base_entry(rec)
+    timings = entry["timings"] = {}  # seconds: hash, check (an existing shard), write (shard), total
     try:
         entry["sha256"], entry["size"] = manifest.file_sha256s(rec.files)
+        timings["hash"] = time.perf_counter() - t0
         path = shards.shard_path(job.out, rec.id)
         record = shards.shard_matches(path, job.fingerprint, entry["sha256"])
+        timings["check"] = time.perf_counter() - t0 - timings["hash"]
         if record is not None:
             entry.update({k: record.get(k) for k in ("duration_s", "n_windows", "n_rejected", "preprocessing",
                                                      "warnings")},
                          status="done", action="reused", shard=str(path.relative_to(job.out)))
         else:
-            entry.update(_compute(rec, job, path, entry["sha256"]), status="done", action="computed",
+            entry.update(_compute(rec, job, path, entry["sha256"], timings), status="done", action="computed",
                          shard=str(path.relative_to(job.out)))
     except Exception as err:  # noqa: BLE001  (one bad recording must not stop the corpus)
         entry.update(status="failed", action="failed", cause=_one_line(err))
-    entry["seconds"] = round(time.perf_counter() - t0, 4)
+    entry["seconds"] = timings["total"] = round(time.perf_counter() - t0, 4)
     entry["finished"] = manifest.now()
     return entry
 
@@ -163,7 +166,7 @@ def _threads(n):
     return ctx()
 
 
-def _compute(rec, job, path, sha256):
+def _compute(rec, job, path, sha256, timings):
     with _threads(job.torch_threads), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         parts = read_parts(rec, job.on_raw)
@@ -182,13 +185,19 @@ def _compute(rec, job, path, sha256):
                   "duration_s": duration, "n_windows": n_rows, "n_rejected": rejected,
                   "preprocessing": preprocessing, "warnings": notes, "source": rec.source}
         path.parent.mkdir(parents=True, exist_ok=True)
+        write_s, t = 0.0, time.perf_counter()  # shard open, writes, close and rename; not the forward passes
         with shards.shard_writer(path, n_rows, size, record) as out:
+            write_s += time.perf_counter() - t
             for entities, _, est, chunks in plans:
                 labels = {"recording_id": rec.id, **{k: None if v is None else str(v) for k, v in entities.items()}}
                 done = 0
                 for rows in chunks:
+                    t = time.perf_counter()
                     out.write(rows, est.window_onsets_[done:done + len(rows)],
                               est.window_starts_[done:done + len(rows)], labels=labels)
+                    write_s += time.perf_counter() - t
                     done += len(rows)
+            t = time.perf_counter()
+        timings["write"] = write_s + time.perf_counter() - t
     return {"duration_s": duration, "n_windows": n_rows, "n_rejected": rejected, "preprocessing": preprocessing,
             "warnings": notes}
