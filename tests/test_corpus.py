@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -261,9 +262,17 @@ def test_moabb_subject_missing_locally_is_refused_without_download(tmp_path, mon
     (tmp_path / "mne_data").mkdir()
     monkeypatch.setenv("MNE_DATA", str(tmp_path / "mne_data"))
     monkeypatch.setenv("MNE_DATASETS_BNCI_PATH", str(tmp_path / "mne_data"))
+    lookups = []
+
+    def spy(*args, **kwargs):  # a download would start with a name lookup
+        lookups.append(args[0])
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", spy)
     code = main(["embed", "--moabb", "BNCI2015_003", "--subjects", "1", "-o", str(tmp_path / "out"), *CLI])
     err = capsys.readouterr().err
     assert code == 1 and "not in MOABB's local data folder" in err and "--allow-download" in err, err
+    assert lookups == []  # refused before any connection was tried
 
 
 def test_inputs_expand_folders_globs_and_fail_clearly(tmp_path):
