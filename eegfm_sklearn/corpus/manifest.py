@@ -179,6 +179,8 @@ def read_manifest(out, ids=None):
     out : str or Path
         The output folder of :func:`~eegfm_sklearn.embed_recordings`.
     ids : list of str or None
+        Recording ids to return, in this order (those without an entry
+        are left out); None: every recording of the folder.
 
     Returns
     -------

@@ -24,7 +24,7 @@ def embed_recordings(inputs=(), out=None, *, model, weights=None, window_seconds
 
     Parameters
     ----------
-    inputs : str or Path or list of them, default=()
+    inputs : str or Path or list of str or Path, default=()
         Recording files, folders (searched recursively) and glob patterns.
     out : str or Path
         Output folder: ``run.json``, ``manifest.jsonl``, ``shards/<id>.parquet``.
@@ -34,12 +34,27 @@ def embed_recordings(inputs=(), out=None, *, model, weights=None, window_seconds
     weights : str or Path or None, default=None
         Pretrained weights (name, repo id, local path); None: random weights
         drawn from ``random_state``.
-    window_seconds, stride_seconds : float, default=4.0, None
-        Sliding windows (stride defaults to the window: no overlap).
+    window_seconds : float, default=4.0
+        Length of the sliding windows.
+    stride_seconds : float or None, default=None
+        Step between windows; None: ``window_seconds`` (no overlap).
     reject_by_annotation : bool, default=True
         Skip windows overlapping "bad"/"edge" annotations.
-    batch_size, device, model_kwargs, random_state, pooling, filters, cache_dir
+    batch_size : int, default=64
+        Windows per forward pass.
+    device : str, default="cpu"
+        Torch device of every task.
+    model_kwargs : dict or None, default=None
+        Overrides of the architecture's constructor kwargs.
+    random_state : int, default=0
+        Seed of random weights (with ``weights=None`` it must be an int:
+        every recording gets the same weights).
+    pooling : {None, "cls", "mean", "flatten"}, default=None
         As for :class:`~eegfm_sklearn.FoundationTransformer`.
+    filters : "card" or None or list, default="card"
+        As for :class:`~eegfm_sklearn.FoundationTransformer`.
+    cache_dir : str or None, default=None
+        Where named weights are looked up and downloaded.
     bids_root : str or Path or None
         A BIDS tree, read with mne-bids; subject/session/task/run become columns.
     bids_filters : dict or None
@@ -61,7 +76,7 @@ def embed_recordings(inputs=(), out=None, *, model, weights=None, window_seconds
     client : distributed.Client or None
         Run the recordings as tasks of a dask cluster instead.
     torch_threads : int or None, default=1
-        torch threads per task during its recording, fixed so that rows are
+        Torch threads per task during its recording, fixed so that rows are
         bit-identical whichever way the run is spread; None leaves torch's
         setting (rows may then differ in the last bits between set-ups).
     verbose : int, default=1
@@ -74,7 +89,7 @@ def embed_recordings(inputs=(), out=None, *, model, weights=None, window_seconds
         entities, ``size``, ``sha256``, ``duration_s``, ``n_windows``,
         ``n_rejected``, ``status`` ("done"/"failed"), ``action``
         ("computed"/"reused"/"failed"), ``cause``, ``seconds``, ``shard``,
-        ``preprocessing``, ``warnings``, ``worker``, ``finished``.
+        ``preprocessing``, ``warnings``, ``timings``, ``worker``, ``finished``.
     """
     from ..utils.progress import progress
 
@@ -152,8 +167,8 @@ def read_embeddings(out, *, columns=None, filter=None, as_dataset=False, include
         Return a ``pyarrow.dataset.Dataset`` over the shards (for data
         larger than memory) instead of a DataFrame.
     include_failed : bool, default=False
-        Unused rows never exist for failed recordings; with True no error
-        is raised when the manifest lists failures (they are only skipped).
+        Read the finished recordings even when the manifest lists failed
+        ones (which have no rows); by default that is an error naming them.
 
     Returns
     -------
