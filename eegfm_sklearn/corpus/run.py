@@ -113,8 +113,14 @@ def embed_recordings(inputs=(), out=None, *, model, weights=None, window_seconds
     shards.remove_partials(out)
     job = Job(str(out), header["fingerprint"], params, on_raw, torch_threads)
     entries = _dispatch(recordings, job, int(jobs), client)
-    for entry in progress(entries, total=len(recordings), verbose=verbose, desc="recordings", unit="rec"):
-        manifest.append(out, entry)
+    try:
+        for entry in progress(entries, total=len(recordings), verbose=verbose, desc="recordings", unit="rec"):
+            manifest.append(out, entry)
+    finally:
+        if client is None and int(jobs) == 1:  # this process's backbones: not kept past the run
+            from . import worker
+
+            worker._MODULES.clear()
     shards.remove_partials(out)
     return manifest.read_manifest(out, ids=[r.id for r in recordings])
 

@@ -83,11 +83,12 @@ def read_parts(rec, on_raw=None):
         raw = read_raw_bids(get_bids_path_from_fname(rec.source), verbose="error")
         parts = [(dict(rec.entities), raw)]
     elif rec.kind == "moabb":
-        from .inputs import moabb_dataset, no_network
+        from .inputs import moabb_dataset
 
+        # the files were found locally when the inputs were expanded (no network guard here:
+        # it would also cut a dask worker's own connections)
         name, subject = rec.source.split(":")[1:]
-        with no_network(f"{rec.source}: files missing locally"):
-            data = moabb_dataset(name).get_data(subjects=[int(subject)])[int(subject)]
+        data = moabb_dataset(name).get_data(subjects=[int(subject)])[int(subject)]
         parts = [({**rec.entities, "session": str(ses), "run": str(run)}, raw)
                  for ses, runs in data.items() for run, raw in runs.items()]
     else:
