@@ -33,7 +33,12 @@ from eegfm_sklearn.utils._data_dir import get_data_dir
 
 
 def rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident memory of this process, MB (VmHWM: ru_maxrss is inherited from a fork+exec parent)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def timed(fn):
@@ -89,7 +94,7 @@ def main():
     for name, seconds, n_rec, n_win in rows:
         print(f"{name:<22}{seconds:>9.2f}{n_rec / seconds:>8.3f}{n_win / seconds:>11.1f}{base / seconds:>11.2f}")
     print(f"(LocalCluster start-up: {start_s:.1f} s, not counted)")
-    print(f"\npeak RSS: serial process {serial_rss:.0f} MB; dask workers "
+    print(f"\npeak RSS (VmHWM): serial process {serial_rss:.0f} MB; dask workers "
           + ", ".join(f"{v:.0f} MB" for v in worker_rss.values()))
 
     # bookkeeping per recording, from the serial run's own timings (+ the manifest line, timed here)
