@@ -151,7 +151,7 @@ def test_damaged_shard_recomputed_changed_model_refused(tmp_path):
         embed_recordings(files, out, **{**KW, "window_seconds": 1.0})
 
 
-def test_changed_source_recomputed(tmp_path):
+def test_changed_source_recomputed(tmp_path, capsys):
     src = tmp_path / "rec"
     src.mkdir()
     for name in ("test.vhdr", "test.vmrk", "test.eeg"):
@@ -160,7 +160,9 @@ def test_changed_source_recomputed(tmp_path):
     first = embed_recordings([src / "test.vhdr"], out, **KW)
     text = (src / "test.vhdr").read_text(encoding="latin-1")
     (src / "test.vhdr").write_text(text + "\n; edited\n", encoding="latin-1")  # new bytes, same recording
-    again = embed_recordings([src / "test.vhdr"], out, **KW)
+    capsys.readouterr()
+    again = embed_recordings([src / "test.vhdr"], out, **{**KW, "verbose": 2})
+    assert "recordings" in capsys.readouterr().err  # one bar over recordings (verbose=2: even in a log)
     assert again["action"].tolist() == ["computed"] and again["sha256"][0] != first["sha256"][0]
     assert again["sha256"][0] == sha256(src / "test.vhdr")
 

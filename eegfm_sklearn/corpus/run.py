@@ -114,8 +114,14 @@ def embed_recordings(inputs=(), out=None, *, model, weights=None, window_seconds
     job = Job(str(out), header["fingerprint"], params, on_raw, torch_threads)
     entries = _dispatch(recordings, job, int(jobs), client)
     try:
-        for entry in progress(entries, total=len(recordings), verbose=verbose, desc="recordings", unit="rec"):
+        bar = progress(entries, total=len(recordings), verbose=verbose, desc="recordings", unit="rec",
+                       min_total=1)
+        read = 0
+        for entry in bar:
             manifest.append(out, entry)
+            read += entry.get("size") or 0
+            if hasattr(bar, "set_postfix_str"):  # a drawn bar also counts the bytes read
+                bar.set_postfix_str(f"{read / 1e6:.0f} MB", refresh=False)
     finally:
         if client is None and int(jobs) == 1:  # this process's backbones: not kept past the run
             from . import worker
