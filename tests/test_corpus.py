@@ -292,3 +292,28 @@ def test_inputs_expand_folders_globs_and_fail_clearly(tmp_path):
     assert parse_subjects("1-3,7") == [1, 2, 3, 7]
     with pytest.raises(ValueError, match="e.g. '1-5,7'"):
         parse_subjects("one")
+
+
+def test_backbone_built_once_per_process_and_configuration(tmp_path, monkeypatch):
+    from eegfm_sklearn.estimators.transformer import FoundationTransformer as FT
+
+    builds = []
+    original = FT._build_frozen
+
+    def counting(self, resolved):
+        builds.append(self.adapter_.report_.slots)
+        return original(self, resolved)
+
+    monkeypatch.setattr(FT, "_build_frozen", counting)
+    for i in range(3):  # three recordings with the same channels: one backbone
+        folder = tmp_path / f"copy{i}"
+        folder.mkdir()
+        for name in ("test.vhdr", "test.vmrk", "test.eeg"):
+            shutil.copy(require_data("formats", name), folder / name)
+    table = embed_recordings(sorted(tmp_path.glob("copy*/test.vhdr")), tmp_path / "out", **KW)
+    assert (table["status"] == "done").all() and len(table) == 3
+    assert len(builds) == 1
+    df = rows(tmp_path / "out")
+    parts = [emb(g) for _, g in df.groupby("recording_id")]
+    np.testing.assert_array_equal(parts[0], parts[1])  # the shared backbone gives each copy the same rows
+    np.testing.assert_array_equal(parts[0], parts[2])
