@@ -317,3 +317,13 @@ def test_backbone_built_once_per_process_and_configuration(tmp_path, monkeypatch
     parts = [emb(g) for _, g in df.groupby("recording_id")]
     np.testing.assert_array_equal(parts[0], parts[1])  # the shared backbone gives each copy the same rows
     np.testing.assert_array_equal(parts[0], parts[2])
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["-o", "e.npy"], ["nothing to embed"]),
+    (["a.edf", "b.edf", "-o", "e.npy"], ["is one file", "output folder"]),
+])
+def test_cli_corpus_usage_fails_in_one_line(tmp_path, capsys, argv, words):
+    code = main(["embed", *argv, *CLI])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and all(w in err[0] for w in words), err

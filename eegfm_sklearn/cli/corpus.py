@@ -48,6 +48,8 @@ def run(args):
     from ..corpus import embed_recordings
     from .embed import model_kwargs
 
+    if not args.inputs and args.bids is None and args.moabb is None:
+        raise ValueError("nothing to embed: give a recording file (or files, folders, globs, --bids, --moabb).")
     if args.output.suffix.lower() in SUFFIXES:
         raise ValueError(f"{args.output} is one file; several recordings (or --bids/--moabb) need an output "
                          "folder (a name without .npy/.parquet).")
