@@ -126,6 +126,7 @@ def test_folder_plus_bids_tree_with_a_corrupt_file(tmp_path, capsys):
 
 
 # -- resume -----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_damaged_shard_recomputed_changed_model_refused(tmp_path):
     files = [require_data("formats", "test.vhdr"), require_data("formats", "test.edf")]
     out = tmp_path / "out"
