@@ -19,13 +19,16 @@ __all__ = [
     "FoundationRegressor",
     "FoundationTransformer",
     "benchmark",
+    "embed_recordings",
     "get_model_card",
     "list_models",
+    "read_embeddings",
     "register_card",
 ]
 
 # name -> submodule holding it. The EEG->MEG subpackage (and, with it, transformers) is not
-# needed by the foundation-model estimators; the benchmark helper pulls scikit-learn's models.
+# needed by the foundation-model estimators; nor is the corpus runner (pyarrow, joblib, dask);
+# the benchmark helper pulls scikit-learn's models.
 _LAZY = {
     "ChannelReport": "preprocessing.montage",
     "ChannelWarning": "preprocessing.montage",
@@ -37,6 +40,8 @@ _LAZY = {
     "FoundationTransformer": "estimators",
     "EEGToMEGRegressor": "eeg2meg",
     "benchmark": "benchmarking",
+    "embed_recordings": "corpus",
+    "read_embeddings": "corpus",
 }
 
 

@@ -133,6 +133,16 @@ def test_bench_streaming(eegmat_files):
     assert float(row[3]) > 0  # peak RSS, MB
 
 
+@pytest.mark.slow  # starts joblib workers and a 2-worker LocalCluster
+def test_bench_corpus(eegmat_files):
+    out = run_script("benchmarks/bench_corpus.py", "--smoke")
+    assert out.startswith("labram (tiny), 2 EEGMAT recordings")
+    modes = [line.split()[0] for line in out.splitlines()
+             if re.search(rf"{FLOAT}\s+{FLOAT}\s+{FLOAT}\s+{FLOAT}$", line)]
+    assert modes == ["serial", "jobs=2", "jobs=2", "dask", "dask"]
+    assert re.search(rf"bookkeeping / embedding: {FLOAT} %", out)
+
+
 def test_bench_finetune(eegmat_files):
     out = run_script("benchmarks/bench_finetune.py", "--smoke")
     rows = table_rows(out)

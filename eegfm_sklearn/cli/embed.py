@@ -12,14 +12,18 @@ import argparse
 import json
 from pathlib import Path
 
+from . import corpus
 from .writers import SUFFIXES, check_output, check_writer, writer_for
 
 
 def _output(text):
+    path = Path(text)
+    if not path.suffix or path.is_dir():  # a folder: corpus mode (cli/corpus.py)
+        return path
     try:
         return check_output(text)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+        raise argparse.ArgumentTypeError(f"{err} (for many recordings: a folder name without suffix)") from None
 
 
 def _json_object(text):
@@ -73,9 +77,11 @@ def add_parser(sub):
                     "grow with the recording). Windows overlapping 'BAD...' or 'EDGE...' annotations are "
                     "skipped. The .npy output is (n_windows, embedding_size) float32, the rows of "
                     "FoundationTransformer.transform(raw); .parquet adds each window's onset (s) and start sample.")
-    p.add_argument("file", type=Path, help="recording file")
+    p.add_argument("inputs", type=Path, nargs="*", metavar="INPUT",
+                   help="recording file; or, with a folder output, files, folders and globs")
     p.add_argument("-o", "--output", type=_output, required=True, metavar="OUT",
-                   help=f"output file ({' or '.join(SUFFIXES)})")
+                   help=f"output file ({' or '.join(SUFFIXES)}) for one recording, or a folder for many "
+                        "(Parquet shards + manifest, resumable)")
     add_model_options(p)
     p.add_argument("--window", type=float, default=4.0, help="window length in seconds; default 4")
     p.add_argument("--stride", type=float, default=None, help="step between windows in seconds; default: --window")
@@ -83,6 +89,7 @@ def add_parser(sub):
     shown = p.add_mutually_exclusive_group()
     shown.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
     shown.add_argument("--progress", action="store_true", help="draw the progress bar even when not on a terminal")
+    corpus.add_options(p)
     p.set_defaults(run=run)
     return p
 
@@ -101,6 +108,9 @@ def read_raw(path):
 
 
 def run(args):
+    if corpus.wants_corpus(args):  # several recordings into a folder: its own code path
+        return corpus.run(args)
+    args.file = args.inputs[0]
     # the checks that need no model first: a typo answers before torch and scikit-learn load
     if not Path(args.file).is_file():
         raise FileNotFoundError(f"{args.file}: no such file.")

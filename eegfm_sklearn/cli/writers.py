@@ -28,7 +28,8 @@ def check_output(path):
 class _Writer:
     def __init__(self, path, n_rows, n_cols):
         self.path, self.n_rows, self.n_cols = Path(path), int(n_rows), int(n_cols)
-        self.tmp = self.path.with_name(self.path.name + ".partial")
+        # one temporary name per process: a rescheduled task never writes into another's file
+        self.tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
         self.written = 0
 
     def __enter__(self):
@@ -46,12 +47,13 @@ class _Writer:
         os.replace(self.tmp, self.path)
         return False
 
-    def write(self, rows, onsets, starts):
+    def write(self, rows, onsets, starts, labels=None):
         rows = np.asarray(rows, dtype=np.float32)
         if rows.ndim != 2 or rows.shape[1] != self.n_cols or self.written + len(rows) > self.n_rows:
             raise RuntimeError(f"rows of shape {rows.shape} do not fit a ({self.n_rows}, {self.n_cols}) output "
                                f"holding {self.written} rows.")
-        self._write(rows, np.asarray(onsets, dtype=np.float64), np.asarray(starts, dtype=np.int64))
+        self._write(rows, np.asarray(onsets, dtype=np.float64), np.asarray(starts, dtype=np.int64),
+                    **({"labels": labels} if labels is not None else {}))
         self.written += len(rows)
 
 
@@ -72,7 +74,17 @@ class NpyWriter(_Writer):
 
 
 class ParquetWriter(_Writer):
-    """A Parquet table: ``onset`` (s, raw.times clock), ``start_sample`` and ``emb_0 ...``, one row group per block."""
+    """A Parquet table: ``onset`` (s, raw.times clock), ``start_sample`` and ``emb_0 ...``, one row group per block.
+
+    ``labels``: names of string columns placed first (e.g. a recording id and
+    its BIDS entities), given per block as ``write(..., labels={name: value})``
+    (None: a null). ``metadata``: str -> str pairs stored in the file's footer.
+    Pages carry CRC checksums, verified by readers that ask for it.
+    """
+
+    def __init__(self, path, n_rows, n_cols, labels=(), metadata=None):
+        super().__init__(path, n_rows, n_cols)
+        self.labels, self.metadata = tuple(labels), dict(metadata or {})
 
     def _open(self):
         try:
@@ -82,13 +94,17 @@ class ParquetWriter(_Writer):
             raise ImportError("Writing .parquet needs pyarrow (pip install pyarrow); or write .npy.") from None
         self._pa = pa
         self.columns = [f"emb_{i}" for i in range(self.n_cols)]
-        fields = [pa.field("onset", pa.float64()), pa.field("start_sample", pa.int64())]
-        self.schema = pa.schema(fields + [pa.field(c, pa.float32()) for c in self.columns])
-        self.file = pq.ParquetWriter(str(self.tmp), self.schema)
+        fields = [pa.field(c, pa.string()) for c in self.labels]
+        fields += [pa.field("onset", pa.float64()), pa.field("start_sample", pa.int64())]
+        self.schema = pa.schema(fields + [pa.field(c, pa.float32()) for c in self.columns],
+                                metadata=self.metadata or None)
+        self.file = pq.ParquetWriter(str(self.tmp), self.schema, write_page_checksum=True)
 
-    def _write(self, rows, onsets, starts):
+    def _write(self, rows, onsets, starts, labels=None):
         pa = self._pa
-        arrays = [pa.array(onsets), pa.array(starts)] + [pa.array(rows[:, i]) for i in range(self.n_cols)]
+        labels = labels or {}
+        arrays = [pa.array([labels.get(c)] * len(rows), pa.string()) for c in self.labels]
+        arrays += [pa.array(onsets), pa.array(starts)] + [pa.array(rows[:, i]) for i in range(self.n_cols)]
         self.file.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
 
     def _close(self):
