@@ -45,15 +45,20 @@ def _fitted(case, kwargs, X, sfreq, ch_names):
     return est.fit(X)
 
 
-def package_features(case):
-    """The package's features for the fixture's input, as ``meta["compare"]`` says."""
+def backbone_features(est, X):
+    """The loaded module's features of ``X`` as the authors' model received it (no adapter)."""
     from eegfm_sklearn.backbone import predict_batches
 
+    return predict_batches(est.module_, np.asarray(X, dtype=np.float32))
+
+
+def package_features(case):
+    """The package's features for the fixture's input, as ``meta["compare"]`` says."""
     meta = _meta(case)
     X, sfreq, ch_names = _input(case, meta["input"])
     est = _fitted(case, meta.get("estimator_kwargs", {}), X, sfreq, ch_names)
     if meta.get("compare", "transform") == "backbone":
-        return predict_batches(est.module_, X.astype(np.float32))
+        return backbone_features(est, X)
     return est.transform(X)
 
 
@@ -81,6 +86,16 @@ def test_whole_path_on_the_raw_recording(case):
     assert features.shape == expected.shape
     gap = float(np.linalg.norm(features - expected) / np.linalg.norm(expected))  # relative RMS
     assert gap <= whole["rtol"], (case, gap, whole["preparation"])
+
+
+def test_backbone_mode_bypasses_the_adapter():
+    # CBraMod's authors feed µV / 100: given that tensor directly, the module gives their features.
+    meta = _meta("cbramod")
+    X, sfreq, ch_names = _input("cbramod", meta["input"])
+    est = _fitted("cbramod", meta["estimator_kwargs"], X, sfreq, ch_names)
+    expected = np.load(PARITY / "cbramod" / meta["features"], allow_pickle=False)
+    assert relative_error(backbone_features(est, X / 100), expected) <= 1e-5
+    assert relative_error(backbone_features(est, X), expected) > 0.1  # the adapter's scaling is skipped
 
 
 def test_every_fixture_names_its_source():
