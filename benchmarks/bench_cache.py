@@ -69,6 +69,7 @@ def main():
     if args.smoke:
         args.tiny, args.subjects, args.folds = True, 2, 2
     torch.set_num_threads(args.threads)
+    _ = get_model_card(args.model).module_class  # braindecode's import (lazy in the package) before any timing
     data = load_eegmat(range(args.subjects), window_seconds=4.0)
     if args.n_windows:
         data = type(data)(data.X[:args.n_windows], data.y[:args.n_windows], data.groups[:args.n_windows],

@@ -54,6 +54,7 @@ FILTER_OPTIONS = ("card", None)
 HIGHPASS_PERIODS = 2.0
 
 
+@functools.lru_cache(maxsize=64)
 def _notch_fir_length(sfreq, freq):
     """Taps of mne's FIR notch at ``freq`` (its band-stop design with default widths)."""
     half = freq / 200.0 / 2.0 + NOTCH_TRANS_BANDWIDTH / 2.0
@@ -215,6 +216,12 @@ class FilterPlan:
         return read
 
 
+@functools.lru_cache(maxsize=64)
+def _band_fir_length(sfreq, l_freq, h_freq):
+    """Taps of mne's FIR band filter (designed once per rate and edges: every fit plans it)."""
+    return len(mne.filter.create_filter(None, sfreq, l_freq, h_freq, verbose=False))
+
+
 @functools.lru_cache(maxsize=16)
 def _lowpass_fir(sfreq, h_freq):
     """mne's zero-phase FIR low-pass (as filter_data(x, sfreq, None, h_freq) designs it), float32."""
@@ -287,7 +294,7 @@ def plan_filters(card, sfreq, n_times, filters="card"):
     l_freq = spec.l_freq
     lengths = []
     if l_freq is not None or h_freq is not None:
-        lengths.append(len(mne.filter.create_filter(None, sfreq, l_freq, h_freq, verbose=False)))
+        lengths.append(_band_fir_length(sfreq, l_freq, h_freq))
     if notch:  # one band-stop FIR for all notches (same transition bands)
         lengths.append(_notch_fir_length(sfreq, notch[0]))
     window_highpass = l_freq is not None and n_times / sfreq >= HIGHPASS_PERIODS / l_freq
