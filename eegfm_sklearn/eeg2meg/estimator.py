@@ -121,6 +121,8 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         MEG channel statistics.
     n_eeg_channels_, n_meg_channels_ : int
         Channel counts seen in ``fit``.
+    n_features_in_ : int
+        ``n_eeg_channels_`` under scikit-learn's name.
     """
 
     _parameter_constraints: dict = params.REGRESSOR
@@ -234,6 +236,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         self.module_ = network.to(self.device).eval()
         self.history_ = history
         self.n_eeg_channels_, self.n_meg_channels_ = network.n_chans_in, network.n_chans_out
+        self.n_features_in_ = self.n_eeg_channels_  # scikit-learn's name for the input channel count
         for name, value in network.channel_stats().items():
             setattr(self, name + "_", value)
 

@@ -101,3 +101,13 @@ def ladder_data(kind: str, train_subject: int = 0, test_subject: int = 1, n_trai
         y = apply_mixing(H, x)
         out += [windows(x, n_times, n), windows(y, n_times, n)]
     return tuple(out)
+
+
+# The small configurations of the ladder tests and benchmark (EEGToMEGRegressor parameters): no
+# ridge-initialised path; each fit of 120 one-second windows takes minutes at most on 2 cores.
+LADDER_CONFIGS = {
+    "continuous": {"mode": "continuous", "linear_skip": False, "d_model": 32, "n_heads": 4, "n_encoder_layers": 1,
+                   "n_decoder_layers": 1, "seg_len": 10, "max_epochs": 40, "batch_size": 8, "lr": 2e-3},
+    "tokens": {"mode": "tokens", "d_model": 32, "n_heads": 4, "d_ff": 64, "n_routers": 4, "n_encoder_layers": 0,
+               "n_decoder_layers": 1, "dropout": 0.0, "max_epochs": 15, "batch_size": 8, "lr": 3e-3},
+}
