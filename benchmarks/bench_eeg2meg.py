@@ -43,7 +43,6 @@ import mne
 import numpy as np
 import torch
 
-from eegfm_sklearn.utils._data_dir import get_data_dir
 from eegfm_sklearn.eeg2meg import (
     EEGToMEGRegressor,
     eeg2meg_metrics,
@@ -52,6 +51,7 @@ from eegfm_sklearn.eeg2meg import (
 )
 from eegfm_sklearn.eeg2meg.baselines import ReducedRankRidgeEEGToMEG, RidgeEEGToMEG
 from eegfm_sklearn.eeg2meg.ladder import LADDER_CONFIGS, ladder_data
+from eegfm_sklearn.utils._data_dir import get_data_dir
 
 N_TIMES = 32  # samples per window: the token model's sequence length (the reference trains on 64)
 # Times are CPU seconds of this process (one torch thread): on a shared machine wall-clock time

@@ -91,7 +91,7 @@ def ladder_data(kind: str, train_subject: int = 0, test_subject: int = 1, n_trai
     X_train, Y_train, X_test, Y_test : ndarray
         EEG ``(n, 19, T)`` in µV and target ``(n, 20, T)``, ``T = seconds * 100``.
     """
-    n_times = int(round(seconds * SFREQ))
+    n_times = round(seconds * SFREQ)
     out = []
     H = None
     for subject, n in ((train_subject, n_train), (test_subject, n_test)):
