@@ -522,9 +522,12 @@ class BrainformerNetwork(EEGToMEGNetwork):
         distribution (not a level); the other strategies decode the tokens they pick.
         """
         opts = self.decoding_options
-        tokens, logits = self.generate(self.eeg_tokens(eeg), **opts, return_logits=True)
-        if opts["strategy"] != "expected":
-            return self.meg_values(tokens)
+        if opts["strategy"] == "expected" and not self.autoregressive:
+            logits = self.logits(self.eeg_tokens(eeg))  # one pass; no tokens to pick
+        else:
+            tokens, logits = self.generate(self.eeg_tokens(eeg), **opts, return_logits=True)
+            if opts["strategy"] != "expected":
+                return self.meg_values(tokens)
         values = self.expected_values(logits).double()
         return (values * self.y_clip[:, None] + self.y_center[:, None]).float()
 

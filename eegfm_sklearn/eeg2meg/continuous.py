@@ -194,7 +194,7 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
         self.encoder = nn.ModuleList(TwoStageAttention(*args) for _ in range(n_encoder_layers))
         self.encoder_norm = nn.LayerNorm(d_model)
         self.decoder = nn.ModuleList(DecoderLayer(*args) for _ in range(n_decoder_layers))
-        # No LayerNorm before the head: it would divide out each token's amplitude.
+        # No LayerNorm before the head: the stream's amplitude goes to the output as it is.
         self.head = nn.Linear(d_model, seg_len)
         if linear_skip:
             # Zero-initialised transformer output: training starts from the linear path.

@@ -267,7 +267,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         return Ys * self.y_scale_[:, None] + self.y_mean_[:, None]
 
     def token_cross_entropy(self, X, Y, batch_size=None):
-        """Mean cross-entropy of the MEG tokens under teacher forcing (``mode="tokens"``).
+        """Mean cross-entropy of the MEG tokens (``mode="tokens"``; teacher-forced when autoregressive).
 
         The token model's own loss on held-out windows, in nats per token
         (``log(255) = 5.54`` is a uniform guess over the levels).
