@@ -89,12 +89,13 @@ def models(b, token_epochs=None):
 def ladder_models(smoke):
     """The ladder's models: baselines and the two networks without any ridge-initialised path."""
     nets = {mode: dict(cfg) for mode, cfg in LADDER_CONFIGS.items()}
+    lags = 2 if smoke else 6
     if smoke:
         for cfg in nets.values():
             cfg.update(max_epochs=1, d_model=8, n_heads=2)
     return {
         "ridge, instantaneous": RidgeEEGToMEG(n_lags=0),
-        "ridge, lags +-6": RidgeEEGToMEG(n_lags=2 if smoke else 6),
+        f"ridge, lags +-{lags}": RidgeEEGToMEG(n_lags=lags),
         "continuous, no skip": EEGToMEGRegressor(random_state=0, **nets["continuous"]),
         "tokens": EEGToMEGRegressor(random_state=0, **nets["tokens"]),
     }
@@ -121,8 +122,10 @@ def evaluate(name, train, tests, types, b, token_epochs=None, candidates=None):
             wps = len(Xte) / max(time.process_time() - t0, 1e-6)
             s = eeg2meg_metrics(Yte, pred, types)["summary"]
             ce = est.token_cross_entropy(Xte, Yte) if getattr(est, "mode", None) == "tokens" else "-"
-            row = (name, test_name, model_name, s["all"]["r2"], s["all"]["r"], s["mag"]["r2"], s["mag"]["r"],
-                   s["grad"]["r2"], s["grad"]["r"], ce, fit_s, epoch_cost, wps)
+            none = {"r2": "-", "r": "-"}  # a channel type absent from the data (the ladder has one)
+            mag, grad = s.get("mag", none), s.get("grad", none)
+            row = (name, test_name, model_name, s["all"]["r2"], s["all"]["r"], mag["r2"], mag["r"],
+                   grad["r2"], grad["r"], ce, fit_s, epoch_cost, wps)
             print("| " + " | ".join(fmt(v) for v in row) + " |", flush=True)
 
 
@@ -173,7 +176,7 @@ def real(b, smoke):
 def ladder(b, smoke):
     for kind, label in (("instant", "ladder (a): instantaneous mix"), ("fir", "ladder (b): 5-tap FIR mix")):
         Xtr, Ytr, Xte, Yte = ladder_data(kind, n_train=6 if smoke else 120, n_test=3 if smoke else 40)
-        types = np.array(["mag"] * Ytr.shape[1])  # one channel type: "mag" columns = "all"
+        types = np.array(["mag"] * Ytr.shape[1])  # one channel type: "mag" columns = "all", "grad" ones "-"
         evaluate(label, (Xtr, Ytr), [("EEGMAT subject 1", Xte, Yte)], types, b, candidates=ladder_models(smoke))
 
 
