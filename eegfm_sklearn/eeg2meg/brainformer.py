@@ -417,17 +417,20 @@ class BrainformerNetwork(EEGToMEGNetwork):
         seed: int | None = None,
         return_logits: bool = False,
     ):
-        """Generate MEG tokens step by step, each step from the steps before it.
+        """Generate MEG tokens: in one pass from the EEG, or step by step when autoregressive.
 
-        Decoding is incremental: the time stage of every decoder layer caches the
-        keys and values of past steps, so a window costs about one forward pass.
+        Without ``autoregressive`` every step reads the EEG only and all steps
+        come from one pass. With it, each step reads the steps before it;
+        decoding is incremental (the time stage of every decoder layer caches
+        the keys and values of past steps) and batched over windows.
 
         Parameters
         ----------
         eeg_tokens : LongTensor, shape (B, n_chans_in, T)
-        strategy : {"greedy", "temperature", "top_k"}
-            Arg-max; sampling from ``softmax(logits / temperature)``; the same
-            restricted to the ``top_k`` most likely tokens.
+        strategy : {"expected", "greedy", "temperature", "top_k"}
+            The level nearest the distribution's mean; arg-max; sampling from
+            ``softmax(logits / temperature)``; the same restricted to the
+            ``top_k`` most likely tokens.
         temperature : float
             > 0; used by the sampling strategies.
         top_k : int or None
