@@ -190,7 +190,7 @@ class BrainformerNetwork(EEGToMEGNetwork):
         Feed the MEG tokens of past steps to the decoder (teacher forcing in
         training, step-by-step generation) as the reference does. False
         predicts from the EEG alone, in one pass.
-    stem_lags : int, default=2
+    stem_lags : int, default=4
         The decoder's stream starts as a learned linear mix of the EEG token
         embeddings of steps ``t - stem_lags .. t + stem_lags``.
     """
@@ -216,7 +216,7 @@ class BrainformerNetwork(EEGToMEGNetwork):
         mu: float = MU,
         n_levels: int = N_LEVELS,
         autoregressive: bool = False,
-        stem_lags: int = 2,
+        stem_lags: int = 4,
     ):
         super().__init__(
             n_chans_in=n_chans_in, n_chans_out=n_chans_out, d_model=d_model, n_heads=n_heads,

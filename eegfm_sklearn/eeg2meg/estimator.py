@@ -80,7 +80,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         in one pass (no past MEG tokens fed back: no exposure bias, ~100x
         faster prediction); True is the reference's design (teacher forcing
         in training, step-by-step generation with cached keys and values).
-    stem_lags : int, default=2
+    stem_lags : int, default=4
         ``mode="tokens"``: the decoder's stream starts as a learned linear mix
         of the EEG token embeddings of steps ``t - stem_lags .. t + stem_lags``.
     decoding : {"expected", "greedy", "temperature", "top_k"}, default="expected"
@@ -143,7 +143,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         patch_context=None,
         clip_percentile=99.5,
         autoregressive=False,
-        stem_lags=2,
+        stem_lags=4,
         decoding="expected",
         decoding_temperature=1.0,
         decoding_top_k=None,
