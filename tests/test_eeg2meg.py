@@ -375,30 +375,3 @@ def test_simulator_is_seeded_realistic_and_forward_cached(tmp_path):
     assert power[freqs < 5].mean() > power[freqs > 30].mean()  # 1/f-like
     alpha = power[(freqs >= 8) & (freqs <= 12)].mean()
     assert alpha > power[(freqs >= 13) & (freqs <= 16)].mean()  # an alpha peak
-
-
-@pytest.mark.slow
-def test_transformer_at_least_matches_lagged_ridge_on_held_out_recording():
-    """Same simulated subject, new recording (seed): the transformer must not lose to ridge."""
-    require_data("eeg_meg", "test-ave.fif.gz")  # the sensor geometry the simulator uses
-    kw = dict(n_times=50, sfreq=100.0)
-    train = simulate_paired_windows(n_windows=240, seed=10, **kw)
-    test = simulate_paired_windows(n_windows=80, seed=11, **kw)
-    types = train.meg_ch_types
-    meg = np.r_[np.flatnonzero(types == "mag")[::8], np.flatnonzero(types == "grad")[::8]]
-    Ytr, Yte = train.Y[:, meg], test.Y[:, meg]
-
-    inst = RidgeEEGToMEG(n_lags=0).fit(train.X, Ytr).score(test.X, Yte)
-    lagged = RidgeEEGToMEG(n_lags=3, lag_step=2).fit(train.X, Ytr).score(test.X, Yte)
-    # The transformer's linear path starts at this solution (same +-6 sample window).
-    dense = RidgeEEGToMEG(n_lags=6).fit(train.X, Ytr).score(test.X, Yte)
-    est = EEGToMEGRegressor(
-        d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, seg_len=10,
-        skip_lags=6, max_epochs=4, batch_size=16, lr=1e-3, random_state=0,
-    ).fit(train.X, Ytr)
-    tf = est.score(test.X, Yte)
-    assert lagged > inst + 0.02  # the task has temporal structure worth learning
-    # Seeds 10-40 / random_state 0-5 gave tf - lagged in [+0.006, +0.03] and tf - dense
-    # in [-0.008, +0.006]: training the attention layers must not lose the linear fit.
-    assert tf >= lagged - 0.005, (tf, lagged, inst)
-    assert tf >= dense - 0.015, (tf, dense)

@@ -21,7 +21,9 @@ from eegfm_sklearn.eeg2meg.tokens import (
     quantization_error_bound,
 )
 
-NET = dict(n_chans_in=5, n_chans_out=7, d_model=16, n_heads=2, d_ff=32, dropout=0.0, n_routers=3, max_len=24)
+# The reference's design (past MEG tokens fed back) unless a test says autoregressive=False.
+NET = dict(n_chans_in=5, n_chans_out=7, d_model=16, n_heads=2, d_ff=32, dropout=0.0, n_routers=3, max_len=24,
+           autoregressive=True)
 
 
 @pytest.fixture(autouse=True)
@@ -242,10 +244,13 @@ def test_hooks_tokenise_floats_and_forward_decodes(tmp_path):
     torch.testing.assert_close(net.loss(out, meg), token_cross_entropy(out, torch.from_numpy(meg_tok.encode(Y))))
     pred = net(eeg)
     assert pred.dtype == torch.float32 and pred.shape == (3, 7, 9)
-    # Generated values are levels of the MEG tokeniser: inside each channel's clamp range.
+    # Means of distributions over levels: inside each channel's clamp range, and not levels themselves.
     lo, hi = meg_tok.center_ - meg_tok.scale_, meg_tok.center_ + meg_tok.scale_
     assert (pred.numpy() >= lo[:, None] - 1e-5).all() and (pred.numpy() <= hi[:, None] + 1e-5).all()
-    np.testing.assert_allclose(meg_tok.decode(meg_tok.encode(pred.numpy())), pred.numpy(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(meg_tok.decode(meg_tok.encode(pred.numpy())), pred.numpy(), rtol=1e-5, atol=1e-6)
+    greedy = net.set_decoding("greedy")(eeg)  # generated tokens decode to levels of the MEG tokeniser
+    np.testing.assert_allclose(meg_tok.decode(meg_tok.encode(greedy.numpy())), greedy.numpy(), rtol=1e-5, atol=1e-6)
+    net.set_decoding("expected")
 
     persist.save_folder(net, tmp_path)
     loaded = persist.load_network(tmp_path)
@@ -260,6 +265,36 @@ def test_sampling_options_fail_at_build():
         BrainformerNetwork(**{**NET, "decoding": "top_k"})
     with pytest.raises(ValueError, match="strategy must be one of"):
         BrainformerNetwork(**{**NET, "decoding": "beam"})
+
+
+def test_one_pass_network_reads_only_the_eeg_and_generates_in_one_pass():
+    net = tiny_net(seed=2, autoregressive=False)
+    eeg = random_tokens((2, 5, 10), seed=3)
+    X = torch.randn(2, 5, 10)
+    # Training output does not depend on the MEG it is trained on (no teacher forcing to lean on)...
+    a = net.training_output(X, torch.randn(2, 7, 10))
+    torch.testing.assert_close(a, net.training_output(X, torch.randn(2, 7, 10)))
+    assert net.meg_embedding is None
+    # ...but on the EEG, at the step it predicts and its stem_lags neighbours only when nothing else mixes time.
+    gen, logits = net.generate(eeg, return_logits=True)
+    torch.testing.assert_close(logits[..., N_SPECIAL:], net.logits(eeg)[..., N_SPECIAL:])
+    torch.testing.assert_close(gen, logits.argmax(-1))
+    other = eeg.clone()
+    other[..., 4] = random_tokens((2, 5), seed=9)
+    assert not torch.allclose(net.logits(other), net.logits(eeg))
+    with pytest.raises(ValueError, match="EEG alone"):
+        net.decode(net.encode(eeg), eeg[:, :1].expand(-1, 7, -1))
+
+
+def test_expected_decoding_is_the_mean_level_value():
+    # Two equally likely levels far apart: the greedy pick is one of them, the mean lies half-way.
+    net = tiny_net(autoregressive=False)
+    lo, hi = N_SPECIAL + 40, N_SPECIAL + 220
+    logits = torch.full((1, 1, 1, VOCAB_SIZE), -1e4)
+    logits[..., [lo, hi]] = 0.0
+    values = net.level_values(torch.tensor([lo, hi]))
+    assert net.expected_values(logits).item() == pytest.approx(float(values.mean()), abs=1e-6)
+    assert values[0] < 0 < values[1]
 
 
 # -- estimator, mode="tokens" ---------------------------------------------------------------
@@ -352,11 +387,17 @@ def test_token_mode_persistence_round_trips(fitted_tokens, pairs, tmp_path):
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
 
 
+def clone_params(est, **params):
+    import pickle
+
+    return pickle.loads(pickle.dumps(est)).set_params(**params)
+
+
 def test_token_mode_sampling_is_seeded_by_random_state(fitted_tokens, pairs):
     import pickle
 
     X = pairs[0][:3]
-    greedy = fitted_tokens.predict(X)
+    greedy = clone_params(fitted_tokens, decoding="greedy").predict(X)
     # Decoding parameters act at predict time, without refitting.
     sampler = pickle.loads(pickle.dumps(fitted_tokens)).set_params(decoding="temperature", decoding_temperature=3.0)
     state = torch.random.get_rng_state()

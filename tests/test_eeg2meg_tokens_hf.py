@@ -54,12 +54,12 @@ class PairedDataset(torch.utils.data.Dataset):
 def test_token_model_forward_gives_the_cross_entropy():
     eeg, meg = _pairs(4)
     model = _model(eeg, meg)
-    assert type(model.network) is BrainformerNetwork and model.config.decoding == "greedy"
+    assert type(model.network) is BrainformerNetwork and model.config.decoding == "expected"
     out = model(eeg, labels=meg)
-    assert out.prediction.shape == (4, 3, 10, 258)  # teacher-forced logits
+    assert out.prediction.shape == (4, 3, 10, 258)  # logits (from the EEG alone by default)
     net = model.network
     torch.testing.assert_close(out.loss, token_cross_entropy(out.prediction, net.meg_tokens(meg)))
-    assert model(eeg).prediction.shape == meg.shape  # generated, decoded MEG
+    assert model(eeg).prediction.shape == meg.shape  # predicted MEG
 
 
 def test_trainer_trains_the_token_model(tmp_path):

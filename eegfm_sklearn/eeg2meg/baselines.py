@@ -286,3 +286,38 @@ def _leading_projector(W, xtx, rank):
     evals, evecs = np.linalg.eigh(W.T @ xtx @ W)
     V = evecs[:, np.argsort(evals)[::-1][:rank]]
     return V @ V.T
+
+
+def lagged_ridge_conv_weights(Xs, Ys, n_lags):
+    """Lagged-ridge solution as ``conv1d`` weights ``(n_out, n_in, 2 * n_lags + 1)``.
+
+    ``Xs`` and ``Ys`` are nearly standardised windows of equal length.
+    """
+    ridge = RidgeEEGToMEG(n_lags=n_lags).fit(Xs, Ys)
+    n_in, n_out = Xs.shape[1], Ys.shape[1]
+    # coef_ rows are (lag, channel) with lag k using x[t - k]; conv1d tap j uses x[t + j - n_lags].
+    coef = ridge.coef_.reshape(2 * n_lags + 1, n_in, n_out)[::-1]
+    # Undo the ridge's own standardisation (Xs, Ys are already nearly standard).
+    w = coef.transpose(2, 1, 0) * ridge.y_scale_[:, None, None] / ridge.x_scale_[None, :, None]
+    return np.ascontiguousarray(w)
+
+
+def init_linear_path(network, eeg, meg) -> None:
+    """Start a network's linear path (if it has one) at the lagged ridge solution of the training windows.
+
+    Parameters
+    ----------
+    network : EEGToMEGNetwork
+        Networks with a ``linear_path_lags`` that is not None get ``set_linear_path`` called.
+    eeg, meg : ndarray of float32
+        Standardised training windows ``(n, n_chans_in, T)`` and ``(n, n_chans_out, T_out)``.
+    """
+    lags = getattr(network, "linear_path_lags", None)
+    if lags is None:
+        return
+    import torch
+
+    with torch.no_grad():
+        aligned = network.align_input(torch.from_numpy(eeg), meg.shape[2]).numpy()
+    network.set_linear_path(lagged_ridge_conv_weights(aligned, meg, lags))
+

@@ -2,7 +2,8 @@
 
 Every sample of every channel is one token (:mod:`.tokens`: 258 entries). A
 window is a grid ``(time, channel)`` of ``d_model`` vectors: the token
-embedding plus a sinusoidal time code and a fixed sinusoidal channel code,
+embedding (a learned vector plus the token's level value times a learned
+direction) plus a sinusoidal time code and a fixed sinusoidal channel code,
 the sum scaled by ``sqrt(d_model)`` (as the reference does).
 
 * Encoder: two-stage attention layers. Stage 1 attends along time within each
@@ -10,16 +11,22 @@ the sum scaled by ``sqrt(d_model)`` (as the reference does).
   ``n_routers`` learned router vectors *of that time position* (a table of
   ``max_len`` router sets): the routers gather from all channels, every
   channel reads the routers back (then an MLP).
-* Decoder: the MEG tokens shifted right by one step with BOS in front
-  (teacher forcing); the same two-stage layers with a causal time mask, then
-  at each time step cross-attention from the MEG channel tokens to the EEG
-  channel tokens of the same step.
-* Pre-LN throughout, a final LayerNorm, ``Linear(d_model, 258)`` per token,
-  cross-entropy over the vocabulary.
-* :meth:`BrainformerNetwork.generate` decodes autoregressively over time
-  (greedy, temperature or top-k sampling).
+* Decoder: one stream per (MEG channel, time step), started as a learned
+  linear mix of the EEG token embeddings of the neighbouring steps
+  (``stem_lags``); the same two-stage layers, then at each time step
+  cross-attention from the MEG channel tokens to the EEG channel tokens of
+  the same step. By default it reads the EEG only and predicts every step in
+  one pass; ``autoregressive=True`` is the reference's design: the MEG tokens
+  shifted right by one step with BOS in front are added to the stream
+  (teacher forcing), the time stage is causal, and :meth:`generate` decodes
+  step by step with cached keys and values.
+* Pre-LN blocks, ``Linear(d_model, 258)`` per token on the stream (no final
+  LayerNorm: it would divide out the amplitude), cross-entropy over the
+  vocabulary.
+* Prediction: the mean of each step's distribution over levels
+  (``decoding="expected"``), or a picked token (greedy, temperature, top-k).
 
-Departures from the reference are listed in ``docs/guide/eeg2meg.md`` (token mode).
+Why these departures from the reference: ``docs/guide/eeg2meg.md`` (token mode).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import EEGToMEGNetwork
+from .layers import Attention, FeedForward, PreLNBlock, cross_per_step, sinusoidal_code
 from .tokens import (
     BOS,
     MU,
@@ -40,9 +48,11 @@ from .tokens import (
     MuLawTokenizer,
     decode_tensor,
     encode_tensor,
+    mu_law_compand,
+    mu_law_expand,
 )
 
-STRATEGIES = ("greedy", "temperature", "top_k")
+STRATEGIES = ("expected", "greedy", "temperature", "top_k")
 
 # The reference's configuration (its Seq2SeqCrossConfig defaults and training script), as
 # EEGToMEGRegressor parameters: EEGToMEGRegressor(mode="tokens", **REFERENCE_CONFIG).
@@ -52,48 +62,8 @@ REFERENCE_CONFIG = dict(
 )
 
 
-def sinusoidal_code(n: int, d: int, device=None, start: int = 0) -> torch.Tensor:
-    """Fixed sine/cosine code of indices ``start..start+n-1``, shape ``(n, d)`` (time steps or channels)."""
-    pos = torch.arange(start, start + n, device=device, dtype=torch.float32)[:, None]
-    freq = torch.exp(torch.arange(0, d, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / d))
-    out = torch.zeros(n, d, device=device)
-    out[:, 0::2] = torch.sin(pos * freq)
-    out[:, 1::2] = torch.cos(pos * freq)[:, : d // 2]
-    return out
-
-
-class MultiHead(nn.Module):
-    """Multi-head attention of ``query (N, Lq, d)`` over ``context (N, Lk, d)``, bias-free."""
-
-    def __init__(self, d_model: int, n_heads: int, dropout: float):
-        super().__init__()
-        self.n_heads = n_heads
-        self.q = nn.Linear(d_model, d_model, bias=False)
-        self.kv = nn.Linear(d_model, 2 * d_model, bias=False)
-        self.out = nn.Linear(d_model, d_model, bias=False)
-        self.dropout = dropout
-
-    def keys_values(self, context):
-        """Keys and values ``(N, heads, Lk, d / heads)`` of ``context``."""
-        n, lk, d = context.shape
-        h = self.n_heads
-        return self.kv(context).view(n, lk, 2, h, d // h).permute(2, 0, 3, 1, 4)
-
-    def attend(self, query, k, v, causal: bool = False):
-        n, lq, d = query.shape
-        h = self.n_heads
-        q = self.q(query).view(n, lq, h, d // h).transpose(1, 2)
-        drop = self.dropout if self.training else 0.0
-        o = F.scaled_dot_product_attention(q, k, v, dropout_p=drop, is_causal=causal)
-        return self.out(o.transpose(1, 2).reshape(n, lq, d))
-
-    def forward(self, query, context, causal: bool = False):
-        k, v = self.keys_values(context)
-        return self.attend(query, k, v, causal)
-
-
-def mlp(d_model: int, d_ff: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model))
+def mlp(d_model: int, d_ff: int) -> FeedForward:
+    return FeedForward(d_model, d_ff)
 
 
 class TwoStageLayer(nn.Module):
@@ -106,15 +76,15 @@ class TwoStageLayer(nn.Module):
         super().__init__()
         self.causal = causal
         self.norm_time = nn.LayerNorm(d_model)
-        self.time_attn = MultiHead(d_model, n_heads, dropout)
+        self.time_attn = Attention(d_model, n_heads, dropout, bias=False)
         self.norm_time_ff = nn.LayerNorm(d_model)
         self.time_ff = mlp(d_model, d_ff)
         # One set of routers per time position (the reference's (length + 1, routers, d) table).
         self.routers = nn.Parameter(torch.randn(max_len, n_routers, d_model))
         self.norm_routers = nn.LayerNorm(d_model)
         self.norm_channel = nn.LayerNorm(d_model)
-        self.gather = MultiHead(d_model, n_heads, dropout)
-        self.scatter = MultiHead(d_model, n_heads, dropout)
+        self.gather = Attention(d_model, n_heads, dropout, bias=False)
+        self.scatter = Attention(d_model, n_heads, dropout, bias=False)
         self.norm_channel_ff = nn.LayerNorm(d_model)
         self.channel_ff = mlp(d_model, d_ff)
         self.drop = nn.Dropout(dropout)
@@ -158,34 +128,19 @@ class TwoStageLayer(nn.Module):
         return s + self.drop(self.channel_ff(self.norm_channel_ff(s)))
 
 
-class StepCrossAttention(nn.Module):
-    """At each time step, MEG channel tokens attend to the EEG channel tokens of that step."""
-
-    def __init__(self, d_model, n_heads, dropout):
-        super().__init__()
-        self.norm_q = nn.LayerNorm(d_model)
-        self.norm_kv = nn.LayerNorm(d_model)
-        self.attn = MultiHead(d_model, n_heads, dropout)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, y, memory):  # y (B, T, C_out, d), memory (B, T, C_in, d)
-        b, t, c_out, d = y.shape
-        q = self.norm_q(y).reshape(b * t, c_out, d)
-        kv = self.norm_kv(memory).reshape(b * t, memory.shape[2], d)
-        return y + self.drop(self.attn(q, kv).view(b, t, c_out, d))
-
-
 class DecoderLayer(nn.Module):
-    def __init__(self, d_model, n_heads, d_ff, dropout, n_routers, max_len):
+    """Two-stage self-attention over the MEG grid, then per step cross-attention to that step's EEG."""
+
+    def __init__(self, d_model, n_heads, d_ff, dropout, n_routers, max_len, causal):
         super().__init__()
-        self.self_stage = TwoStageLayer(d_model, n_heads, d_ff, dropout, n_routers, max_len, causal=True)
-        self.cross = StepCrossAttention(d_model, n_heads, dropout)
+        self.self_stage = TwoStageLayer(d_model, n_heads, d_ff, dropout, n_routers, max_len, causal=causal)
+        self.cross = PreLNBlock(d_model, n_heads, d_ff, dropout, cross=True, bias=False)
 
     def forward(self, y, memory):
-        return self.cross(self.self_stage(y), memory)
+        return cross_per_step(self.cross, self.self_stage(y), memory)
 
     def step(self, y, memory_t, cache, t):
-        return self.cross(self.self_stage.step(y, cache, t), memory_t)
+        return cross_per_step(self.cross, self.self_stage.step(y, cache, t), memory_t)
 
 
 class BrainformerNetwork(EEGToMEGNetwork):
@@ -219,8 +174,9 @@ class BrainformerNetwork(EEGToMEGNetwork):
         Longest window (time steps); sizes the per-position router table.
     clip_percentile : float, default=99.5
         Robust scaling: a channel's clamp is this percentile of ``|x - median|``.
-    decoding : {"greedy", "temperature", "top_k"}, default="greedy"
-        How :meth:`forward` picks each generated token (see :meth:`generate`).
+    decoding : {"expected", "greedy", "temperature", "top_k"}, default="expected"
+        What :meth:`forward` returns: the mean of each step's distribution
+        over levels, or the level of a picked token (see :meth:`generate`).
     decoding_temperature : float, default=1.0
         Softmax temperature of the sampling strategies.
     decoding_top_k : int or None, default=None
@@ -230,6 +186,13 @@ class BrainformerNetwork(EEGToMEGNetwork):
         µ-law constant.
     n_levels : int, default=255
         Quantisation levels; the vocabulary has ``n_levels + 3`` entries.
+    autoregressive : bool, default=False
+        Feed the MEG tokens of past steps to the decoder (teacher forcing in
+        training, step-by-step generation) as the reference does. False
+        predicts from the EEG alone, in one pass.
+    stem_lags : int, default=4
+        The decoder's stream starts as a learned linear mix of the EEG token
+        embeddings of steps ``t - stem_lags .. t + stem_lags``.
     """
 
     mode = "tokens"
@@ -247,24 +210,26 @@ class BrainformerNetwork(EEGToMEGNetwork):
         n_routers: int = 10,
         max_len: int = 256,
         clip_percentile: float = 99.5,
-        decoding: str = "greedy",
+        decoding: str = "expected",
         decoding_temperature: float = 1.0,
         decoding_top_k: int | None = None,
         mu: float = MU,
         n_levels: int = N_LEVELS,
+        autoregressive: bool = False,
+        stem_lags: int = 4,
     ):
         super().__init__(
             n_chans_in=n_chans_in, n_chans_out=n_chans_out, d_model=d_model, n_heads=n_heads,
             n_encoder_layers=n_encoder_layers, n_decoder_layers=n_decoder_layers, d_ff=d_ff,
             dropout=dropout, n_routers=n_routers, max_len=max_len, clip_percentile=clip_percentile,
             decoding=decoding, decoding_temperature=decoding_temperature, decoding_top_k=decoding_top_k,
-            mu=mu, n_levels=n_levels,
+            mu=mu, n_levels=n_levels, autoregressive=bool(autoregressive), stem_lags=stem_lags,
         )
         d_ff = 2 * d_model if d_ff is None else d_ff
         for name, val, low in [
             ("d_model", d_model, 2), ("n_heads", n_heads, 1), ("n_encoder_layers", n_encoder_layers, 0),
             ("n_decoder_layers", n_decoder_layers, 1), ("d_ff", d_ff, 1), ("n_routers", n_routers, 1),
-            ("max_len", max_len, 1), ("n_levels", n_levels, 3),
+            ("max_len", max_len, 1), ("n_levels", n_levels, 3), ("stem_lags", stem_lags, 0),
         ]:
             if int(val) != val or val < low:
                 raise ValueError(f"{name} must be an integer >= {low}; got {val!r}.")
@@ -277,15 +242,28 @@ class BrainformerNetwork(EEGToMEGNetwork):
         self.vocab_size = int(n_levels) + N_SPECIAL
         self.set_decoding(decoding, decoding_temperature, decoding_top_k)  # fail at build, not at predict
         self.d_model, self.max_len = int(d_model), int(max_len)
+        self.autoregressive, self.stem_lags = bool(autoregressive), int(stem_lags)
 
+        # A token's embedding: a learned vector per token plus its level value (the µ-law decoded
+        # sample) times a learned direction, so neighbouring levels start close and a linear map
+        # of the samples is a linear map of the embeddings (see the guide: "what was wrong").
         self.eeg_embedding = nn.Embedding(self.vocab_size, d_model)
-        self.meg_embedding = nn.Embedding(self.vocab_size, d_model)
+        self.eeg_value = nn.Linear(1, d_model, bias=False)
+        self.meg_embedding = nn.Embedding(self.vocab_size, d_model) if self.autoregressive else None
+        self.meg_value = nn.Linear(1, d_model, bias=False) if self.autoregressive else None
+        for table in (self.eeg_embedding, self.meg_embedding):
+            if table is not None:
+                nn.init.normal_(table.weight, std=0.02)
+        # The decoder's stream starts as a learned linear mix of the EEG token embeddings of steps
+        # t - stem_lags .. t + stem_lags (MEG is, to first order, a lagged linear mix of the sources).
+        n_taps = 2 * self.stem_lags + 1
+        self.stem = nn.Parameter(torch.randn(n_taps, n_chans_out, n_chans_in) / math.sqrt(n_chans_in * n_taps))
         # Time steps and channel indices get fixed codes, computed when used: nothing to train or
         # save, and nothing a loader that builds the module on the meta device could leave empty.
         args = (d_model, n_heads, d_ff, dropout, n_routers, max_len)
         self.encoder = nn.ModuleList(TwoStageLayer(*args, causal=False) for _ in range(n_encoder_layers))
-        self.decoder = nn.ModuleList(DecoderLayer(*args) for _ in range(n_decoder_layers))
-        self.final_norm = nn.LayerNorm(d_model)
+        self.decoder = nn.ModuleList(DecoderLayer(*args, causal=self.autoregressive) for _ in range(n_decoder_layers))
+        # No LayerNorm before the head: it would divide out the amplitude that the stream carries.
         self.head = nn.Linear(d_model, self.vocab_size)
 
         # Robust scaling of the (standardised) windows, fitted in prepare().
@@ -324,16 +302,23 @@ class BrainformerNetwork(EEGToMEGNetwork):
 
         return make(self.x_center, self.x_clip), make(self.y_center, self.y_clip)
 
-    def _embed(self, tokens: torch.Tensor, table: nn.Embedding, start: int = 0) -> torch.Tensor:
-        """``(B, C, T)`` tokens of steps ``start..`` -> ``(B, T, C, d)``: (token + time + channel) * sqrt(d)."""
+    def level_values(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Scaled sample value of level tokens (``[-1, 1]``; 0 for PAD/BOS/EOS), float32."""
+        n_levels = self.vocab_size - N_SPECIAL
+        y = (tokens - N_SPECIAL).clamp(min=0).float() * (2.0 / (n_levels - 1)) - 1.0
+        return torch.where(tokens >= N_SPECIAL, mu_law_expand(y, self.tokenizer_params["mu"]), 0.0)
+
+    def _embed(self, tokens: torch.Tensor, table: nn.Embedding, value: nn.Linear, start: int = 0) -> torch.Tensor:
+        """``(B, C, T)`` tokens of steps ``start..`` -> ``(B, T, C, d)``: (token + value + time + channel) * sqrt(d)."""
         _, c, t = tokens.shape
         if start + t > self.max_len:
             raise ValueError(
                 f"Windows of {start + t} samples exceed max_len={self.max_len} (the per-position router "
                 "table, sized by the training windows): cut windows of at most that many samples."
             )
-        e = table(tokens.transpose(1, 2))
-        e = e + sinusoidal_code(t, self.d_model, e.device, start)[:, None] + sinusoidal_code(c, self.d_model, e.device)
+        tok = tokens.transpose(1, 2)
+        e = table(tok) + value(self.level_values(tok)[..., None])
+        e = e + sinusoidal_code(t, self.d_model, e.device, start=start)[:, None] + sinusoidal_code(c, self.d_model, e.device)
         return e * math.sqrt(self.d_model)
 
     def _check_tokens(self, tokens, n_chans, what):
@@ -344,27 +329,54 @@ class BrainformerNetwork(EEGToMEGNetwork):
 
     # -- passes over tokens -------------------------------------------------------------------
     def encode(self, eeg_tokens: torch.Tensor) -> torch.Tensor:
-        """EEG tokens ``(B, n_chans_in, T)`` -> encoder memory ``(B, T, n_chans_in, d)``."""
+        """EEG tokens ``(B, n_chans_in, T)`` -> ``(memory, stem)``, both ``(B, T, ., d)``.
+
+        ``memory`` (``n_chans_in`` tokens per step) is what the decoder
+        cross-attends to; ``stem`` (``n_chans_out`` per step) is the decoder's
+        starting stream: the learned lagged channel mix of the EEG embeddings.
+        """
         self._check_tokens(eeg_tokens, self.n_chans_in, "EEG")
-        h = self._embed(eeg_tokens, self.eeg_embedding)
+        e = self._embed(eeg_tokens, self.eeg_embedding, self.eeg_value)
+        t, lags = e.shape[1], self.stem_lags
+        padded = F.pad(e, (0, 0, 0, 0, lags, lags))  # zero embeddings beyond the window's edges
+        stem = sum(torch.einsum("oc,btcd->btod", self.stem[k], padded[:, k : k + t]) for k in range(2 * lags + 1))
+        h = e
         for layer in self.encoder:
             h = layer(h)
-        return h
+        return h, stem
 
-    def decode(self, memory: torch.Tensor, decoder_tokens: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, n_chans_out, T', vocab)`` for decoder inputs ``(B, n_chans_out, T')``, ``T' <= T``.
+    def _output_codes(self, t: int, device, start: int = 0) -> torch.Tensor:
+        """Time and MEG-channel codes ``(t, n_chans_out, d)`` of the decoder's queries."""
+        d = self.d_model
+        codes = sinusoidal_code(t, d, device, start=start)[:, None] + sinusoidal_code(self.n_chans_out, d, device)
+        return codes * math.sqrt(d)
 
-        Position ``t`` of the input holds the MEG token of step ``t - 1`` (BOS at
-        ``t = 0``); position ``t`` of the output scores the MEG token of step ``t``
-        and cross-attends to the EEG of step ``t``.
+    def decode(self, encoded, decoder_tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(B, n_chans_out, T', vocab)`` from :meth:`encode`'s output.
+
+        Without ``autoregressive`` the decoder reads only the EEG
+        (``decoder_tokens`` must be None; ``T' = T``). With it, position ``t``
+        of ``decoder_tokens (B, n_chans_out, T')`` holds the MEG token of step
+        ``t - 1`` (BOS at ``t = 0``); output ``t`` scores MEG step ``t`` and
+        cross-attends to the EEG of step ``t``.
         """
-        self._check_tokens(decoder_tokens, self.n_chans_out, "MEG")
-        t = decoder_tokens.shape[2]
-        y = self._embed(decoder_tokens, self.meg_embedding)
+        memory, stem = encoded
+        if self.autoregressive:
+            if decoder_tokens is None:
+                raise ValueError("An autoregressive network decodes from MEG tokens shifted right (teacher forcing).")
+            self._check_tokens(decoder_tokens, self.n_chans_out, "MEG")
+            t = decoder_tokens.shape[2]
+            y = self._embed(decoder_tokens, self.meg_embedding, self.meg_value)
+        else:
+            if decoder_tokens is not None:
+                raise ValueError("This network predicts from the EEG alone (autoregressive=False): pass no MEG tokens.")
+            t = memory.shape[1]
+            y = self._output_codes(t, memory.device)
+        y = y + stem[:, :t]
         mem = memory[:, :t]
         for layer in self.decoder:
             y = layer(y, mem)
-        return self.head(self.final_norm(y)).transpose(1, 2)
+        return self.head(y).transpose(1, 2)
 
     @staticmethod
     def shift_right(meg_tokens: torch.Tensor) -> torch.Tensor:
@@ -372,14 +384,27 @@ class BrainformerNetwork(EEGToMEGNetwork):
         bos = torch.full_like(meg_tokens[..., :1], BOS)
         return torch.cat([bos, meg_tokens[..., :-1]], dim=-1)
 
-    def logits(self, eeg_tokens: torch.Tensor, meg_tokens: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits ``(B, n_chans_out, T, vocab)`` for MEG tokens ``(B, n_chans_out, T)``."""
-        if eeg_tokens.shape[-1] != meg_tokens.shape[-1]:
+    def logits(self, eeg_tokens: torch.Tensor, meg_tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(B, n_chans_out, T, vocab)``: teacher-forced on ``meg_tokens`` when autoregressive."""
+        if not self.autoregressive:
+            return self.decode(self.encode(eeg_tokens))
+        if meg_tokens is None or eeg_tokens.shape[-1] != meg_tokens.shape[-1]:
+            got = None if meg_tokens is None else meg_tokens.shape[-1]
             raise ValueError(
                 f"EEG and MEG token windows must have the same length (one token per sample); got "
-                f"{eeg_tokens.shape[-1]} and {meg_tokens.shape[-1]}. Resample to a common rate first."
+                f"{eeg_tokens.shape[-1]} and {got}. Resample to a common rate first."
             )
         return self.decode(self.encode(eeg_tokens), self.shift_right(meg_tokens))
+
+    def expected_values(self, logits: torch.Tensor) -> torch.Tensor:
+        """Mean of the decoded distribution over levels, in scaled units ``[-1, 1]``: ``(..., C, T)``.
+
+        The µ-law levels are dense near zero, so a spread distribution's mode
+        (greedy decoding) is biased towards zero; its mean is the least-squares
+        estimate.
+        """
+        levels = self.level_values(torch.arange(N_SPECIAL, self.vocab_size, device=logits.device))
+        return (logits[..., N_SPECIAL:].float().softmax(-1) * levels).sum(-1)
 
     @torch.no_grad()
     def generate(
@@ -392,17 +417,20 @@ class BrainformerNetwork(EEGToMEGNetwork):
         seed: int | None = None,
         return_logits: bool = False,
     ):
-        """Generate MEG tokens step by step, each step from the steps before it.
+        """Generate MEG tokens: in one pass from the EEG, or step by step when autoregressive.
 
-        Decoding is incremental: the time stage of every decoder layer caches the
-        keys and values of past steps, so a window costs about one forward pass.
+        Without ``autoregressive`` every step reads the EEG only and all steps
+        come from one pass. With it, each step reads the steps before it;
+        decoding is incremental (the time stage of every decoder layer caches
+        the keys and values of past steps) and batched over windows.
 
         Parameters
         ----------
         eeg_tokens : LongTensor, shape (B, n_chans_in, T)
-        strategy : {"greedy", "temperature", "top_k"}
-            Arg-max; sampling from ``softmax(logits / temperature)``; the same
-            restricted to the ``top_k`` most likely tokens.
+        strategy : {"expected", "greedy", "temperature", "top_k"}
+            The level nearest the distribution's mean; arg-max; sampling from
+            ``softmax(logits / temperature)``; the same restricted to the
+            ``top_k`` most likely tokens.
         temperature : float
             > 0; used by the sampling strategies.
         top_k : int or None
@@ -422,25 +450,40 @@ class BrainformerNetwork(EEGToMEGNetwork):
             Only with ``return_logits=True``.
         """
         pick = _token_picker(strategy, temperature, top_k, self.vocab_size)
-        if strategy != "greedy" and generator is None and seed is not None:
+        if strategy in ("temperature", "top_k") and generator is None and seed is not None:
             generator = torch.Generator(device=eeg_tokens.device).manual_seed(int(seed))
-        memory = self.encode(eeg_tokens)
+        encoded = self.encode(eeg_tokens)
+        if not self.autoregressive:  # one pass: every step reads the EEG only
+            logits = self.decode(encoded)
+            logits[..., :N_SPECIAL] = -torch.inf
+            tokens = self._pick(pick, strategy, logits, generator)
+            return (tokens, logits) if return_logits else tokens
+        memory, stem = encoded
         b, t = eeg_tokens.shape[0], eeg_tokens.shape[2]
         token = torch.full((b, self.n_chans_out), BOS, dtype=torch.long, device=eeg_tokens.device)
         caches = [[] for _ in self.decoder]
         out, all_logits = [], []
         for step in range(t):
             # Step `step` reads the token generated at step - 1 and the cached keys of earlier steps.
-            y = self._embed(token[..., None], self.meg_embedding, start=step)
+            y = self._embed(token[..., None], self.meg_embedding, self.meg_value, start=step)
+            y = y + stem[:, step : step + 1]
             for layer, cache in zip(self.decoder, caches):
                 y = layer.step(y, memory[:, step : step + 1], cache, step)
-            logits = self.head(self.final_norm(y))[:, 0]
+            logits = self.head(y)[:, 0]
             logits[..., :N_SPECIAL] = -torch.inf
-            token = pick(logits, generator)
+            token = self._pick(pick, strategy, logits, generator)
             out.append(token)
             all_logits.append(logits)
         tokens = torch.stack(out, dim=-1)
         return (tokens, torch.stack(all_logits, dim=2)) if return_logits else tokens
+
+    def _pick(self, pick, strategy, logits, generator):
+        """Tokens ``(B, C[, T])`` from logits ``(B, C[, T], vocab)``; "expected": the level nearest the mean."""
+        if strategy != "expected":
+            return pick(logits, generator)
+        n_levels = self.vocab_size - N_SPECIAL
+        z = mu_law_compand(self.expected_values(logits), self.tokenizer_params["mu"])
+        return torch.round((z + 1.0) * ((n_levels - 1) / 2.0)).long() + N_SPECIAL
 
     # -- the mode's hooks (see base.EEGToMEGNetwork) ---------------------------------------
     @classmethod
@@ -467,16 +510,29 @@ class BrainformerNetwork(EEGToMEGNetwork):
                 getattr(self, name).copy_(torch.as_tensor(value))
 
     def training_output(self, eeg, meg):
-        """Teacher-forced logits ``(B, n_chans_out, T, vocab)``."""
-        return self.logits(self.eeg_tokens(eeg), self.meg_tokens(meg))
+        """Logits ``(B, n_chans_out, T, vocab)``: from the EEG alone, or teacher-forced when autoregressive."""
+        et = self.eeg_tokens(eeg)
+        return self.logits(et, self.meg_tokens(meg)) if self.autoregressive else self.logits(et)
 
     def loss(self, output, meg):
         """Cross-entropy (nats per token) of the MEG tokens under the logits."""
         return token_cross_entropy(output, self.meg_tokens(meg))
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:
-        """Generate MEG for standardised EEG ``(B, n_chans_in, T)``: standardised floats ``(B, n_chans_out, T)``."""
-        return self.meg_values(self.generate(self.eeg_tokens(eeg), **self.decoding_options))
+        """Predict MEG for standardised EEG ``(B, n_chans_in, T)``: standardised floats ``(B, n_chans_out, T)``.
+
+        ``decoding="expected"`` returns the mean of each step's decoded
+        distribution (not a level); the other strategies decode the tokens they pick.
+        """
+        opts = self.decoding_options
+        if opts["strategy"] == "expected" and not self.autoregressive:
+            logits = self.logits(self.eeg_tokens(eeg))  # one pass; no tokens to pick
+        else:
+            tokens, logits = self.generate(self.eeg_tokens(eeg), **opts, return_logits=True)
+            if opts["strategy"] != "expected":
+                return self.meg_values(tokens)
+        values = self.expected_values(logits).double()
+        return (values * self.y_clip[:, None] + self.y_center[:, None]).float()
 
 
 def token_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -494,7 +550,7 @@ def _token_picker(strategy, temperature, top_k, vocab_size):
     """Validate decoding options once; return ``pick(logits (..., V), generator) -> tokens (...)``."""
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}; got {strategy!r}.")
-    if strategy == "greedy":
+    if strategy in ("greedy", "expected"):  # "expected" is resolved by the network (it knows the levels)
         return lambda logits, generator: logits.argmax(dim=-1)
     if not float(temperature) > 0:
         raise ValueError(f"temperature must be > 0 for sampling; got {temperature!r}.")

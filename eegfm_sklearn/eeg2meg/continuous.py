@@ -24,78 +24,17 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .base import EEGToMEGNetwork
-from .baselines import RidgeEEGToMEG
+from .layers import Attention, FeedForward, PreLNBlock, cross_per_step, sinusoidal_code
 
 
 def sinusoidal_positions(n: int, d: int, device=None, dtype=None) -> torch.Tensor:
     """Fixed sine/cosine code of positions ``0..n-1``, shape ``(n, d)``."""
-    pos = torch.arange(n, device=device, dtype=torch.float32)[:, None]
-    freq = torch.exp(
-        torch.arange(0, d, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / d)
-    )
-    out = torch.zeros(n, d, device=device, dtype=torch.float32)
-    out[:, 0::2] = torch.sin(pos * freq)
-    out[:, 1::2] = torch.cos(pos * freq)[:, : d // 2]
-    return out.to(dtype) if dtype is not None else out
-
-
-class Attention(nn.Module):
-    """Multi-head attention of ``query (N, Lq, d)`` over ``context (N, Lk, d)``."""
-
-    def __init__(self, d_model: int, n_heads: int, dropout: float):
-        super().__init__()
-        if d_model % n_heads:
-            raise ValueError(f"d_model={d_model} must be a multiple of n_heads={n_heads}.")
-        self.n_heads = n_heads
-        self.q = nn.Linear(d_model, d_model)
-        self.kv = nn.Linear(d_model, 2 * d_model)
-        self.out = nn.Linear(d_model, d_model)
-        self.dropout = dropout
-
-    def forward(self, query: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        n, lq, d = query.shape
-        h = self.n_heads
-        q = self.q(query).view(n, lq, h, d // h).transpose(1, 2)
-        k, v = self.kv(context).view(n, context.shape[1], 2, h, d // h).permute(2, 0, 3, 1, 4)
-        drop = self.dropout if self.training else 0.0
-        o = F.scaled_dot_product_attention(q, k, v, dropout_p=drop)
-        return self.out(o.transpose(1, 2).reshape(n, lq, d))
-
-
-class FeedForward(nn.Module):
-    def __init__(self, d_model: int, d_ff: int, dropout: float):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Linear(d_model, d_ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model)
-        )
-
-    def forward(self, x):
-        return self.net(x)
-
-
-class PreLNBlock(nn.Module):
-    """``x + attn(LN(x), LN(ctx))`` then ``x + ffn(LN(x))``; ctx=None is self-attention."""
-
-    def __init__(self, d_model, n_heads, d_ff, dropout, cross=False):
-        super().__init__()
-        self.norm_q = nn.LayerNorm(d_model)
-        self.norm_kv = nn.LayerNorm(d_model) if cross else None
-        self.attn = Attention(d_model, n_heads, dropout)
-        self.norm_ff = nn.LayerNorm(d_model)
-        self.ff = FeedForward(d_model, d_ff, dropout)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x, ctx=None):
-        q = self.norm_q(x)
-        kv = q if ctx is None else self.norm_kv(ctx)
-        x = x + self.drop(self.attn(q, kv))
-        return x + self.drop(self.ff(self.norm_ff(x)))
+    return sinusoidal_code(n, d, device=device, dtype=dtype)
 
 
 class RouterBlock(nn.Module):
@@ -150,10 +89,8 @@ class DecoderLayer(nn.Module):
     def forward(self, y, memory):
         # y: (B, C_out, S_out, d); memory: (B, C_in, S_out, d), already time-aligned.
         y = self.self_attn(y)
-        b, c_out, s, d = y.shape
-        q = y.transpose(1, 2).reshape(b * s, c_out, d)
-        kv = memory.transpose(1, 2).reshape(b * s, memory.shape[1], d)
-        return self.cross(q, kv).view(b, s, c_out, d).transpose(1, 2).contiguous()
+        out = cross_per_step(self.cross, y.transpose(1, 2), memory.transpose(1, 2))
+        return out.transpose(1, 2).contiguous()
 
 
 class EEGToMEGTransformer(EEGToMEGNetwork):
@@ -195,6 +132,9 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
         solution.
     skip_lags : int
         Lags on each side of the linear path.
+    patch_context : int or None
+        Samples on each side of a segment that its token also embeds
+        (overlapping patches); None means ``seg_len // 2``.
     """
 
     mode = "continuous"
@@ -214,12 +154,13 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
         time_ratio: float = 1.0,
         linear_skip: bool = True,
         skip_lags: int = 6,
+        patch_context: int | None = None,
     ):
         super().__init__(
             n_chans_in=n_chans_in, n_chans_out=n_chans_out, seg_len=seg_len, d_model=d_model,
             n_heads=n_heads, n_encoder_layers=n_encoder_layers, n_decoder_layers=n_decoder_layers,
             n_routers=n_routers, d_ff=d_ff, dropout=dropout, time_ratio=time_ratio,
-            linear_skip=linear_skip, skip_lags=skip_lags,
+            linear_skip=linear_skip, skip_lags=skip_lags, patch_context=patch_context,
         )
         for name, val in [
             ("seg_len", seg_len),
@@ -230,12 +171,19 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
                 raise ValueError(f"{name} must be a positive integer; got {val!r}.")
         d_ff = 2 * d_model if d_ff is None else d_ff
         self.seg_len = seg_len
+        self.patch_context = seg_len // 2 if patch_context is None else int(patch_context)
+        if self.patch_context < 0:
+            raise ValueError(f"patch_context must be >= 0 or None; got {patch_context!r}.")
         self.d_model, self.time_ratio = d_model, float(time_ratio)
 
-        self.segment_embed = nn.Linear(seg_len, d_model)
+        # A segment's token embeds its samples and patch_context samples on each side, so a
+        # lagged relation crossing a segment boundary is still linear in the token.
+        self.segment_embed = nn.Linear(seg_len + 2 * self.patch_context, d_model)
         self.eeg_channel_embed = nn.Parameter(torch.randn(n_chans_in, d_model) * 0.02)
         self.meg_channel_embed = nn.Parameter(torch.randn(n_chans_out, d_model) * 0.02)
-        self.channel_mix = nn.Parameter(torch.randn(n_chans_out, n_chans_in) / math.sqrt(n_chans_in))
+        # The decoder starts from a linear channel mix of the EEG segment embeddings, one mix per
+        # embedding feature: features hold different lags, so this is a learned FIR per channel pair.
+        self.channel_mix = nn.Parameter(torch.randn(n_chans_out, n_chans_in, d_model) / math.sqrt(n_chans_in))
         # Linear spatio-temporal path (lags -skip_lags..skip_lags); the transformer adds the rest.
         self.skip_lags = int(skip_lags)
         self.linear_skip = (
@@ -246,7 +194,7 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
         self.encoder = nn.ModuleList(TwoStageAttention(*args) for _ in range(n_encoder_layers))
         self.encoder_norm = nn.LayerNorm(d_model)
         self.decoder = nn.ModuleList(DecoderLayer(*args) for _ in range(n_decoder_layers))
-        self.decoder_norm = nn.LayerNorm(d_model)
+        # No LayerNorm before the head: the stream's amplitude goes to the output as it is.
         self.head = nn.Linear(d_model, seg_len)
         if linear_skip:
             # Zero-initialised transformer output: training starts from the linear path.
@@ -292,7 +240,8 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
         s_in, s_out = -(-t // p), -(-t_out // p)
         # Zero padding = the channel mean after standardisation; padded outputs are cropped.
         x0 = x
-        x = F.pad(x, (0, s_in * p - t)).view(b, c_in, s_in, p)
+        ctx = self.patch_context
+        x = F.pad(x, (ctx, s_in * p - t + ctx)).unfold(-1, p + 2 * ctx, p)  # (b, c_in, s_in, p + 2 ctx)
         pos_in = sinusoidal_positions(s_in, self.d_model, x.device, x.dtype)
         e = self.segment_embed(x)
         h = e + self.eeg_channel_embed[:, None] + pos_in
@@ -305,11 +254,11 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
         idx = ((torch.arange(s_out, device=x.device) + 0.5) * (s_in / s_out)).long()
         memory = h[:, :, idx.clamp_(max=s_in - 1)]
         pos_out = sinusoidal_positions(s_out, self.d_model, x.device, x.dtype)
-        y = torch.einsum("oc,bcsd->bosd", self.channel_mix, e[:, :, idx])
+        y = torch.einsum("ocd,bcsd->bosd", self.channel_mix, e[:, :, idx])
         y = y + self.meg_channel_embed[:, None] + pos_out
         for layer in self.decoder:
             y = layer(y, memory)
-        out = self.head(self.decoder_norm(y)).reshape(b, self.n_chans_out, s_out * p)
+        out = self.head(y).reshape(b, self.n_chans_out, s_out * p)
         out = out[..., :t_out]
         if self.linear_skip is not None:
             out = out + F.conv1d(self.align_input(x0, t_out), self.linear_skip, padding=self.skip_lags)
@@ -372,24 +321,21 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
                 "cut longer windows (at least seg_len samples of EEG and of MEG) or lower seg_len."
             )
 
-    def prepare(self, eeg, meg):
-        """Start the linear path at the cross-validated lagged ridge solution.
+    @property
+    def linear_path_lags(self) -> int | None:
+        """Lags on each side of the linear path, None without one (see :meth:`set_linear_path`)."""
+        return None if self.linear_skip is None else self.skip_lags
 
-        Does nothing when ``linear_skip`` is False.
+    def set_linear_path(self, weights) -> None:
+        """Set the linear path's ``conv1d`` weights ``(n_chans_out, n_chans_in, 2 * skip_lags + 1)``.
 
-        Parameters
-        ----------
-        eeg : ndarray of float32, shape (n_windows, n_chans_in, n_times)
-            Standardised EEG training windows.
-        meg : ndarray of float32, shape (n_windows, n_chans_out, n_times_out)
-            Standardised MEG training windows.
+        The estimator starts it at the cross-validated lagged ridge solution
+        (:func:`.baselines.init_linear_path`), so this module needs no sklearn.
         """
         if self.linear_skip is None:
-            return
+            raise ValueError("This network has no linear path (linear_skip=False).")
         with torch.no_grad():
-            aligned = self.align_input(torch.from_numpy(eeg), meg.shape[2]).numpy()
-            w = _ridge_conv_weights(aligned, meg, self.skip_lags)
-            self.linear_skip.copy_(torch.as_tensor(w, dtype=self.linear_skip.dtype))
+            self.linear_skip.copy_(torch.as_tensor(weights, dtype=self.linear_skip.dtype))
 
     def training_output(self, eeg, meg):
         """Predict MEG of the targets' length (no teacher forcing: ``meg`` gives only its length).
@@ -424,14 +370,3 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
             A 0-d tensor.
         """
         return F.mse_loss(output, meg)
-
-
-def _ridge_conv_weights(Xs, Ys, n_lags):
-    """Lagged-ridge solution as ``conv1d`` weights ``(n_out, n_in, 2 * n_lags + 1)``."""
-    ridge = RidgeEEGToMEG(n_lags=n_lags).fit(Xs, Ys)
-    n_in, n_out = Xs.shape[1], Ys.shape[1]
-    # coef_ rows are (lag, channel) with lag k using x[t - k]; conv1d tap j uses x[t + j - n_lags].
-    coef = ridge.coef_.reshape(2 * n_lags + 1, n_in, n_out)[::-1]
-    # Undo the ridge's own standardisation (Xs, Ys are already nearly standard).
-    w = coef.transpose(2, 1, 0) * ridge.y_scale_[:, None, None] / ridge.x_scale_[None, :, None]
-    return np.ascontiguousarray(w)

@@ -20,6 +20,7 @@ from ..utils.seeding import seeded
 from ..validation import check_finite_outputs
 from . import params, persist
 from ._validation import channel_stats, check_eeg, check_pair
+from .baselines import init_linear_path
 from .networks import build_network, network_class, network_defaults, network_params
 from .scoring import EEG2MEGScoreMixin
 from .training import train_network
@@ -68,11 +69,24 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         needs much more data and epochs to reach the linear baselines).
     skip_lags : int, default=6
         Lags (samples) on each side of the linear path.
+    patch_context : int or None, default=None
+        ``mode="continuous"``: samples on each side of a segment that its
+        token also embeds (overlapping patches); None: ``seg_len // 2``.
     clip_percentile : float, default=99.5
         ``mode="tokens"``: a channel's clamp for the µ-law is this percentile
         of ``|x - median|`` over the training windows.
-    decoding : {"greedy", "temperature", "top_k"}, default="greedy"
-        ``mode="tokens"``: how ``predict`` picks each generated token.
+    autoregressive : bool, default=False
+        ``mode="tokens"``: False predicts every MEG token from the EEG alone
+        in one pass (no past MEG tokens fed back: no exposure bias, ~100x
+        faster prediction); True is the reference's design (teacher forcing
+        in training, step-by-step generation with cached keys and values).
+    stem_lags : int, default=4
+        ``mode="tokens"``: the decoder's stream starts as a learned linear mix
+        of the EEG token embeddings of steps ``t - stem_lags .. t + stem_lags``.
+    decoding : {"expected", "greedy", "temperature", "top_k"}, default="expected"
+        ``mode="tokens"``: "expected" predicts the mean of each step's decoded
+        distribution over levels (the least-squares estimate); "greedy" its
+        most likely level; the others sample.
     decoding_temperature : float, default=1.0
         ``mode="tokens"``: softmax temperature of the sampling strategies.
     decoding_top_k : int or None, default=None
@@ -107,6 +121,8 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         MEG channel statistics.
     n_eeg_channels_, n_meg_channels_ : int
         Channel counts seen in ``fit``.
+    n_features_in_ : int
+        ``n_eeg_channels_`` under scikit-learn's name.
     """
 
     _parameter_constraints: dict = params.REGRESSOR
@@ -124,8 +140,11 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         dropout=0.0,
         linear_skip=True,
         skip_lags=6,
+        patch_context=None,
         clip_percentile=99.5,
-        decoding="greedy",
+        autoregressive=False,
+        stem_lags=4,
+        decoding="expected",
         decoding_temperature=1.0,
         decoding_top_k=None,
         max_epochs=30,
@@ -147,7 +166,10 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         self.dropout = dropout
         self.linear_skip = linear_skip
         self.skip_lags = skip_lags
+        self.patch_context = patch_context
         self.clip_percentile = clip_percentile
+        self.autoregressive = autoregressive
+        self.stem_lags = stem_lags
         self.decoding = decoding
         self.decoding_temperature = decoding_temperature
         self.decoding_top_k = decoding_top_k
@@ -191,6 +213,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
             network = build_network(self.mode, **self._network_kwargs(X, Y))
             network.check_windows(X.shape[2], Y.shape[2])
             network.prepare(Xs, Ys)
+            init_linear_path(network, Xs, Ys)
             history = train_network(network, Xs, Ys, self)
         network.set_channel_stats(x_mean=x_mean, x_scale=x_scale, y_mean=y_mean, y_scale=y_scale)
         self._set_fitted(network, history)
@@ -213,6 +236,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         self.module_ = network.to(self.device).eval()
         self.history_ = history
         self.n_eeg_channels_, self.n_meg_channels_ = network.n_chans_in, network.n_chans_out
+        self.n_features_in_ = self.n_eeg_channels_  # scikit-learn's name for the input channel count
         for name, value in network.channel_stats().items():
             setattr(self, name + "_", value)
 
@@ -243,7 +267,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         return Ys * self.y_scale_[:, None] + self.y_mean_[:, None]
 
     def token_cross_entropy(self, X, Y, batch_size=None):
-        """Mean cross-entropy of the MEG tokens under teacher forcing (``mode="tokens"``).
+        """Mean cross-entropy of the MEG tokens (``mode="tokens"``; teacher-forced when autoregressive).
 
         The token model's own loss on held-out windows, in nats per token
         (``log(255) = 5.54`` is a uniform guess over the levels).
