@@ -239,7 +239,27 @@ WEIGHTS_CASES = [
     Case("eeg2meg-window-shorter-than-segment", _eeg2meg_short, ValueError, r"5 samples.*seg_len=10"),
 ]
 
-CASES = PARAM_CASES + DATA_CASES + TARGET_CASES + TRAINING_CASES + WEIGHTS_CASES
+def _eeg2meg_complex(d, tmp_path):
+    from eegfm_sklearn.eeg2meg import EEGToMEGRegressor
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(8, 4, 20)) * 1e-5, rng.normal(size=(8, 3, 20)) * 1e-12
+    EEGToMEGRegressor(seg_len=10, d_model=8, n_heads=2, max_epochs=1).fit(X * (1 + 1j), Y)
+
+
+# Round two (issue 21): hostile inputs found by the second audit.
+HOSTILE_PARAM_CASES = [
+    _param("sfreq", True), _param("sfreq", np.True_), _param("batch_size", True), _param("random_state", False),
+    _param("split_overlap", True), _param("window_seconds", True), _param("max_epochs", True, C),
+]
+
+HOSTILE_CASES = [
+    Case("X-boolean", lambda d, p: T(d).fit(d.X > 0), ValueError, r"booleans.*not a signal"),
+    Case("eeg2meg-X-complex", _eeg2meg_complex, ValueError, r"X holds complex values.*np\.real"),
+]
+
+PARAM_CASES = PARAM_CASES + HOSTILE_PARAM_CASES
+CASES = PARAM_CASES + DATA_CASES + TARGET_CASES + TRAINING_CASES + WEIGHTS_CASES + HOSTILE_CASES
 
 
 def test_table_is_large_and_ids_unique():
@@ -255,6 +275,14 @@ def test_bad_input(case, synthetic, tmp_path):
     else:
         with pytest.raises(case.expect, match=case.match):
             case.run(synthetic, tmp_path)
+
+
+def test_a_rate_given_as_a_fraction_is_a_rate(synthetic):
+    from fractions import Fraction
+
+    d = synthetic
+    as_fraction = T(d, sfreq=Fraction(int(d.sfreq * 2), 2)).fit(d.X).transform(d.X[:2])
+    np.testing.assert_array_equal(as_fraction, T(d).fit(d.X).transform(d.X[:2]))
 
 
 def test_parameters_are_checked_before_weights_are_resolved(synthetic, monkeypatch):
