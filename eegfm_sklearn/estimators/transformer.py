@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..backbone import predict_batches, resolve_pooling
 from ..cards import get_model_card
 from ..preprocessing.streaming import good_window_starts, iter_raw_windows
-from ..utils._warn import dependency_notices_filtered
+from ..utils._warn import dependency_notices_filtered, user_stacklevel
 from ..utils.cache import (
     CacheWarning,
     config_hash,
@@ -405,7 +405,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             warnings.warn(
                 "The backbone built now from random_state differs from the one whose embeddings fill the cache "
                 "(torch's RNG was used by other code during the seeded build, or torch changed); this estimator "
-                "computes without the cache.", CacheWarning, stacklevel=4)
+                "computes without the cache.", CacheWarning, stacklevel=user_stacklevel())
             self.cache_key_ = None
 
     def _weights_identity(self, resolved):

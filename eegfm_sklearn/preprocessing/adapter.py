@@ -30,6 +30,7 @@ from .montage import (  # noqa: F401  (re-exported: the adapter's public names)
     ChannelReport,
     ChannelWarning,
     _map_channels,
+    estimation_notice,
     head_positions,
     plan_channels,
     slot_positions,
@@ -173,6 +174,8 @@ class InputAdapter:
         check_window_params(self.window_policy, self.pad_mode, self.max_window_seconds, self.split_overlap)
         plan = plan_channels(self.card.channels, self.ch_names, self.missing, self.positions)
         self.report_ = plan.report
+        self._estimated_notice = estimation_notice(self.card.name, plan.report, plan.extra.get("nearest"),
+                                                   plan.extra.get("inputs", ()))
         self.slot_positions_ = (slot_positions(self.card, plan.report, self.positions)
                                 if self.card.uses_positions else None)
         self.matrix_ = to_microvolts(plan.matrix, self.units)
@@ -223,6 +226,9 @@ class InputAdapter:
             warn(f"Zero-filled {len(zeros)} slot(s) of {self.card.name}: {zeros}. "
                  "Pass missing_channels='interpolate' to estimate them instead.",
                  ChannelWarning, stacklevel=5)
+        notice = self.__dict__.get("_estimated_notice")
+        if notice:
+            warn(notice, ChannelWarning, stacklevel=5)
         if self.report_.unused:
             warn(f"{self.card.name} does not use input channel(s) {list(self.report_.unused)}.",
                  ChannelWarning, stacklevel=5)
