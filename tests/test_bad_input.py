@@ -277,6 +277,18 @@ def test_bad_input(case, synthetic, tmp_path):
             case.run(synthetic, tmp_path)
 
 
+def test_a_window_far_too_long_is_refused_before_the_data_are_copied(synthetic, monkeypatch):
+    import eegfm_sklearn.estimators.base as base
+
+    def copied(*args, **kwargs):
+        raise AssertionError("the window was validated (copied to float64) before its length was checked")
+
+    monkeypatch.setattr(base, "check_eeg_input", copied)
+    X = np.broadcast_to(np.float32(10.0), (1, 19, 5_000_000))  # 25000 s at 200 Hz, no memory of its own
+    with pytest.raises(ValueError, match=r"too long for biot: 25000.00 s.*window_policy='split'"):
+        T(synthetic, sfreq=200).fit(X)
+
+
 def test_a_rate_given_as_a_fraction_is_a_rate(synthetic):
     from fractions import Fraction
 

@@ -350,3 +350,10 @@ def test_params_set_after_fit_without_cache_apply_or_ask_for_a_refit(windows, tm
     folder = _encoder().fit(windows).save_pretrained(tmp_path / "weights")
     with pytest.raises(ValueError, match="weights changed since fit.*call fit again"):
         est.set_params(weights=str(folder)).transform(windows)
+
+
+def test_cache_folder_in_the_home_folder(windows, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    _encoder(cache="~/emb-cache").fit(windows[:2]).transform(windows[:2])
+    assert _entries(tmp_path / "home" / "emb-cache") and not (tmp_path / "~").exists()

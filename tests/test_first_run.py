@@ -96,6 +96,14 @@ def test_closed_port_fails_at_once_and_download_false_says_so(tmp_path, monkeypa
     with pytest.raises(DataNotFoundError, match="no network: could not connect to 127.0.0.1:9"):
         load_eegmat(subjects=range(2), data_dir=tmp_path)
     assert time.perf_counter() - start < 5
+    assert not (tmp_path / "eegmat").exists()  # the failed first run leaves no empty folder behind
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the fallback ~/eegfm_data: not left behind either
+    monkeypatch.delenv("EEGFM_DATA_DIR", raising=False)
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    with pytest.raises(DataNotFoundError, match="no network"):
+        load_eegmat(subjects=[0])
+    assert not (tmp_path / "home" / "eegfm_data").exists()
     with pytest.raises(DataNotFoundError, match=r"not downloaded: download=False\."):
         load_eegmat(subjects=[0], data_dir=tmp_path, download=False)
     assert issubclass(DataNotFoundError, FileNotFoundError)  # code catching the built-in still works

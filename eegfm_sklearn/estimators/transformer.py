@@ -207,10 +207,10 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             self.embedding_size_ = size  # the backbone is built on the first cache miss
             return
         self._build_frozen(resolved)
-        probe = self.adapter_.transform(X[:1])  # one trial (its sub-windows if split)
+        probe = self.adapter_.transform(X[:1], part=slice(0, 1))  # one window (a trial's first if split)
         with dependency_notices_filtered():
-            self.embedding_size_ = self._pool(predict_batches(self.module_, probe, 1, self.device,
-                                                              self.precision)).shape[1]
+            width = predict_batches(self.module_, probe, 1, self.device, self.precision).shape[1]
+        self.embedding_size_ = width * (self.adapter_.n_sub_ if self.split_pooling == "concat" else 1)
         if store is not None:
             store.put_meta(self.cache_key_, self._cache_meta())
 

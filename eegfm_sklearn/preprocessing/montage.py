@@ -174,8 +174,8 @@ def estimation_notice(card_name, report, nearest, inputs):
     if n_slots == 0 or n_est * 2 <= n_slots:
         return None
     sources = list(inputs)
-    lines = [f"{n_est} of {card_name}'s {n_slots} input channels are estimated (spherical-spline "
-             f"interpolation), not measured"]
+    lines = [(f"{n_est} of {card_name}'s {n_slots} input channels are estimated (spherical-spline "
+              "interpolation), not measured")]
     if nearest:
         d = np.asarray(list(nearest.values())) * 100
         lines.append(f"the {len(nearest)} missing electrodes lie {d.min():.1f}-{d.max():.1f} cm (median "

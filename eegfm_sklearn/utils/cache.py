@@ -310,8 +310,9 @@ def get_store(cache, max_bytes=DEFAULT_MEMORY_BYTES):
             raise ValueError(f"cache_max_bytes must be an int >= 0 (bytes); got {max_bytes!r}.")
         return MemoryStore(int(max_bytes))
     if isinstance(cache, (str, os.PathLike)):
-        if Path(cache).exists() and not Path(cache).is_dir():
+        folder = Path(cache).expanduser()  # "~/x" is the home folder's x, not a folder named "~"
+        if folder.exists() and not folder.is_dir():
             raise ValueError(f"cache={str(cache)!r} is a file, not a folder; give a folder path "
                              "(created if missing), 'memory' or None.")
-        return DirectoryStore(cache)
+        return DirectoryStore(folder)
     raise ValueError(f"cache={cache!r}; use None, 'memory' or a directory path.")
