@@ -306,3 +306,12 @@ def test_warnings_print_as_one_line_without_source(capsys, tmp_path):
     lines = [line for line in err.splitlines() if "warning" in line.lower()]
     assert any(line.startswith("eegfm embed: warning: ") for line in lines), err
     assert ".py:" not in err and "warnings.warn" not in err, err
+
+
+def test_models_table_marks_embeddings_that_grow_with_the_input(capsys):
+    code, out, _ = run_cli(capsys, "models")
+    row = next(line for line in out.splitlines() if line.startswith("cbramod "))
+    assert code == 0 and f"{get_model_card('cbramod').embedding_size}+" in row
+    assert "+ the embedding grows with the channel count and window length" in out
+    labram = next(line for line in out.splitlines() if line.startswith("labram "))
+    assert "200 " in labram and "200+" not in labram
