@@ -253,9 +253,56 @@ HOSTILE_PARAM_CASES = [
     _param("split_overlap", True), _param("window_seconds", True), _param("max_epochs", True, C),
 ]
 
+def _montage(d, scale=1.0, coincide=False):
+    import mne
+
+    names = [f"E{i}" for i in range(len(d.ch_names))]
+    theta, phi = np.linspace(0.2, 1.3, len(names)), np.linspace(0, 2 * np.pi, len(names), endpoint=False)
+    xyz = 0.09 * scale * np.c_[np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)]
+    if coincide:
+        xyz[:] = xyz[0]
+    return names, mne.channels.make_dig_montage(ch_pos=dict(zip(names, xyz)), coord_frame="head")
+
+
+def _geometry_case(d, **kw):
+    names, montage = _montage(d, **kw)
+    return T(d, ch_names=names, montage=montage).fit(d.X)
+
+
+def _torch_file_named_safetensors(d, tmp_path):
+    import torch
+
+    path = tmp_path / "model.safetensors"
+    torch.save({"w": torch.zeros(2)}, path)
+    return T(d, weights=str(path)).fit(d.X)
+
+
+def _symlink_loop(d, tmp_path):
+    link = tmp_path / "weights.pt"
+    link.symlink_to(link)
+    return T(d, weights=str(link)).fit(d.X)
+
+
+def _weights_changed_after_fit(d, tmp_path):
+    folder = T(d).fit(d.X).save_pretrained(tmp_path / "w")
+    return T(d).fit(d.X).set_params(weights=str(folder)).transform(d.X)
+
+
 HOSTILE_CASES = [
     Case("X-boolean", lambda d, p: T(d).fit(d.X > 0), ValueError, r"booleans.*not a signal"),
     Case("eeg2meg-X-complex", _eeg2meg_complex, ValueError, r"X holds complex values.*np\.real"),
+    Case("split-overlap-0.9999", lambda d, p: T(d, "labram", window_policy="split", max_window_seconds=1.0,
+                                                split_overlap=0.9999).fit(d.X), ValueError,
+         r"split_overlap=0.9999 steps sub-windows.*<= 0.99"),
+    Case("biot-from-a-muse-headband", lambda d, p: T(d, ch_names=["TP9", "AF7", "AF8", "TP10"]).fit(d.X[:, :4]),
+         UserWarning, r"16 of biot's 16 input channels are estimated.*cm"),
+    Case("montage-in-millimetres", lambda d, p: _geometry_case(d, scale=1000), ValueError, r"millimetres"),
+    Case("montage-in-centimetres", lambda d, p: _geometry_case(d, scale=100), ValueError, r"centimetres"),
+    Case("montage-all-at-one-point", lambda d, p: _geometry_case(d, coincide=True), ValueError, r"at one point"),
+    Case("torch-checkpoint-named-safetensors", _torch_file_named_safetensors, ValueError,
+         r"torch checkpoint \(zip\), not safetensors"),
+    Case("weights-symlink-loop", _symlink_loop, ValueError, r"symbolic link loop"),
+    Case("weights-changed-after-fit", _weights_changed_after_fit, ValueError, r"weights changed since fit"),
 ]
 
 PARAM_CASES = PARAM_CASES + HOSTILE_PARAM_CASES
