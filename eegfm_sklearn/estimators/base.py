@@ -95,7 +95,9 @@ COMMON_PARAMS_DOC = """
         with length). ``None``: the model's maximum.
     split_overlap : float, default=0.0
         With ``window_policy="split"``: overlap of consecutive sub-windows,
-        a fraction in [0, 1). The last sub-window always ends with the trial.
+        a fraction in [0, 1), at most 0.99 (each sample in at most 100
+        sub-windows). The last sub-window always ends with the trial.
+        Sub-windows are cut and embedded ``batch_size`` at a time.
     split_pooling : {"mean", "max", "concat"}, default="mean"
         With ``window_policy="split"``: how the sub-windows' outputs become
         one row per trial (embeddings for the transformer, head outputs for
