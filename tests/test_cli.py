@@ -312,6 +312,6 @@ def test_models_table_marks_embeddings_that_grow_with_the_input(capsys):
     code, out, _ = run_cli(capsys, "models")
     row = next(line for line in out.splitlines() if line.startswith("cbramod "))
     assert code == 0 and f"{get_model_card('cbramod').embedding_size}+" in row
-    assert "+ the embedding grows with the channel count and window length" in out
+    assert "embedding (+ grows with channels x window)" in out.splitlines()[0]
     labram = next(line for line in out.splitlines() if line.startswith("labram "))
     assert "200 " in labram and "200+" not in labram

@@ -54,13 +54,25 @@ def one_line(err, max_chars=MAX_LINE):
         text = f"missing key {err.args[0]!r}"
     for param, option in OPTIONS.items():
         text = re.sub(rf"(?<![\w-]){param}=", f"{option} ", text)
-    if len(text) > max_chars:
-        text = text[: max_chars - 4].rsplit(" ", 1)[0] + " ..."
+    text = re.sub(r"\[([^\[\]]*)\]", _short_list, text)
+    if len(text) > max_chars:  # cut the middle: the cause comes first, what to do last
+        head = max_chars // 2
+        text = text[:head].rsplit(" ", 1)[0] + " ... " + text[-(max_chars - head - 5):].split(" ", 1)[-1]
     return text or type(err).__name__
+
+
+def _short_list(match, keep=4, most=20):
+    """A long ``[a, b, c, ...]`` (over ``most`` items, e.g. a recording's channels) as its first items and count."""
+    items = match.group(1).split(", ")
+    if len(items) <= most:
+        return match.group(0)
+    return f"[{', '.join(items[:keep])}, ... {items[-1]}] ({len(items)} in all)"
 
 
 def _check_models(parser, args):
     """An unknown --model is a usage error (exit 2), found before any work."""
+    if args.command == "models":  # `eegfm models NAME` answers an unknown name itself
+        return
     names = getattr(args, "models", None) or ([args.model] if getattr(args, "model", None) else [])
     if not names:
         return

@@ -71,18 +71,16 @@ def run(args):
 
 
 def _table(infos):
-    head = ("model", "status", "rate", "window", "embedding", "checkpoints (* on disk)")
+    grows = any(i.get("embedding_grows") for i in infos)
+    head = ("model", "status", "rate", "window", "embedding" + (" (+ grows with channels x window)" if grows else ""),
+            "checkpoints (* on disk)")
     rows = [head]
     for i in infos:
         ckpts = ", ".join(c["name"] + ("*" if c["on_disk"] else "") for c in i["checkpoints"]) or "-"
         size = str(i["embedding_size"]) + ("+" if i.get("embedding_grows") else "")
         rows.append((i["name"], i["status"], f"{i['sfreq']:g} Hz", i["window"], size, ckpts))
     widths = [max(len(r[k]) for r in rows) for k in range(len(head) - 1)]
-    table = "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows)
-    if any(i.get("embedding_grows") for i in infos):
-        table += ("\n\n+ the embedding grows with the channel count and window length (the size shown is the "
-                  "card's reference input); `eegfm models NAME` says how.")
-    return table
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows)
 
 
 def _card_text(i):
