@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .utils._warn import dependency_notices_filtered
-from .utils.seeding import rng_lock
+from .utils.seeding import rng_lock, rng_untouched
 
 POOLINGS = ("cls", "mean", "flatten", "attentive")
 
@@ -225,7 +225,9 @@ def _frozen_subtrees(module):
 
 def _rebuild(card, build_args, slot_names, output, state, training, pooling=None, peft_config=None, frozen=(),
              slot_positions=None, split_pooling="mean"):
-    with dependency_notices_filtered(card.quiet_warnings):  # a copy or unpickling rebuilds the module: no notices again
+    # a copy or unpickling rebuilds the module: no notices again, and its initial draws (overwritten by
+    # the state loaded next) leave the caller's torch RNG where it was
+    with dependency_notices_filtered(card.quiet_warnings), rng_untouched():
         module = CardModule(card, build_args, slot_names, output, pooling=pooling, peft_config=peft_config,
                             slot_positions=slot_positions, split_pooling=split_pooling)
     module.load_state_dict(state, strict=True)

@@ -92,13 +92,24 @@ def fetch_eegmat(subjects=range(10), data_dir=None, download=True):
         raise _eegmat_not_found(folder, data_dir, missing, paths, base_url, "download=False")
     if missing and downloads_off():
         raise _eegmat_not_found(folder, data_dir, missing, paths, base_url, f"{OFFLINE_ENV}=1")
+    # folders the download creates; a failed first run removes them again if still empty
+    created = [f for f in (folder, folder.parent) if not f.exists()]
     for key in missing:
         try:
             paths[key] = Path(_download(base_url, paths[key].name, folder))
         except _network_errors() as err:
             why = _why_download_failed(err)
+            _remove_empty(created)
             raise _eegmat_not_found(folder, data_dir, missing, paths, base_url, why) from None
     return paths
+
+
+def _remove_empty(folders):
+    for f in folders:  # innermost first
+        try:
+            f.rmdir()  # only if empty
+        except OSError:
+            return
 
 
 def _network_errors():

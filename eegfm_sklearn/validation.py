@@ -53,7 +53,7 @@ def mne_recording_info(inst, sfreq=None, ch_names=None):
     if len(picks) == 0:
         raise ValueError(f"The {kind} holds no EEG channels (bad channels are left out).")
     names = tuple(inst.ch_names[i] for i in picks)
-    if sfreq is not None and not np.isclose(sfreq, inst.info["sfreq"]):
+    if sfreq is not None and not np.isclose(float(sfreq), inst.info["sfreq"]):
         raise ValueError(
             f"sfreq={sfreq} but the {kind} is sampled at {inst.info['sfreq']} Hz; "
             "leave sfreq=None for mne input."
@@ -123,6 +123,9 @@ def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=
             "Complex data not supported: X holds complex values. Pass the real signal "
             "(np.real(X)), or its envelope (np.abs(X)) if that is what you mean to embed."
         )
+    if kind == "b":  # would be embedded as 0/1 µV
+        raise ValueError(f"X holds booleans (dtype {X.dtype}), not a signal; pass the recorded values "
+                         "(e.g. a mask is not EEG: apply it to the data instead).")
     if kind in ("U", "S"):
         raise ValueError(f"X holds strings (dtype {X.dtype}); pass the signal as numbers (float arrays).")
     if getattr(X, "ndim", None) != 3:
@@ -160,10 +163,14 @@ def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=
 def warn_implausible_amplitude(X, units):
     """Warn when X's typical amplitude is not EEG in ``units`` (e.g. µV declared as V).
 
-    The median |x| of each channel (on up to 8 windows), converted to µV,
+    The median |x| of each channel (on up to 8 windows, at most ~65 536
+    samples of each), converted to µV,
     is compared with :data:`PLAUSIBLE_UV`; flat channels are left out.
     """
-    sample = np.abs(X[:8])
+    # every step-th sample of long windows: the median needs no more, and copies of hours of EEG
+    # (abs, transpose, the median's partition) were several times the input's size
+    step = max(1, X.shape[-1] // 65_536)
+    sample = np.abs(X[:8, :, ::step])
     med = np.median(sample.reshape(sample.shape[0], sample.shape[1], -1).transpose(1, 0, 2)
                     .reshape(sample.shape[1], -1), axis=1)
     med = med[med > 0]

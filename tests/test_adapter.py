@@ -1,5 +1,7 @@
 """The adapter on its own: each step of the card contract, on real EEG."""
 
+import warnings
+
 import mne
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from eegfm_sklearn.cards.bendr import BENDR_CHANNELS, TUEG_SPAN
 from eegfm_sklearn.cards.biot import BIOT_16_PAIRS
 from eegfm_sklearn.preprocessing.channels import FixedChannels
 
-from conftest import MODELS
+from conftest import MODELS, STANDARD_19
 
 # BENDR's 19 slots with the generic old/new 10-20 aliases (BENDR's own card matches names exactly,
 # as the authors' DN3 mapping: tests/test_card_bendr.py).
@@ -242,3 +244,60 @@ def test_resampling_and_channel_map_commute(eegmat_small, n_kept):
     resampled = mne.filter.resample(X, up=ad.up_, down=ad.down_, method="polyphase", axis=-1, verbose=False)
     expected = np.einsum("sc,nct->nst", ad.matrix_, resampled)[..., : ad.n_times_out_]
     np.testing.assert_allclose(ad._before_scaling(X), expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+
+
+def _tiny_biot(names, **extra):
+    from eegfm_sklearn import FoundationTransformer
+
+    return FoundationTransformer("biot", sfreq=200, ch_names=names,
+                                 model_kwargs=dict(get_model_card("biot").tiny_kwargs), **extra)
+
+
+@pytest.mark.parametrize("names", [["TP9", "AF7", "AF8", "TP10"], ["Fp1", "Cz", "O2"]], ids=["muse", "three"])
+def test_mostly_estimated_input_is_reported_with_count_and_distance(names):
+    X = np.random.default_rng(0).standard_normal((2, len(names), 400)) * 20
+    with pytest.warns(ChannelWarning, match=rf"16 of biot's 16 input channels are estimated.*lie \d+\.\d-\d+\.\d cm "
+                                            rf"\(median \d+\.\d cm\) from the nearest.*{names[0]}"):
+        _tiny_biot(names).fit(X)
+
+
+def test_one_estimated_channel_is_not_reported_as_mostly_estimated():
+    names = [n for n in STANDARD_19 if n != "O2"]
+    X = np.random.default_rng(0).standard_normal((2, len(names), 400)) * 20
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _tiny_biot(names).fit(X)
+    assert not [w for w in caught if "estimated" in str(w.message)]
+
+
+def _electrode_positions(n, scale=1.0):
+    """n points on the upper half of a 9 cm sphere, in metres times ``scale``."""
+    theta = np.linspace(0.2, 1.3, n)
+    phi = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    xyz = 0.09 * np.c_[np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)]
+    return xyz * scale
+
+
+@pytest.mark.parametrize("case, match", [
+    ("millimetres", r"look like millimetres given as metres.*divide them by 1000"),
+    ("centimetres", r"look like centimetres given as metres.*divide them by 100"),
+    ("one-point", r"all 8 electrodes are at one point"),
+    ("coincident", r"1 pair\(s\) of electrodes share one position \(E0=E5\)"),
+])
+def test_impossible_electrode_geometry_is_refused(case, match):
+    import mne
+
+    names = [f"E{i}" for i in range(8)]  # not 10-20 names: only the positions place them
+    xyz = _electrode_positions(8, {"millimetres": 1000, "centimetres": 100}.get(case, 1.0))
+    if case == "one-point":
+        xyz[:] = xyz[0]
+    elif case == "coincident":
+        xyz[5] = xyz[0]
+    montage = mne.channels.make_dig_montage(ch_pos=dict(zip(names, xyz)), coord_frame="head")
+    X = np.random.default_rng(0).standard_normal((2, 8, 400)) * 20
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChannelWarning)
+        with pytest.raises(ValueError, match=match):
+            _tiny_biot(names, montage=montage).fit(X)
+        _tiny_biot(names, montage=mne.channels.make_dig_montage(  # the same layout in metres works
+            ch_pos=dict(zip(names, _electrode_positions(8))), coord_frame="head")).fit(X)

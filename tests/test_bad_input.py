@@ -239,7 +239,74 @@ WEIGHTS_CASES = [
     Case("eeg2meg-window-shorter-than-segment", _eeg2meg_short, ValueError, r"5 samples.*seg_len=10"),
 ]
 
-CASES = PARAM_CASES + DATA_CASES + TARGET_CASES + TRAINING_CASES + WEIGHTS_CASES
+def _eeg2meg_complex(d, tmp_path):
+    from eegfm_sklearn.eeg2meg import EEGToMEGRegressor
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(8, 4, 20)) * 1e-5, rng.normal(size=(8, 3, 20)) * 1e-12
+    EEGToMEGRegressor(seg_len=10, d_model=8, n_heads=2, max_epochs=1).fit(X * (1 + 1j), Y)
+
+
+# Round two (issue 21): hostile inputs found by the second audit.
+HOSTILE_PARAM_CASES = [
+    _param("sfreq", True), _param("sfreq", np.True_), _param("batch_size", True), _param("random_state", False),
+    _param("split_overlap", True), _param("window_seconds", True), _param("max_epochs", True, C),
+]
+
+def _montage(d, scale=1.0, coincide=False):
+    import mne
+
+    names = [f"E{i}" for i in range(len(d.ch_names))]
+    theta, phi = np.linspace(0.2, 1.3, len(names)), np.linspace(0, 2 * np.pi, len(names), endpoint=False)
+    xyz = 0.09 * scale * np.c_[np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)]
+    if coincide:
+        xyz[:] = xyz[0]
+    return names, mne.channels.make_dig_montage(ch_pos=dict(zip(names, xyz)), coord_frame="head")
+
+
+def _geometry_case(d, **kw):
+    names, montage = _montage(d, **kw)
+    return T(d, ch_names=names, montage=montage).fit(d.X)
+
+
+def _torch_file_named_safetensors(d, tmp_path):
+    import torch
+
+    path = tmp_path / "model.safetensors"
+    torch.save({"w": torch.zeros(2)}, path)
+    return T(d, weights=str(path)).fit(d.X)
+
+
+def _symlink_loop(d, tmp_path):
+    link = tmp_path / "weights.pt"
+    link.symlink_to(link)
+    return T(d, weights=str(link)).fit(d.X)
+
+
+def _weights_changed_after_fit(d, tmp_path):
+    folder = T(d).fit(d.X).save_pretrained(tmp_path / "w")
+    return T(d).fit(d.X).set_params(weights=str(folder)).transform(d.X)
+
+
+HOSTILE_CASES = [
+    Case("X-boolean", lambda d, p: T(d).fit(d.X > 0), ValueError, r"booleans.*not a signal"),
+    Case("eeg2meg-X-complex", _eeg2meg_complex, ValueError, r"X holds complex values.*np\.real"),
+    Case("split-overlap-0.9999", lambda d, p: T(d, "labram", window_policy="split", max_window_seconds=1.0,
+                                                split_overlap=0.9999).fit(d.X), ValueError,
+         r"split_overlap=0.9999 steps sub-windows.*<= 0.99"),
+    Case("biot-from-a-muse-headband", lambda d, p: T(d, ch_names=["TP9", "AF7", "AF8", "TP10"]).fit(d.X[:, :4]),
+         UserWarning, r"16 of biot's 16 input channels are estimated.*cm"),
+    Case("montage-in-millimetres", lambda d, p: _geometry_case(d, scale=1000), ValueError, r"millimetres"),
+    Case("montage-in-centimetres", lambda d, p: _geometry_case(d, scale=100), ValueError, r"centimetres"),
+    Case("montage-all-at-one-point", lambda d, p: _geometry_case(d, coincide=True), ValueError, r"at one point"),
+    Case("torch-checkpoint-named-safetensors", _torch_file_named_safetensors, ValueError,
+         r"torch checkpoint \(zip\), not safetensors"),
+    Case("weights-symlink-loop", _symlink_loop, ValueError, r"symbolic link loop"),
+    Case("weights-changed-after-fit", _weights_changed_after_fit, ValueError, r"weights changed since fit"),
+]
+
+PARAM_CASES = PARAM_CASES + HOSTILE_PARAM_CASES
+CASES = PARAM_CASES + DATA_CASES + TARGET_CASES + TRAINING_CASES + WEIGHTS_CASES + HOSTILE_CASES
 
 
 def test_table_is_large_and_ids_unique():
@@ -255,6 +322,26 @@ def test_bad_input(case, synthetic, tmp_path):
     else:
         with pytest.raises(case.expect, match=case.match):
             case.run(synthetic, tmp_path)
+
+
+def test_a_window_far_too_long_is_refused_before_the_data_are_copied(synthetic, monkeypatch):
+    import eegfm_sklearn.estimators.base as base
+
+    def copied(*args, **kwargs):
+        raise AssertionError("the window was validated (copied to float64) before its length was checked")
+
+    monkeypatch.setattr(base, "check_eeg_input", copied)
+    X = np.broadcast_to(np.float32(10.0), (1, 19, 5_000_000))  # 25000 s at 200 Hz, no memory of its own
+    with pytest.raises(ValueError, match=r"too long for biot: 25000.00 s.*window_policy='split'"):
+        T(synthetic, sfreq=200).fit(X)
+
+
+def test_a_rate_given_as_a_fraction_is_a_rate(synthetic):
+    from fractions import Fraction
+
+    d = synthetic
+    as_fraction = T(d, sfreq=Fraction(int(d.sfreq * 2), 2)).fit(d.X).transform(d.X[:2])
+    np.testing.assert_array_equal(as_fraction, T(d).fit(d.X).transform(d.X[:2]))
 
 
 def test_parameters_are_checked_before_weights_are_resolved(synthetic, monkeypatch):

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import joblib
 import numpy as np
 import pytest
+from conftest import tiny
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from sklearn.linear_model import LogisticRegression
@@ -18,12 +19,10 @@ from sklearn.pipeline import make_pipeline
 
 import eegfm_sklearn.estimators.base as base_module
 import eegfm_sklearn.estimators.transformer as transformer_module
+import eegfm_sklearn.utils.cache as cache_module
 from eegfm_sklearn import FoundationTransformer
 from eegfm_sklearn.backbone import CardModule
-import eegfm_sklearn.utils.cache as cache_module
 from eegfm_sklearn.utils.cache import CacheWarning, DirectoryStore, MemoryStore
-
-from conftest import tiny
 
 
 @pytest.fixture(autouse=True)
@@ -314,3 +313,47 @@ def test_two_threads_and_two_processes_write_one_folder(windows, tmp_path):
         assert all(v is not None for v in stored)  # every file intact, whichever writer won
         with no_cache_warning():
             np.testing.assert_allclose(_fill(str(folder), windows), plain, atol=1e-6)
+
+
+@pytest.mark.parametrize("change", [{"pooling": "flatten"}, {"split_pooling": "max"}])
+def test_params_set_after_a_cache_served_fit_key_what_is_computed(windows, tmp_path, change):
+    """fit (cache hit) -> set_params -> transform: embeddings of the new params, stored under their own key."""
+    folder = _encoder().fit(windows).save_pretrained(tmp_path / "weights")  # pretrained: no fingerprint check
+    base = {"sfreq": 200, "ch_names": NAMES, "weights": str(folder), "pooling": "mean",
+            "window_policy": "split", "max_window_seconds": 2.0}
+
+    def made(**kw):
+        return FoundationTransformer(**tiny("biot", **{**base, **kw}))
+
+    expected = {name: made(**kw).fit(windows).transform(windows) for name, kw in
+                (("before", {}), ("after", change))}
+    before, after = expected["before"], expected["after"]
+    assert before.shape != after.shape or not np.allclose(before, after)
+    made(cache="memory").fit(windows).transform(windows[:1])  # the meta: the next fit is served from the cache
+    est = made(cache="memory").fit(windows)
+    assert "module_" not in est.__dict__
+    est.set_params(**change)
+    np.testing.assert_allclose(est.transform(windows), expected["after"], atol=1e-5)
+    # the cache still serves what its key says: a new estimator with the old params gets the old embeddings
+    np.testing.assert_allclose(made(cache="memory").fit(windows).transform(windows), expected["before"], atol=1e-5)
+    # and one built with the new params from the start agrees with the cache's entries
+    np.testing.assert_allclose(made(cache="memory", **change).fit(windows).transform(windows),
+                               expected["after"], atol=1e-5)
+
+
+def test_params_set_after_fit_without_cache_apply_or_ask_for_a_refit(windows, tmp_path):
+    est = _encoder(pooling="mean").fit(windows)
+    flat = _encoder(pooling="flatten").fit(windows).transform(windows)
+    est.set_params(pooling="flatten")
+    np.testing.assert_allclose(est.transform(windows), flat, atol=1e-5)
+    assert est.embedding_size_ == flat.shape[1]
+    folder = _encoder().fit(windows).save_pretrained(tmp_path / "weights")
+    with pytest.raises(ValueError, match="weights changed since fit.*call fit again"):
+        est.set_params(weights=str(folder)).transform(windows)
+
+
+def test_cache_folder_in_the_home_folder(windows, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    _encoder(cache="~/emb-cache").fit(windows[:2]).transform(windows[:2])
+    assert _entries(tmp_path / "home" / "emb-cache") and not (tmp_path / "~").exists()

@@ -291,3 +291,16 @@ def test_every_estimator_fits_and_predicts_on_real_eegmat(model, eegmat_small):
     pred = reg.predict(data.X)
     assert pred.shape == (len(data.X),) and np.all(np.isfinite(pred))
     assert not hasattr(clone(clf), "module_")
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_printing_a_card_gives_a_readable_summary(name):
+    card = get_model_card(name)
+    text = str(card)
+    assert text.startswith(f"ModelCard {card.name!r}") and len(text) < 1200, text
+    assert "<function" not in text and "lambda" not in text
+    assert f"{card.sfreq:g} Hz" in text
+    if card.default_pooling == "flatten":  # e.g. CBraMod: 3800 is not what 8 channels give
+        assert "grows with the channel count and the window length" in text
+    else:
+        assert f"{card.embedding_size} (fixed)" in text

@@ -267,3 +267,51 @@ def test_entry_point_declared_and_runs_in_a_subprocess(tmp_path):
                              "-o", "e.npy"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert failed.returncode == 1 and failed.stderr.strip() == "eegfm embed: error: absent.edf: no such file."
+
+
+# -- checked before the work, said in the CLI's words (issue 21) -----------------------------
+def test_output_problems_are_usage_errors_before_any_work(capsys, tmp_path, monkeypatch):
+    folder = tmp_path / "emb.npy"
+    folder.mkdir()
+    code, _, err = run_cli(capsys, "embed", "rec.edf", "-o", folder, "--model", "biot")
+    assert code == 2 and "is a folder" in err, err
+    real_find_spec = __import__("importlib.util").util.find_spec
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None if name == "pyarrow" else
+                        real_find_spec(name, *a))
+    code, _, err = run_cli(capsys, "embed", "rec.edf", "-o", tmp_path / "emb.parquet", "--model", "biot")
+    assert code == 2 and "needs pyarrow" in err, err
+    assert [p.name for p in tmp_path.iterdir()] == ["emb.npy"]
+
+
+def test_unknown_model_is_a_usage_error(capsys):
+    code, _, err = run_cli(capsys, "embed", "rec.edf", "-o", "out.npy", "--model", "eegnet")
+    assert code == 2 and "unknown --model eegnet; choose from" in err and "labram" in err, err
+
+
+def test_errors_name_options_and_stay_one_readable_line(capsys, tmp_path):
+    path = require_data("formats", "test.vhdr")
+    code, _, err = run_cli(capsys, "embed", path, "-o", tmp_path / "e.npy", "--model", "biot",
+                           "--weights", "no-such-checkpoint")
+    assert_one_line_failure(code, err, "--weights", "no-such-checkpoint")
+    assert "weights=" not in err
+    assert len(err.strip()) <= 400 + len("eegfm embed: error: "), len(err)
+
+
+def test_warnings_print_as_one_line_without_source(capsys, tmp_path):
+    path = require_data("formats", "test.vhdr")
+    # LaBraM's 0.1 Hz high-pass on a 7.9 s recording: mne warns that its filter is longer than the signal
+    code, _, err = run_cli(capsys, "embed", path, "-o", tmp_path / "e.npy", "--model", "labram", "--tiny",
+                           "--window", "2", "-q")
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if "warning" in line.lower()]
+    assert any(line.startswith("eegfm embed: warning: ") for line in lines), err
+    assert ".py:" not in err and "warnings.warn" not in err, err
+
+
+def test_models_table_marks_embeddings_that_grow_with_the_input(capsys):
+    code, out, _ = run_cli(capsys, "models")
+    row = next(line for line in out.splitlines() if line.startswith("cbramod "))
+    assert code == 0 and f"{get_model_card('cbramod').embedding_size}+" in row
+    assert "embedding (+ grows with channels x window)" in out.splitlines()[0]
+    labram = next(line for line in out.splitlines() if line.startswith("labram "))
+    assert "200 " in labram and "200+" not in labram

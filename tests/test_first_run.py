@@ -96,6 +96,14 @@ def test_closed_port_fails_at_once_and_download_false_says_so(tmp_path, monkeypa
     with pytest.raises(DataNotFoundError, match="no network: could not connect to 127.0.0.1:9"):
         load_eegmat(subjects=range(2), data_dir=tmp_path)
     assert time.perf_counter() - start < 5
+    assert not (tmp_path / "eegmat").exists()  # the failed first run leaves no empty folder behind
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the fallback ~/eegfm_data: not left behind either
+    monkeypatch.delenv("EEGFM_DATA_DIR", raising=False)
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    with pytest.raises(DataNotFoundError, match="no network"):
+        load_eegmat(subjects=[0])
+    assert not (tmp_path / "home" / "eegfm_data").exists()
     with pytest.raises(DataNotFoundError, match=r"not downloaded: download=False\."):
         load_eegmat(subjects=[0], data_dir=tmp_path, download=False)
     assert issubclass(DataNotFoundError, FileNotFoundError)  # code catching the built-in still works
@@ -261,3 +269,29 @@ def test_streaming_a_recording_shows_one_bar_over_its_chunks(capsys):
     err = capsys.readouterr().err
     assert re.search(r"embedding: .*0/3 .*chunk", err)  # one bar, total = the 3 chunks
     np.testing.assert_array_equal(quiet, loud)
+
+
+@pytest.mark.slow
+def test_warnings_point_at_the_users_line(synthetic, tmp_path):
+    """fit called from here (directly, through a pipeline, through cross_val_score): the warning names this file."""
+    from sklearn.model_selection import cross_val_score
+    from sklearn.pipeline import make_pipeline
+
+    from eegfm_sklearn.utils.cache import CacheWarning
+
+    params = tiny("biot", sfreq=synthetic.sfreq, ch_names=synthetic.ch_names, random_state=0)
+    calls = {
+        "fit": lambda: FoundationTransformer(**params).fit(synthetic.X),
+        "pipeline": lambda: make_pipeline(FoundationTransformer(**params)).fit(synthetic.X),
+        "cross_val_score": lambda: cross_val_score(FoundationClassifier(**params, max_epochs=1), synthetic.X,
+                                                   synthetic.y, cv=2, error_score="raise"),
+    }
+    for name, call in calls.items():
+        with pytest.warns(ChannelWarning) as record:
+            call()
+        assert {w.filename for w in record if w.category is ChannelWarning} == {__file__}, name
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.warns(CacheWarning) as record:
+        FoundationTransformer(**params, cache=str(blocker / "cache")).fit(synthetic.X).transform(synthetic.X)
+    assert {w.filename for w in record if w.category is CacheWarning} == {__file__}

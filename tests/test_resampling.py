@@ -187,3 +187,19 @@ def test_every_rate_works_at_every_window_length(model, rng):
             if sfreq != card.sfreq:
                 assert abs(ad.ratio_.rate_error) <= MAX_RATE_ERROR
                 assert any("rate error" in s and "taps" in s for s in ad.steps_)
+
+
+@pytest.mark.parametrize("up, down", [(32, 125), (256, 1000), (200, 173)])
+def test_resampling_in_blocks_equals_one_product(monkeypatch, up, down):
+    """Long windows are resampled in blocks of rows and steps (bounded memory), to the same values."""
+    import eegfm_sklearn.preprocessing.resampling as resampling
+
+    X = np.random.default_rng(0).standard_normal((3, 5, 6000)).astype(np.float32)
+    resampler = resampling.PolyphaseResampler(up, down, X.shape[-1])
+    whole = resampler(X)
+    monkeypatch.setattr(resampling, "BLOCK_BYTES", 4096)  # a few steps of one row per product
+    calls = []
+    block = resampler._grouped_block
+    monkeypatch.setattr(resampler, "_grouped_block", lambda *a: calls.append(a[2]) or block(*a))
+    np.testing.assert_allclose(resampler(X), whole, atol=1e-5)
+    assert len(calls) > 1 and max(calls) < resampler.n_steps

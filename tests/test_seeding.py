@@ -132,3 +132,22 @@ def test_seeded_pooling_head_rebuilds_identically_from_the_cache(windows, tmp_pa
         second = _embed("labram", X, 0, pooling="flatten", cache=str(tmp_path))
     np.testing.assert_array_equal(second[:6], first)
     np.testing.assert_array_equal(second, _embed("labram", X, 0, pooling="flatten"))
+
+
+@pytest.mark.parametrize("random_state", [None, 0])
+def test_unpickling_saving_and_loading_leave_the_global_rng_untouched(tmp_path, random_state):
+    import pickle
+
+    from eegfm_sklearn import FoundationTransformer, get_model_card
+
+    names = ["Fp1", "Fp2", "C3", "C4", "O1", "O2"]
+    X = np.random.default_rng(0).standard_normal((4, 6, 400)).astype(np.float32) * 20
+    est = FoundationTransformer("biot", sfreq=200, ch_names=names, random_state=random_state,
+                                model_kwargs=dict(get_model_card("biot").tiny_kwargs)).fit(X)
+    for what, call in (("unpickle", lambda: pickle.loads(pickle.dumps(est))),
+                       ("save_pretrained", lambda: est.save_pretrained(tmp_path / "saved")),
+                       ("from_pretrained", lambda: FoundationTransformer.from_pretrained(tmp_path / "saved"))):
+        torch.manual_seed(123)
+        before = torch.get_rng_state()
+        call()
+        assert torch.equal(torch.get_rng_state(), before), what

@@ -243,3 +243,25 @@ def test_weights_package_never_imports_sklearn():
 
     for source in Path(pkg.__file__).parent.glob("*.py"):
         assert not re.search(r"^\s*(from|import)\s+sklearn", source.read_text(), re.M), source
+
+
+def test_paths_that_cannot_be_opened_say_why(tmp_path):
+    """A symbolic link loop says loop; a torch checkpoint renamed .safetensors says so."""
+    import torch
+
+    from eegfm_sklearn import get_model_card
+    from eegfm_sklearn.weights import WeightsError, resolve_weights
+
+    card = get_model_card("biot")
+    loop = tmp_path / "loop.safetensors"
+    loop.symlink_to(loop)
+    with pytest.raises(WeightsError, match="symbolic link loop"):
+        resolve_weights(str(loop), card)
+    dangling = tmp_path / "dangling.pt"
+    dangling.symlink_to(tmp_path / "gone.pt")
+    with pytest.raises(WeightsError, match="symbolic link to .*gone.pt.*which does not exist"):
+        resolve_weights(str(dangling), card)
+    renamed = tmp_path / "model.safetensors"
+    torch.save({"w": torch.zeros(2)}, renamed)
+    with pytest.raises(WeightsError, match=r"is a torch checkpoint \(zip\), not safetensors.*rename it to 'model.pt'"):
+        resolve_weights(str(renamed), card)

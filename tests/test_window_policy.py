@@ -308,3 +308,41 @@ def test_moabb_evaluation_on_half_second_epochs(model, moabb_home):
     assert np.all(np.isfinite(scores)) and np.all((scores >= 0) & (scores <= 1))
     assert set(results["samples"]) == {TRIALS_PER_SESSION}
     assert clone(est).fit(X).adapter_.real_fraction_ < 1  # the epochs were padded
+
+
+@pytest.mark.parametrize("split_pooling", ["mean", "concat"])
+def test_long_split_trials_are_cut_and_embedded_a_batch_of_subwindows_at_a_time(monkeypatch, split_pooling):
+    """19 sub-windows per trial, batch_size=4: never more than 4 adapted at once, the same embeddings."""
+    import eegfm_sklearn.preprocessing.adapter as adapter_module
+
+    names = CHANNELS[:8] if len(CHANNELS) >= 8 else CHANNELS
+    X = np.random.default_rng(0).standard_normal((3, len(names), 2000)).astype(np.float32) * 20
+    params = tiny("labram", sfreq=200, ch_names=list(names), window_policy="split", max_window_seconds=1.0,
+                  split_overlap=0.5, split_pooling=split_pooling, random_state=0)
+    whole = FoundationTransformer(**params, batch_size=64).fit(X)
+    assert whole.adapter_.n_sub_ == 19
+    expected = whole.transform(X)
+    sizes = []
+    original = adapter_module.InputAdapter.transform
+
+    def spy(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        sizes.append(len(out))
+        return out
+
+    monkeypatch.setattr(adapter_module.InputAdapter, "transform", spy)
+    monkeypatch.setattr(adapter_module, "SPLIT_BUDGET_BYTES", 3 * len(names) * 200 * 4)  # fit: 3 at a time too
+    est = FoundationTransformer(**params, batch_size=4).fit(X)
+    sizes.clear()
+    np.testing.assert_allclose(est.transform(X), expected, atol=1e-5)
+    assert max(sizes) <= 4
+    assert est.embedding_size_ == expected.shape[1]
+
+
+def test_split_overlap_that_repeats_each_sample_thousands_of_times_is_refused():
+    X = np.zeros((2, 4, 60 * 200), dtype=np.float32)
+    est = FoundationTransformer(**tiny("labram", sfreq=200, ch_names=["Fp1", "Fp2", "C3", "C4"],
+                                       window_policy="split", split_overlap=0.9999))
+    with pytest.raises(ValueError, match=r"split_overlap=0.9999 steps sub-windows of 3000 samples by 1: each "
+                                         r"sample would be embedded 3000 times \(9001 sub-windows.*<= 0.99"):
+        est.fit(X)

@@ -483,6 +483,41 @@ class ModelCard:
         """
         return {} if self.forward_kwargs is None else dict(self.forward_kwargs(slots, positions))
 
+    @property
+    def embedding_grows_with_input(self) -> bool:
+        """Whether the default embedding's width depends on the channel count and window length."""
+        return self.default_pooling == "flatten"
+
+    def describe_embedding(self) -> str:
+        """The embedding size in words: fixed, or how it depends on the input's shape."""
+        if not self.embedding_grows_with_input:
+            return f"{self.embedding_size} (fixed)"
+        fixed = " pooling='mean' gives a fixed width;" if "mean" in self.poolings else ""
+        return (f"{self.embedding_size} for the card's reference input only: the default pooling 'flatten' "
+                f"grows with the channel count and the window length;{fixed} fit a FoundationTransformer "
+                "and read embedding_size_ for yours")
+
+    def __str__(self):
+        """A readable summary (``repr`` keeps every field)."""
+        w = self.window
+        window = (f">= {w.min_samples} samples ({w.min_samples / self.sfreq:.2f} s)"
+                  + (f", <= {w.max_samples} ({w.max_samples / self.sfreq:.2f} s)" if w.max_samples else "")
+                  + (f", a multiple of {w.multiple}" if w.multiple > 1 else ""))
+        rows = [
+            ("status", self.status + (f" ({self.no_weights_reason})" if self.no_weights_reason else "")),
+            ("checkpoints", ", ".join(c.name for c in self.checkpoints) or "none"),
+            ("module", self.module_path),
+            ("rate", f"{self.sfreq:g} Hz"),
+            ("channels", self.channels.describe()),
+            ("scaling", self.scaling.describe()),
+            ("filters", self.filters.describe() if self.filters else "none"),
+            ("window", window),
+            ("embedding", self.describe_embedding()),
+            ("poolings", ", ".join(self.poolings) + f" (default {self.default_pooling})"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        return "\n".join([f"ModelCard {self.name!r}"] + [f"  {k:<{width}}  {v}" for k, v in rows])
+
     def summary(self) -> dict:
         """Summarise the card as a plain dict (for tables and docs).
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import re
 import sys
+import warnings
 
 from . import bench, convert, embed, models
 
@@ -38,12 +40,62 @@ def _version():
     return __version__
 
 
-def one_line(err):
-    """An exception as one line: its type for bare ones, its message's whitespace collapsed."""
+# The estimators' params as the command line spells them: errors speak the CLI's language.
+OPTIONS = {"weights": "--weights", "model_kwargs": "--model-kwargs", "batch_size": "--batch-size",
+           "random_state": "--random-state", "window_seconds": "--window", "stride_seconds": "--stride",
+           "device": "--device", "model": "--model"}
+MAX_LINE = 400  # characters of an error line; the rest is cut
+
+
+def one_line(err, max_chars=MAX_LINE):
+    """An exception as one readable line: params named as options, whitespace collapsed, length bounded."""
     text = " ".join(str(err).split())
     if isinstance(err, KeyError) and len(err.args) == 1:
         text = f"missing key {err.args[0]!r}"
+    for param, option in OPTIONS.items():
+        text = re.sub(rf"(?<![\w-]){param}=", f"{option} ", text)
+    text = re.sub(r"\[([^\[\]]*)\]", _short_list, text)
+    if len(text) > max_chars:  # cut the middle: the cause comes first, what to do last
+        head = max_chars // 2
+        text = text[:head].rsplit(" ", 1)[0] + " ... " + text[-(max_chars - head - 5):].split(" ", 1)[-1]
     return text or type(err).__name__
+
+
+def _short_list(match, keep=4, most=20):
+    """A long ``[a, b, c, ...]`` (over ``most`` items, e.g. a recording's channels) as its first items and count."""
+    items = match.group(1).split(", ")
+    if len(items) <= most:
+        return match.group(0)
+    return f"[{', '.join(items[:keep])}, ... {items[-1]}] ({len(items)} in all)"
+
+
+def _check_models(parser, args):
+    """An unknown --model is a usage error (exit 2), found before any work."""
+    if args.command == "models":  # `eegfm models NAME` answers an unknown name itself
+        return
+    names = getattr(args, "models", None) or ([args.model] if getattr(args, "model", None) else [])
+    if not names:
+        return
+    from ..cards import list_models
+
+    known = list_models()
+    unknown = [n for n in names if str(n).lower() not in known]
+    if unknown:
+        parser.error(f"unknown --model {', '.join(unknown)}; choose from {', '.join(known)} (see `eegfm models`)")
+
+
+@contextlib.contextmanager
+def warnings_as_lines(command):
+    """Warnings printed as ``eegfm CMD: warning: ...``, one line, no source file or code line."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"eegfm {command}: warning: {one_line(message)}", file=sys.stderr)
+
+    previous = warnings.showwarning
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 @contextlib.contextmanager
@@ -72,9 +124,11 @@ def main(argv=None):
         0 success, 1 failure (cause printed on stderr). Usage errors and
         ``--help`` exit through ``SystemExit`` (2 and 0), as argparse does.
     """
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _check_models(parser, args)
     try:
-        with mne_logs_to_stderr():
+        with mne_logs_to_stderr(), warnings_as_lines(args.command):
             return int(args.run(args) or 0)
     except EXPECTED as err:
         print(f"eegfm {args.command}: error: {one_line(err)}", file=sys.stderr)

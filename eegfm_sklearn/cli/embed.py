@@ -100,7 +100,10 @@ def read_raw(path):
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file.")
+        from ..utils.paths import why_missing
+
+        reason = why_missing(path)
+        raise FileNotFoundError(f"{path}: no such file." if reason == "does not exist" else f"{path} {reason}.")
     try:
         return mne.io.read_raw(path, preload=False, verbose="error")
     except ValueError as err:

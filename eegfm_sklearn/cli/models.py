@@ -46,6 +46,8 @@ def describe(card, cache_dir=None):
         "filters": card.filters.describe() if card.filters else None,
         "window": _window(card),
         "embedding_size": card.embedding_size,
+        "embedding_grows": card.embedding_grows_with_input,
+        "embedding": card.describe_embedding(),
         "poolings": list(card.poolings),
         "notes": card.notes or card.no_weights_reason,
         "checkpoints": [{"name": c.name, "source": c.source, "repo_id": c.repo_id, "files": list(c.filenames),
@@ -69,18 +71,21 @@ def run(args):
 
 
 def _table(infos):
-    head = ("model", "status", "rate", "window", "embedding", "checkpoints (* on disk)")
+    grows = any(i.get("embedding_grows") for i in infos)
+    head = ("model", "status", "rate", "window", "embedding" + (" (+ grows with channels x window)" if grows else ""),
+            "checkpoints (* on disk)")
     rows = [head]
     for i in infos:
         ckpts = ", ".join(c["name"] + ("*" if c["on_disk"] else "") for c in i["checkpoints"]) or "-"
-        rows.append((i["name"], i["status"], f"{i['sfreq']:g} Hz", i["window"], str(i["embedding_size"]), ckpts))
+        size = str(i["embedding_size"]) + ("+" if i.get("embedding_grows") else "")
+        rows.append((i["name"], i["status"], f"{i['sfreq']:g} Hz", i["window"], size, ckpts))
     widths = [max(len(r[k]) for r in rows) for k in range(len(head) - 1)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows)
 
 
 def _card_text(i):
     lines = [f"{i['name']} ({i['status']})",
-             f"  rate: {i['sfreq']:g} Hz; window: {i['window']}; embedding: {i['embedding_size']}",
+             f"  rate: {i['sfreq']:g} Hz; window: {i['window']}; embedding: {i['embedding']}",
              f"  channels: {i['channels']}", f"  scaling: {i['scaling']}",
              f"  filters: {i['filters'] or 'not stated'}", f"  poolings: {', '.join(i['poolings'])}"]
     if i["notes"]:

@@ -22,6 +22,14 @@ def check_output(path):
         raise ValueError(f"output {str(path)!r} must end with {' or '.join(SUFFIXES)}.")
     if not path.parent.exists():
         raise ValueError(f"the folder of {str(path)!r} does not exist; create it first.")
+    if path.is_dir():  # found now, not after the whole recording is embedded
+        raise ValueError(f"output {str(path)!r} is a folder; give a file name inside it, e.g. {str(path / 'emb')!r}"
+                         f"{path.suffix}.")
+    if path.suffix.lower() == ".parquet":
+        import importlib.util
+
+        if importlib.util.find_spec("pyarrow") is None:
+            raise ValueError("writing .parquet needs pyarrow (pip install pyarrow); or write .npy.")
     return path
 
 

@@ -11,6 +11,12 @@ _HOW_TO_WINDOW = (
 
 
 def _as_3d(arr, name: str, what: str) -> np.ndarray:
+    kind = getattr(getattr(arr, "dtype", None), "kind", None) or np.asarray(arr).dtype.kind
+    if kind == "c":  # numpy would drop the imaginary part with only a ComplexWarning
+        raise ValueError(f"{name} holds complex values; pass the real signal (np.real({name})) or its "
+                         f"envelope (np.abs({name})).")
+    if kind == "b":
+        raise ValueError(f"{name} holds booleans (dtype bool), not a signal; pass the recorded values.")
     try:
         out = np.asarray(arr, dtype=np.float64)
     except (TypeError, ValueError) as err:

@@ -15,7 +15,8 @@ import torch
 from skorch.callbacks import Callback, LRScheduler
 from skorch.utils import to_tensor
 
-from ..estimators.training import StopOnNonFiniteLoss, _Net
+from ..estimators._net import Net as _Net
+from ..estimators._net import StopOnNonFiniteLoss
 
 
 class PairedNet(_Net):

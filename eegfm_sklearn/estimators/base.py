@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._warn import ISSUED_ATTR, dependency_notices_filtered, issued_by
-from ..preprocessing.adapter import InputAdapter
+from ..preprocessing.adapter import InputAdapter, check_window_length
 from ..backbone import CardModule, predict_batches
 from ..cards import get_model_card
 from ..utils.progress import progress
@@ -95,7 +95,9 @@ COMMON_PARAMS_DOC = """
         with length). ``None``: the model's maximum.
     split_overlap : float, default=0.0
         With ``window_policy="split"``: overlap of consecutive sub-windows,
-        a fraction in [0, 1). The last sub-window always ends with the trial.
+        a fraction in [0, 1), at most 0.99 (each sample in at most 100
+        sub-windows). The last sub-window always ends with the trial.
+        Sub-windows are cut and embedded ``batch_size`` at a time.
     split_pooling : {"mean", "max", "concat"}, default="mean"
         With ``window_policy="split"``: how the sub-windows' outputs become
         one row per trial (embeddings for the transformer, head outputs for
@@ -235,6 +237,12 @@ class FoundationEstimatorBase(BaseEstimator):
 
         Returns the validated X (input units) and the resolved weights.
         """
+        shape = getattr(X, "shape", None)
+        if self.sfreq is not None and shape is not None and len(shape) == 3:
+            # before validation copies the data (float64): a window of hours is refused by its shape
+            card = get_model_card(self.model)
+            check_window_length(card, float(self.sfreq), int(shape[-1]), self.window_policy,
+                                self.max_window_seconds)
         with issued_by(self):  # UnitsWarning: once per estimator and cause
             X, info = check_eeg_input(self, X, sfreq=self.sfreq, ch_names=self.ch_names,
                                       units=self.units, reset=True, montage=self.montage)
@@ -313,6 +321,8 @@ class FoundationEstimatorBase(BaseEstimator):
         the thread, 0.97x without); batches are adapted in turn instead.
         """
         module, size = self._inference_module(), max(int(self.batch_size), 1)
+        if self.adapter_.n_sub_ > size:  # split trials of more sub-windows than a batch: a batch at a time
+            return check_finite_outputs(self._forward_long_trials(X, prefiltered, module, size))
         trials = max(1, size // self.adapter_.n_sub_)  # split trials: about `size` windows per batch
         batches = iter(progress((X[start : start + trials] for start in range(0, len(X), trials)),
                                 total=-(-len(X) // trials), verbose=self.verbose, desc=self.card_.name))
@@ -334,6 +344,17 @@ class FoundationEstimatorBase(BaseEstimator):
     def _threads(self):
         """Torch's and the native (BLAS/OpenMP) thread pools sized to ``n_threads`` for a block."""
         return limited_threads(getattr(self, "n_threads", None))  # estimators pickled before the param
+
+    def _forward_long_trials(self, X, prefiltered, module, size):
+        """One row per trial, its sub-windows cut, adapted and forwarded ``size`` at a time (bounded memory)."""
+        parts = [slice(a, a + size) for a in range(0, self.adapter_.n_sub_, size)]
+        rows = []
+        with dependency_notices_filtered(self.card_.quiet_warnings), self._threads():
+            for i in progress(range(len(X)), total=len(X), verbose=self.verbose, desc=self.card_.name):
+                outs = [predict_batches(module, self.adapter_.transform(X[i : i + 1], prefiltered, part), size,
+                                        self.device, self.precision) for part in parts]
+                rows.append(self._pool(np.concatenate(outs)))
+        return np.concatenate(rows)
 
     def _overlap_adapter(self):
         """Adapt the next batch in a background thread (accelerators only)."""

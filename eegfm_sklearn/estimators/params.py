@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 
@@ -64,13 +65,32 @@ def _is_name_list(value):
     return len(value) > 0 and all(isinstance(name, str) for name in value)
 
 
+class Number(Interval):
+    """``Interval`` that refuses booleans (``True`` is not a rate or a count) and takes any real number.
+
+    scikit-learn's ``Interval`` accepts ``True`` as 1 and crashes on real
+    numbers numpy cannot test for NaN (``fractions.Fraction``,
+    ``decimal.Decimal``): these are compared as floats here.
+    """
+
+    def is_satisfied_by(self, val):
+        if isinstance(val, (bool, np.bool_)) or not isinstance(val, self.type):
+            return False
+        if not isinstance(val, (Integral, float, np.floating)):
+            try:
+                val = float(val)
+            except (TypeError, ValueError, OverflowError):
+                return False
+        return super().is_satisfied_by(val)
+
+
 def _positive(kind=Real):
     """Finite and > 0 (NaN and infinity excluded by ``Interval``)."""
-    return Interval(kind, 0, None, closed="neither")
+    return Number(kind, 0, None, closed="neither")
 
 
 def _non_negative(kind=Real):
-    return Interval(kind, 0, None, closed="left")
+    return Number(kind, 0, None, closed="left")
 
 
 PATH = (str, os.PathLike)
@@ -87,15 +107,15 @@ COMMON = {
     "missing_channels": [StrOptions(set(MISSING_POLICIES))],
     "window_policy": [StrOptions(set(WINDOW_POLICIES))],
     "model_kwargs": [None, Mapping],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Number(Integral, 1, None, closed="left")],
     "device": [str, torch.device],
     "precision": [None, StrOptions({p for p in PRECISIONS if p is not None})],
     "compile": ["boolean"],
-    "random_state": [None, Interval(Integral, 0, 2**32 - 1, closed="both")],
+    "random_state": [None, Number(Integral, 0, 2**32 - 1, closed="both")],
     "verbose": ["verbose"],
     "pad_mode": [StrOptions(set(PAD_MODES))],
     "max_window_seconds": [None, _positive()],
-    "split_overlap": [Interval(Real, 0, 1, closed="left")],
+    "split_overlap": [Number(Real, 0, 1, closed="left")],
     "split_pooling": [StrOptions(set(SPLIT_POOLINGS))],
     "filters": [None, StrOptions({f for f in FILTER_OPTIONS if f is not None})],
     "n_threads": [None, Interval(Integral, 1, None, closed="left")],
@@ -107,7 +127,7 @@ TRANSFORMER = {
     "pooling": [None, StrOptions(set(POOLINGS))],
     "window_seconds": [None, _positive()],
     "stride_seconds": [None, _positive()],
-    "cache_max_bytes": [Interval(Integral, 0, None, closed="left")],
+    "cache_max_bytes": [Number(Integral, 0, None, closed="left")],
     "reject_by_annotation": ["boolean"],
 }
 
@@ -121,8 +141,8 @@ FINETUNE = {
     "finetune": [StrOptions(set(METHODS))],
     "n_unfrozen_blocks": [_non_negative(Integral)],
     "pooling": [None, StrOptions(set(POOLINGS))],
-    "layer_decay": [None, Interval(Real, 0, 1, closed="right")],
-    "lora_rank": [Interval(Integral, 1, None, closed="left")],
+    "layer_decay": [None, Number(Real, 0, 1, closed="right")],
+    "lora_rank": [Number(Integral, 1, None, closed="left")],
     "lora_alpha": [None, _positive()],
     "peft_config": [None, HasMethods(["to_dict"])],
     "merge_lora": ["boolean"],
@@ -130,8 +150,8 @@ FINETUNE = {
     "warmup_epochs": [_non_negative()],
     "max_grad_norm": [None, _positive()],
     "early_stopping": ["boolean"],
-    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "validation_fraction": [Number(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Number(Integral, 1, None, closed="left")],
     "class_weight": [None, StrOptions({"balanced"}), Mapping],
     "accelerate": ["boolean"],
 }

@@ -106,8 +106,10 @@ def save_estimator(est, directory) -> Path:
 
 def _read_saved_config(directory: Path) -> dict:
     if not directory.is_dir():
+        from ..utils.paths import why_missing
+
         raise FileNotFoundError(
-            f"from_pretrained: the folder {str(directory)!r} does not exist. Pass the folder written by "
+            f"from_pretrained: the folder {str(directory)!r} {why_missing(directory)}. Pass the folder written by "
             "save_pretrained; to start from published weights instead, pass them as weights= "
             "(a registry name or Hugging Face repo id) and fit."
         )
@@ -128,9 +130,18 @@ def load_estimator(cls, directory):
     """Restore a fitted estimator of class ``cls`` saved by ``save_estimator``.
 
     The fitted state is built by the estimator's own ``_set_fitted`` (as in
-    ``fit``), with the adapter's statistics restored instead of learned.
+    ``fit``), with the adapter's statistics restored instead of learned. The
+    module's initial draws are overwritten by the saved tensors: the global
+    torch RNG is left as it was.
     """
-    directory = Path(directory)
+    from ..utils.seeding import rng_untouched
+
+    with rng_untouched():
+        return _load_estimator(cls, directory)
+
+
+def _load_estimator(cls, directory):
+    directory = Path(directory).expanduser()
     config = _read_saved_config(directory)
     ours = config["eegfm_sklearn"]
     if ours["estimator"] != cls.__name__:

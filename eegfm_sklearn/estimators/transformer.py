@@ -12,12 +12,12 @@ import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._warn import dependency_notices_filtered
 from ..backbone import predict_batches, resolve_pooling
 from ..utils.cache import CacheWarning, config_hash, get_store, window_hashes
 from ..cards import get_model_card
-from ..utils.seeding import seeded
 from ..preprocessing.streaming import good_window_starts, iter_raw_windows
+from ..utils._warn import dependency_notices_filtered, user_stacklevel
+from ..utils.seeding import seeded
 from ..validation import mne_recording_info
 from . import params
 from .base import COMMON_PARAMS_DOC, FILTERS_PARAM_DOC, FoundationEstimatorBase
@@ -153,20 +153,10 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             X, resolved = self._prepare_raw(X)
         else:
             X, resolved = self._prepare(X)
-        store = self._store()
-        self.cache_key_ = config_hash(self._cache_config(resolved)) if store is not None else None
-        meta = store.get_meta(self.cache_key_) if store is not None else None
-        size = meta.get("embedding_size") if isinstance(meta, dict) else None
-        if isinstance(size, int) and size > 0:
-            self.embedding_size_ = size
-            return self
-        self._build_frozen(resolved)
-        with dependency_notices_filtered(self.card_.quiet_warnings), self._threads():
-            probe = self.adapter_.transform(X[:1])  # one trial (its sub-windows if split)
-            self.embedding_size_ = self._pool(predict_batches(self.module_, probe, 1, self.device,
-                                                              self.precision)).shape[1]
-        if store is not None:
-            store.put_meta(self.cache_key_, self._cache_meta())
+        # hashing the weights' files is only worth it with a cache
+        self._weights_id_ = self._weights_identity(resolved) if self._store() is not None else None
+        self._built_from_ = self._live_params()
+        self._key_and_size(X, resolved)
         return self
 
     def transform(self, X):
@@ -188,7 +178,59 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         """
         if isinstance(X, mne.io.BaseRaw):
             return self._transform_raw(X)
-        return self._transform_windows(self._validate(X))
+        X = self._validate(X)
+        self._sync_params(X)
+        return self._transform_windows(X)
+
+    # -- params read after fit ----------------------------------------------
+    # Read when the backbone is built or its outputs pooled: set_params after fit takes effect, and
+    # the cache key follows (it must always describe what was computed).
+    _LIVE_PARAMS = ("pooling", "split_pooling", "precision", "device", "random_state")
+    # The adapter plan and the checkpoint's contract were resolved from these in fit.
+    _REFIT_PARAMS = ("model", "weights", "model_kwargs")
+
+    def _live_params(self):
+        return {name: repr(getattr(self, name)) for name in self._LIVE_PARAMS + self._REFIT_PARAMS}
+
+    def _key_and_size(self, X, resolved):
+        """``cache_key_`` from the params in force, and ``embedding_size_`` (from the cache or a probe)."""
+        store = self._store()
+        self.cache_key_ = config_hash(self._cache_config()) if store is not None else None
+        meta = store.get_meta(self.cache_key_) if store is not None else None
+        size = meta.get("embedding_size") if isinstance(meta, dict) else None
+        if isinstance(size, int) and size > 0:
+            self.embedding_size_ = size  # the backbone is built on the first cache miss
+            return
+        self._build_frozen(resolved)
+        with dependency_notices_filtered(self.card_.quiet_warnings), self._threads():
+            probe = self.adapter_.transform(X[:1], part=slice(0, 1))  # one window (a trial's first if split)
+            width = predict_batches(self.module_, probe, 1, self.device, self.precision).shape[1]
+        self.embedding_size_ = width * (self.adapter_.n_sub_ if self.split_pooling == "concat" else 1)
+        if store is not None:
+            store.put_meta(self.cache_key_, self._cache_meta())
+
+    def _sync_params(self, X):
+        """Follow params changed since fit: rebuild the backbone and re-key the cache from them."""
+        built, now = self.__dict__.get("_built_from_"), self._live_params()
+        if built is None:  # restored by from_pretrained (or pickled by an older version): as loaded
+            self._built_from_ = now
+            if "cache_key_" not in self.__dict__:
+                store = self._store()
+                self.cache_key_ = None if store is None else config_hash(self._cache_config())
+            return
+        changed = [name for name in now if now[name] != built.get(name)]
+        if not changed:
+            return
+        refit = [name for name in changed if name in self._REFIT_PARAMS]
+        if refit:
+            raise ValueError(f"{', '.join(refit)} changed since fit (the input plan and weights were resolved "
+                             "from them); call fit again.")
+        for attr in ("module_", "_compiled"):
+            self.__dict__.pop(attr, None)
+        _, resolved = self._resolve_weights()
+        self._weights_id_ = self._weights_identity(resolved) if self._store() is not None else None
+        self._built_from_ = now
+        self._key_and_size(X, resolved)
 
     # -- continuous recordings --------------------------------------------
     def _raw_geometry(self, raw):
@@ -272,12 +314,13 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         if self._raw_geometry(raw)[0] != self.adapter_.n_times_in_:
             raise ValueError("window_seconds differs from the one used in fit; refit.")
         starts, window = self._raw_starts(raw)
+        self._sync_params(next(iter_raw_windows(raw, picks, starts[:1], window, 1))[1])
         return (self._transform_windows(chunk, prefiltered=True)
                 for chunk in self._raw_chunks(raw, picks, starts, window, self.adapter_))
 
     def _transform_raw(self, raw):
-        from ..utils.progress import progress
         from ..preprocessing.streaming import chunk_bounds
+        from ..utils.progress import progress
 
         chunks = self.transform_chunks(raw)
         # a long recording shows its progress (verbose, on a terminal); each chunk is one batch
@@ -357,29 +400,36 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             warnings.warn(
                 "The backbone built now from random_state differs from the one whose embeddings fill the cache "
                 "(torch's RNG was used by other code during the seeded build, or torch changed); this estimator "
-                "computes without the cache.", CacheWarning, stacklevel=4)
+                "computes without the cache.", CacheWarning, stacklevel=user_stacklevel())
             self.cache_key_ = None
 
-    def _cache_config(self, resolved):
-        """What, besides a window's values, determines its embedding."""
+    def _weights_identity(self, resolved):
+        """What names the backbone's weights in the cache key."""
         if resolved is not None:
             # by content (digests taken when the weights were resolved): another file is another key
-            weights = {"sha256": sorted(resolved.files.values()), "fmt": resolved.fmt}
-        elif self.random_state is not None:
+            return {"sha256": sorted(resolved.files.values()), "fmt": resolved.fmt}
+        if self.random_state is not None:
             import braindecode  # imported by the module's build already
 
-            weights = {"random_state": int(self.random_state), "torch": torch.__version__,
-                       "braindecode": braindecode.__version__}
-        else:
-            weights = {"unshared": uuid.uuid4().hex}  # fresh random weights each fit
+            return {"random_state": int(self.random_state), "torch": torch.__version__,
+                    "braindecode": braindecode.__version__}
+        return {"unshared": uuid.uuid4().hex}  # fresh random weights each fit
+
+    def _cache_config(self):
+        """What, besides a window's values, determines its embedding: the fitted plan and the params now."""
+        if self.__dict__.get("_weights_id_") is None:
+            self._weights_id_ = self._weights_identity(self._resolve_weights()[1])
         ad, info = self.adapter_, self.recording_info_
         return {
-            "version": 3,  # bump when numerics or the entry format change (2: float32 resampling; 3: checksums)
+            # bump when numerics or the entry format change (2: float32 resampling; 3: checksums;
+            # 4: params read at transform time, split_pooling always)
+            "version": 4,
             "card": {k: repr(v) for k, v in self.card_.summary().items()},
             "contract": self.contract_,
-            "weights": weights,
+            "weights": self._weights_id_,
             "model_kwargs": repr(sorted((self.model_kwargs or {}).items())),
             "pooling": self.pooling,
+            "split_pooling": self.split_pooling,
             "input": {"sfreq": info.sfreq, "ch_names": list(info.ch_names), "units": info.units},
             "adapter": {
                 "matrix": hashlib.blake2b(np.ascontiguousarray(ad.matrix_).tobytes(), digest_size=16).hexdigest(),

@@ -30,6 +30,7 @@ from .montage import (  # noqa: F401  (re-exported: the adapter's public names)
     ChannelReport,
     ChannelWarning,
     _map_channels,
+    estimation_notice,
     head_positions,
     plan_channels,
     slot_positions,
@@ -42,6 +43,29 @@ from .windowing import SplitPlan, pad_end
 # Windows adapted per pass: the float32 temporaries of a pass stay in cache and are reused
 # (BIOT, 128 windows of 19 x 2000: 30 ms in passes of 16-64, 45 ms in one pass of 128).
 CHUNK = 32
+# Sub-windows of a split cut at once in fit (float32, input rate); more are cut piece by piece.
+SPLIT_BUDGET_BYTES = 64 * 2**20
+
+
+def check_window_length(card, sfreq, n_times, window_policy="crop", max_window_seconds=None):
+    """Refuse a window too long for ``card`` from its shape alone, before any copy of the data.
+
+    The adapter's plan says the same later; a window of hours would by then have been copied and
+    checked (several times its size in memory) only to be refused.
+    """
+    limit = card.window.max_samples
+    if max_window_seconds is not None:  # with "split", the trial is cut: its length is not bounded
+        return
+    if window_policy == "split" or limit is None or not sfreq or n_times <= 0:
+        return
+    n_out = int(np.ceil(n_times * card.sfreq / float(sfreq)))
+    if n_out <= limit + card.window.multiple:  # near the limit: the plan's exact rounding decides
+        return
+    raise ValueError(
+        f"Windows are too long for {card.name}: {n_times / sfreq:.2f} s gives {n_out} samples at "
+        f"{card.sfreq:g} Hz, above its maximum of {limit} ({limit / card.sfreq:.2f} s). Pass "
+        "window_policy='split' to cut each trial into sub-windows and pool their outputs back to one row "
+        "per trial.")
 
 
 class InputAdapter:
@@ -149,7 +173,8 @@ class InputAdapter:
         scaling = self.card.scaling
         # a scaling without dataset statistics needs no pass over the training windows (every fold
         # of a cross-validation would pay for it)
-        stats = [scaling.fit(self._before_scaling(c, prefiltered)) if scaling.learns else {} for c in chunks]
+        stats = [scaling.fit(self._before_scaling(c[trials], prefiltered, part)) if scaling.learns else {}
+                 for c in chunks for trials, part in self._pieces(len(c))]
         if not stats:
             raise ValueError("No windows to fit the adapter on.")
         self.stats_ = stats[0] if len(stats) == 1 else self.card.scaling.merge(stats)
@@ -175,6 +200,8 @@ class InputAdapter:
     def _plan(self, n_times_in, continuous=False):
         plan = plan_channels(self.card.channels, self.ch_names, self.missing, self.positions)
         self.report_ = plan.report
+        self._estimated_notice = estimation_notice(self.card.name, plan.report, plan.extra.get("nearest"),
+                                                   plan.extra.get("inputs", ()))
         self.slot_positions_ = (slot_positions(self.card, plan.report, self.positions)
                                 if self.card.uses_positions else None)
         self.matrix_ = to_microvolts(plan.matrix, self.units)
@@ -219,12 +246,29 @@ class InputAdapter:
         length = min(-(-target * self.down_ // self.up_), n_times_in)
         return SplitPlan.make(n_times_in, length, self.split_overlap)
 
+    def _pieces(self, n_trials):
+        """(trials, sub-windows) slices whose cut sub-windows fit ``SPLIT_BUDGET_BYTES`` (one piece if all do)."""
+        if self.split_ is None:
+            return [(slice(None), slice(None))]
+        per_sub = len(self.ch_names) * self.split_.length * 4  # float32 at the input rate
+        n_sub = self.split_.n_sub
+        if n_trials * n_sub * per_sub <= SPLIT_BUDGET_BYTES:
+            return [(slice(None), slice(None))]
+        if n_sub * per_sub <= SPLIT_BUDGET_BYTES:  # whole trials, a few at a time
+            step = max(1, SPLIT_BUDGET_BYTES // (n_sub * per_sub))
+            return [(slice(t, t + step), slice(None)) for t in range(0, n_trials, step)]
+        step = max(1, SPLIT_BUDGET_BYTES // per_sub)  # one trial, its sub-windows a batch at a time
+        return [(slice(t, t + 1), slice(a, a + step)) for t in range(n_trials) for a in range(0, n_sub, step)]
+
     def _warn(self):
         zeros = [s for s, st in zip(self.report_.slots, self.report_.status) if st == "zero"]
         if zeros:
             warn(f"Zero-filled {len(zeros)} slot(s) of {self.card.name}: {zeros}. "
                  "Pass missing_channels='interpolate' to estimate them instead.",
                  ChannelWarning, stacklevel=5)
+        notice = self.__dict__.get("_estimated_notice")
+        if notice:
+            warn(notice, ChannelWarning, stacklevel=5)
         if self.report_.unused:
             warn(f"{self.card.name} does not use input channel(s) {list(self.report_.unused)}.",
                  ChannelWarning, stacklevel=5)
@@ -300,7 +344,7 @@ class InputAdapter:
         return steps
 
     # -- applying ---------------------------------------------------------
-    def _before_scaling(self, X, prefiltered=False):
+    def _before_scaling(self, X, prefiltered=False, part=slice(None)):
         # Channel map, filters and resampling are linear and commute: filter and resample the side
         # with fewer channels (filters always at the input rate, before resampling, and on whole
         # trials, before a split).
@@ -310,7 +354,7 @@ class InputAdapter:
             X, windows_filter = windows_filter(X), None
         X = np.asarray(X, dtype=np.float32)
         if self.split_ is not None:
-            X = self.split_.cut(X)
+            X = self.split_.cut(X, part)
         if self.resampler_ is not None and M.shape[1] < M.shape[0]:
             X = _map_channels(M, self.resampler_(X))
         else:
@@ -321,7 +365,7 @@ class InputAdapter:
                 X = self.resampler_(X)
         return X[..., : min(self.n_times_out_, X.shape[-1])]
 
-    def transform(self, X, prefiltered=False):
+    def transform(self, X, prefiltered=False, part=None):
         """Adapt windows.
 
         Parameters
@@ -331,6 +375,9 @@ class InputAdapter:
         prefiltered : bool
             The windows were cut from a recording filtered by
             ``filter_plan_.reader`` (the per-window filters are skipped).
+        part : slice or None
+            With ``"split"``: only these sub-windows of each trial (a long
+            trial is embedded a batch of sub-windows at a time).
 
         Returns
         -------
@@ -343,17 +390,19 @@ class InputAdapter:
                 f"Windows have {X.shape[-1]} samples but the estimator was fitted on "
                 f"{self.n_times_in_}; cut windows of the same length (or refit)."
             )
+        part = slice(None) if part is None or self.split_ is None else part
         if len(X) <= CHUNK:
-            return self._transform_chunk(X, prefiltered)
-        k = self.n_sub_
-        first = self._transform_chunk(X[:CHUNK], prefiltered)
+            return self._transform_chunk(X, prefiltered, part)
+        k = len(range(self.n_sub_)[part])
+        first = self._transform_chunk(X[:CHUNK], prefiltered, part)
         out = np.empty((len(X) * k,) + first.shape[1:], dtype=np.float32)
         out[: CHUNK * k] = first
         for start in range(CHUNK, len(X), CHUNK):
-            out[start * k : (start + CHUNK) * k] = self._transform_chunk(X[start : start + CHUNK], prefiltered)
+            out[start * k : (start + CHUNK) * k] = self._transform_chunk(X[start : start + CHUNK], prefiltered,
+                                                                          part)
         return out
 
-    def _transform_chunk(self, X, prefiltered=False):
-        Xt = self.card.scaling.apply(self._before_scaling(X, prefiltered), self.stats_)
+    def _transform_chunk(self, X, prefiltered=False, part=slice(None)):
+        Xt = self.card.scaling.apply(self._before_scaling(X, prefiltered, part), self.stats_)
         Xt = pad_end(Xt, self.n_times_out_, self.pad_mode)
         return np.ascontiguousarray(Xt, dtype=np.float32)

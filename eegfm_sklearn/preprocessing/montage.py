@@ -116,6 +116,75 @@ def head_positions(montage, names=None):
             if np.all(np.isfinite(ch["loc"][:3])) and np.any(ch["loc"][:3])}
 
 
+# Head radius (m) of an adult: distances from the head frame's origin are about 0.07-0.11 m.
+_HEAD_RADIUS_M = (0.02, 0.5)
+# Unit slips seen in the wild, by how far from the origin a typical electrode then lies.
+_UNIT_SLIPS = (("millimetres", 20.0, 2000.0, 1000), ("centimetres", 2.0, 20.0, 100))
+_COINCIDENT_M = 1e-3  # electrodes closer than 1 mm are one point
+
+
+def check_positions(positions, where="the electrode positions"):
+    """Refuse positions that cannot be a head: wrong unit, all at one point, coincident.
+
+    Parameters
+    ----------
+    positions : dict
+        Channel name -> position (m, mne's head frame).
+    where : str
+        Where they came from, for the message.
+    """
+    if not positions:
+        return
+    names = list(positions)
+    xyz = np.asarray([positions[n] for n in names], dtype=float).reshape(len(names), 3)
+    if not np.isfinite(xyz).all():
+        bad = [n for n, p in zip(names, xyz) if not np.isfinite(p).all()]
+        raise ValueError(f"{where}: positions of {bad} are NaN or infinite; give finite positions (metres).")
+    radius = float(np.median(np.linalg.norm(xyz, axis=1)))
+    for unit, low, high, factor in _UNIT_SLIPS:
+        if low <= radius < high:
+            raise ValueError(
+                f"{where} look like {unit} given as metres: the electrodes lie {radius:.3g} from the head's "
+                f"centre (an adult head: about 0.09 m). mne's positions are in metres: divide them by {factor} "
+                f"(e.g. make_dig_montage(ch_pos={{name: pos / {factor} ...}})).")
+    if radius >= _HEAD_RADIUS_M[1]:
+        raise ValueError(f"{where}: the electrodes lie {radius:.3g} m from the head's centre (an adult head: about "
+                         "0.09 m); give positions in metres, in mne's head frame.")
+    if len(names) < 2:
+        return
+    dist = np.linalg.norm(xyz[:, None] - xyz[None], axis=-1)
+    if float(dist.max()) < _COINCIDENT_M:
+        raise ValueError(f"{where}: all {len(names)} electrodes are at one point ({xyz[0].round(4).tolist()} m); "
+                         "the montage carries no geometry. Give each channel its own position.")
+    i, j = np.nonzero(np.triu(dist < _COINCIDENT_M, k=1))
+    if len(i):
+        pairs = [f"{names[a]}={names[b]}" for a, b in zip(i[:5], j[:5])]
+        raise ValueError(f"{where}: {len(i)} pair(s) of electrodes share one position ({', '.join(pairs)}"
+                         f"{' ...' if len(i) > 5 else ''}); each channel needs its own position (a copied "
+                         "row in the montage?).")
+
+
+def estimation_notice(card_name, report, nearest, inputs):
+    """Warning text when most of a model's slots are estimated, not measured (None otherwise).
+
+    ``nearest``: estimated electrode -> distance (m) to the nearest input electrode; ``inputs``: the
+    input channels the slots are computed from.
+    """
+    n_slots, n_est = len(report.slots), report.count("interpolated")
+    if n_slots == 0 or n_est * 2 <= n_slots:
+        return None
+    sources = list(inputs)
+    lines = [(f"{n_est} of {card_name}'s {n_slots} input channels are estimated (spherical-spline "
+              "interpolation), not measured")]
+    if nearest:
+        d = np.asarray(list(nearest.values())) * 100
+        lines.append(f"the {len(nearest)} missing electrodes lie {d.min():.1f}-{d.max():.1f} cm (median "
+                     f"{np.median(d):.1f} cm) from the nearest input electrode")
+    return ("; ".join(lines) + f". The embedding then holds little beyond the {len(sources)} "
+            f"channel(s) {sources}: consider a model that reads any channel set (list_models()), or record the "
+            "model's channels. See channel_report_.")
+
+
 def _interpolation_weights(n_in, sources, targets):
     """Rows of spherical-spline weights (n_targets, n_in) computed by mne.
 
@@ -222,14 +291,21 @@ def plan_channels(scheme, user_names, missing="interpolate", positions=None):
                 f"positions for at least 3 input channels (found {len(located)}). Pass "
                 "missing_channels='zero', or a montage giving your channels' positions."
             )
-        weights = _interpolation_weights(len(user_names), located, {e: template[e.upper()] for e in to_interp})
+        targets = {e: template[e.upper()] for e in to_interp}
+        given = {n: p for n, p in (positions or {}).items() if n in set(user_names)}
+        check_positions(given, "The recording's electrode positions")  # the unit slip shows on these alone
+        check_positions({user_names[i]: pos for i, pos in located}, "The input channels' positions")
+        src = np.asarray([pos for _, pos in located], dtype=float)
+        nearest = {e: float(np.linalg.norm(src - pos, axis=1).min()) for e, pos in targets.items()}
+        weights = _interpolation_weights(len(user_names), located, targets)
         for wrow, targets in zip(weights, to_interp.values()):
             for slot_row, w in targets:
                 matrix[slot_row] += w * wrow
         used.update(i for i, _ in located)
     unused = tuple(n for i, n in enumerate(user_names) if i not in used)
     report = ChannelReport(tuple(slots), tuple(status), tuple(sources), unused)
-    return _ChannelPlan(matrix=matrix, report=report)
+    return _ChannelPlan(matrix=matrix, report=report, extra={"nearest": nearest if to_interp else {},
+                                                              "inputs": [n for n in user_names if n not in unused]})
 
 
 def slot_positions(card, report, positions=None):
@@ -270,7 +346,12 @@ def slot_positions(card, report, positions=None):
             "Pass an mne object whose info has a montage, or montage= (a DigMontage or a "
             "standard montage name), or use standard 10-05 channel names."
         )
-    return np.asarray(out, dtype=float).reshape(len(out), 3)
+    given = {f"{slot} ({source})": pos for slot, source, pos in zip(report.slots, report.sources, out)
+             if (positions or {}).get(source) is not None}
+    check_positions(given, f"The recording's electrode positions ({card.name} places channels by position)")
+    out = np.asarray(out, dtype=float).reshape(len(out), 3)
+    check_positions(dict(zip(report.slots, out)), f"The positions of {card.name}'s channels")
+    return out
 
 
 def _map_channels(M, X):

@@ -42,6 +42,8 @@ MAX_FACTOR = 16_384
 # Rate errors below this are not worth a larger factor: 1 ppm is 60 µs over a minute,
 # below the clock tolerance of EEG amplifiers (tens of ppm).
 RATE_TOLERANCE = 1e-6
+# Largest gathered copy of the input one batched product reads (float32).
+BLOCK_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -204,13 +206,35 @@ class PolyphaseResampler:
                 # one group: a strided convolution, its output channels being the phases
                 out = F.conv1d(rows[:, None], self.conv_kernel, stride=self.down).transpose(1, 2)
             else:
-                # (group, row * step, column): step q of group g reads from q * down + g * stride
-                view = rows.as_strided((self.n_groups, rows.shape[0], self.n_steps, self.span),
-                                       (self.group_stride, rows.stride(0), self.down, 1))
-                out = torch.bmm(view.reshape(self.n_groups, -1, self.span), self.kernel)
-                out = out.transpose(0, 1).reshape(rows.shape[0], self.n_steps, -1)
+                out = self._grouped(rows)
             out = out[..., self.position].reshape(n_trials, n_chans, -1)[..., : self.n_times_out]
         return out.numpy()
+
+    def _grouped(self, rows):
+        """The batched product, over blocks of rows and steps: its gathered copy stays under ``BLOCK_BYTES``.
+
+        The strided view reads ``span`` samples every ``down``: copied whole for the product, it is
+        ``span / down`` times the input (over 10 GiB for a few hours of EEG).
+        """
+        n_rows, per = rows.shape[0], self.n_groups * self.span * 4  # bytes gathered per row and step
+        if n_rows * self.n_steps * per <= BLOCK_BYTES:
+            return self._grouped_block(rows, 0, self.n_steps)
+        row_block = max(1, min(n_rows, BLOCK_BYTES // per))
+        steps = max(1, min(self.n_steps, BLOCK_BYTES // (per * row_block)))
+        out = rows.new_empty((n_rows, self.n_steps, self.n_groups * self.kernel.shape[-1]))
+        for r in range(0, n_rows, row_block):
+            for q in range(0, self.n_steps, steps):
+                n = min(steps, self.n_steps - q)
+                out[r : r + row_block, q : q + n] = self._grouped_block(rows[r : r + row_block], q, n)
+        return out
+
+    def _grouped_block(self, rows, first_step, n_steps):
+        # (group, row * step, column): step q of group g reads from q * down + g * stride
+        view = rows.as_strided((self.n_groups, rows.shape[0], n_steps, self.span),
+                               (self.group_stride, rows.stride(0), self.down, 1),
+                               rows.storage_offset() + first_step * self.down)
+        out = torch.bmm(view.reshape(self.n_groups, -1, self.span), self.kernel)
+        return out.transpose(0, 1).reshape(rows.shape[0], n_steps, -1)
 
     def _pad(self, x):
         """Reflect ``left`` / ``right`` samples at the edges, then zeros up to ``padded_length``."""

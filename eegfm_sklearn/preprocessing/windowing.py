@@ -23,6 +23,9 @@ import numpy as np
 WINDOW_POLICIES = ("crop", "pad", "split")
 PAD_MODES = ("constant", "edge", "reflect")
 SPLIT_POOLINGS = ("mean", "max", "concat")
+# Sub-windows covering each sample at most: split_overlap=0.9999 would step them by one sample
+# (each sample embedded thousands of times, tens of GiB of sub-windows for a minute of EEG).
+MAX_SPLIT_REDUNDANCY = 100
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,13 @@ class SplitPlan:
     def make(cls, n_times_in, length, overlap=0.0):
         """Sub-windows of ``length`` overlapping by ``overlap`` (a fraction) covering the trial."""
         stride = max(1, length - int(round(overlap * length)))
+        if length / stride > MAX_SPLIT_REDUNDANCY:
+            n_sub = (n_times_in - length) // stride + 1 + ((n_times_in - length) % stride != 0)
+            raise ValueError(
+                f"split_overlap={overlap:g} steps sub-windows of {length} samples by {stride}: each sample "
+                f"would be embedded {length // stride} times ({n_sub} sub-windows per trial of {n_times_in} "
+                f"samples). Use split_overlap <= {1 - 1 / MAX_SPLIT_REDUNDANCY:g} (each sample in at most "
+                f"{MAX_SPLIT_REDUNDANCY} sub-windows).")
         starts = list(range(0, n_times_in - length + 1, stride))
         if starts[-1] != n_times_in - length:  # the last one ends with the trial: nothing dropped
             starts.append(n_times_in - length)
@@ -61,10 +71,14 @@ class SplitPlan:
         """Sub-windows per trial."""
         return len(self.starts)
 
-    def cut(self, X):
-        """(n_trials, n_chans, n_times_in) -> (n_trials * n_sub, n_chans, length), trial-major."""
+    def cut(self, X, part=slice(None)):
+        """(n_trials, n_chans, n_times_in) -> (n_trials * n_sub, n_chans, length), trial-major.
+
+        ``part``: a slice of the sub-windows to cut (the same for every trial), to cut a long
+        trial's sub-windows a batch at a time.
+        """
         view = np.lib.stride_tricks.sliding_window_view(X, self.length, axis=-1)  # (n, c, pos, length)
-        sub = view[:, :, list(self.starts)]  # (n, c, n_sub, length), one copy
+        sub = view[:, :, list(self.starts[part])]  # (n, c, n_part, length), one copy
         return np.ascontiguousarray(sub.transpose(0, 2, 1, 3)).reshape(-1, X.shape[1], self.length)
 
 

@@ -27,6 +27,8 @@ than the call. Only those listed notices are affected.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -55,15 +57,42 @@ def issued_by(estimator):
         _OWNER.reset(token)
 
 
+def _internal_prefixes():
+    """Folders whose frames are not the user's line: this package and the wrappers that call into it."""
+    import sklearn
+
+    folders = [os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.path.dirname(sklearn.__file__)]
+    for name in ("joblib", "skorch"):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "__file__", None):
+            folders.append(os.path.dirname(module.__file__))
+    return tuple(os.path.join(f, "") for f in folders)
+
+
+def user_stacklevel(default=2):
+    """``stacklevel`` for a ``warnings.warn`` call made by the caller: the first frame outside the package.
+
+    ``warnings.warn`` has ``skip_file_prefixes`` only from Python 3.12; this walks the frames instead.
+    ``default`` is used when every frame is internal (the command line's own code).
+    """
+    prefixes = _internal_prefixes()
+    frame, level = sys._getframe(2), 2  # stacklevel 2: the caller of the function calling warnings.warn
+    while frame is not None and frame.f_code.co_filename.startswith(prefixes):
+        frame, level = frame.f_back, level + 1
+    return default if frame is None else level
+
+
 def warn(message, category, stacklevel=1, cause=None):
-    """``warnings.warn``, skipped when the current estimator already issued this warning.
+    """``warnings.warn``, reported at the user's line, skipped when the current estimator already issued it.
 
     Parameters
     ----------
     message : str
     category : type of Warning
     stacklevel : int, default=1
-        As for ``warnings.warn``, counted from the caller of this function.
+        As for ``warnings.warn``, counted from the caller of this function; used only when no frame
+        outside this package (and the scikit-learn, joblib and skorch wrappers calling into it) is
+        on the stack. Otherwise the warning points at the first frame outside them: the user's line.
     cause : hashable or None
         What the warning is about; None: its text. Give it when the text
         holds measurements that vary from call to call for the same cause.
@@ -73,7 +102,7 @@ def warn(message, category, stacklevel=1, cause=None):
     issued = None if owner is None else owner.__dict__.setdefault(ISSUED_ATTR, set())
     if issued is not None and key in issued:
         return
-    warnings.warn(message, category, stacklevel=stacklevel + 1)
+    warnings.warn(message, category, stacklevel=user_stacklevel(stacklevel + 1))
     if issued is not None:  # after the call: a warning turned into an error is raised again next time
         issued.add(key)
 

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._warn import user_stacklevel
+
 DEFAULT_MEMORY_BYTES = 2**30
 
 # Entry file: magic, dtype (4 ASCII bytes), length (uint32), 16-byte digest, values.
@@ -173,7 +175,7 @@ class DirectoryStore:
             if record["checksum"] != _meta_checksum(meta) or not isinstance(meta, dict):
                 raise ValueError("checksum mismatch")
         except (ValueError, KeyError, TypeError) as err:
-            warnings.warn(f"Cache file {path} is corrupt ({err}); it is rebuilt.", CacheWarning, stacklevel=3)
+            warnings.warn(f"Cache file {path} is corrupt ({err}); it is rebuilt.", CacheWarning, stacklevel=user_stacklevel())
             self._remove(path)
             return None
         return meta
@@ -205,7 +207,7 @@ class DirectoryStore:
             warnings.warn(
                 f"{len(bad)} cache entries under {folder} were damaged (truncated, empty, or not what was "
                 f"written: checksum, dtype or length mismatch); {removed} removed, all recomputed.",
-                CacheWarning, stacklevel=3)
+                CacheWarning, stacklevel=user_stacklevel())
         return out
 
     def put_many(self, config, keys, values):
@@ -240,7 +242,7 @@ class DirectoryStore:
         warnings.warn(
             f"Cannot {what} the cache folder {self.directory} ({type(err).__name__}: {err}); embeddings are "
             "computed without it. Give a folder you can write to with free space, or cache='memory' or None. "
-            "(Reported once per folder in this process.)", CacheWarning, stacklevel=4)
+            "(Reported once per folder in this process.)", CacheWarning, stacklevel=user_stacklevel())
 
     @staticmethod
     def _remove(path):
@@ -295,8 +297,9 @@ def get_store(cache, max_bytes=DEFAULT_MEMORY_BYTES):
             raise ValueError(f"cache_max_bytes must be an int >= 0 (bytes); got {max_bytes!r}.")
         return MemoryStore(int(max_bytes))
     if isinstance(cache, (str, os.PathLike)):
-        if Path(cache).exists() and not Path(cache).is_dir():
+        folder = Path(cache).expanduser()  # "~/x" is the home folder's x, not a folder named "~"
+        if folder.exists() and not folder.is_dir():
             raise ValueError(f"cache={str(cache)!r} is a file, not a folder; give a folder path "
                              "(created if missing), 'memory' or None.")
-        return DirectoryStore(cache)
+        return DirectoryStore(folder)
     raise ValueError(f"cache={cache!r}; use None, 'memory' or a directory path.")

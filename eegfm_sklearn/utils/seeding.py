@@ -41,6 +41,17 @@ def rng_lock():
     return _RNG_LOCK
 
 
+@contextlib.contextmanager
+def rng_untouched(device=None):
+    """Run a block whose draws from torch's RNG are overwritten anyway (a module rebuilt, then loaded).
+
+    The generator's state is saved and restored: unpickling or loading an estimator leaves the
+    caller's random stream where it was. The block holds the process-wide lock.
+    """
+    with _RNG_LOCK, torch.random.fork_rng(devices=_forked_devices(device)):
+        yield
+
+
 def _forked_devices(device):
     """CUDA device indices whose generator a seeded section must save and restore."""
     if device is None:

@@ -459,6 +459,10 @@ def resolve_weights(weights, card, *, cache_dir=None, revision=None):
         return _resolve_dir(path, card, str(path))
     if path.is_file():
         return _resolve_file(path, card, str(path))
+    if path.is_symlink():  # a loop or a link to nowhere: say so, not "not an existing path"
+        from ..utils.paths import why_missing
+
+        raise WeightsError(f"weights={text!r} {why_missing(path)}.")
     names = [c.name for c in card.checkpoints]
     if text in names:
         return _resolve_registry(card.get_checkpoint(text), card, cache_dir, revision)

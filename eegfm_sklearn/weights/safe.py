@@ -26,6 +26,13 @@ _PICKLE_PROTO = b"\x80"  # pickle protocol >= 2, how torch.save's legacy format 
 
 def _looks_like_safetensors(path: Path) -> bool:
     if path.suffix in _SAFETENSORS_SUFFIXES:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if head.startswith(_ZIP_MAGIC) or head[:1] == _PICKLE_PROTO:
+            kind = "zip" if head.startswith(_ZIP_MAGIC) else "pickle"
+            raise WeightsError(
+                f"{str(path)!r} is a torch checkpoint ({kind}), not safetensors, despite its name; rename it "
+                f"to {path.with_suffix('.pt').name!r} (it is then read without running code), or convert it.")
         return True
     # Sniff: 8-byte little-endian header length, then a JSON object.
     with open(path, "rb") as f:
@@ -211,7 +218,9 @@ def read_weight_file(path, safe_globals=()):
     """
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(f"Weight file {str(path)!r} does not exist.")
+        from ..utils.paths import why_missing
+
+        raise WeightsError(f"Weight file {str(path)!r} {why_missing(path)}.")
     if path.stat().st_size == 0:
         raise WeightsError(f"Weight file {str(path)!r} is empty; download it again.")
     if _looks_like_safetensors(path):

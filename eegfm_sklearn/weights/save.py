@@ -28,7 +28,7 @@ def save_weights_dir(module, directory, config=None):
     """
     from safetensors.torch import save_file
 
-    directory = Path(directory)
+    directory = Path(directory).expanduser()
     directory.mkdir(parents=True, exist_ok=True)
     # safetensors refuses shared or strided storage: write private copies.
     state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
