@@ -20,6 +20,75 @@ STANDARD_19 = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4
                "Pz", "P4", "P8", "O1", "O2")
 
 
+# ------------------------------------------------ the fast tier's representative models
+
+def _filter_kind(card):
+    f = card.filters
+    if f is None or (f.l_freq is None and f.h_freq is None):
+        return "none"
+    if f.l_freq is not None and f.h_freq is not None:
+        return "band-pass"
+    return "high-pass" if f.l_freq is not None else "low-pass"
+
+
+# What makes one card take a different code path than another: a test over these values exercises
+# every branch the cards open (channel planning, scaling, positions, forward hooks, window limits,
+# filters). A card with a new value of any of them joins the representative set by itself.
+CARD_TRAITS = {
+    "channel scheme": lambda c: type(c.channels).__name__,
+    "scaling class": lambda c: type(c.scaling).__name__,
+    "extra channels": lambda c: c.scaling.n_extra_channels > 0,
+    "uses positions": lambda c: c.uses_positions,
+    "features_of hook": lambda c: c.features_of is not None,
+    "forward_kwargs hook": lambda c: c.forward_kwargs is not None,
+    "build_extra hook": lambda c: c.build_extra is not None,
+    "post_build hook": lambda c: c.post_build is not None,
+    "window multiple": lambda c: c.window.multiple > 1,
+    "window maximum": lambda c: c.window.max_samples is not None,
+    "truncatable table": lambda c: bool(c.truncatable),
+    "filters": _filter_kind,
+    "notch": lambda c: tuple(c.filters.notch) if c.filters else (),
+    "default pooling": lambda c: c.default_pooling,
+    "weights": lambda c: bool(c.checkpoints),
+}
+
+
+def card_traits(card):
+    """``{(trait, value)}`` of a card (a ModelCard or a registered name; see ``CARD_TRAITS``)."""
+    card = get_model_card(card) if isinstance(card, str) else card
+    return frozenset((name, trait(card)) for name, trait in CARD_TRAITS.items())
+
+
+def representative_models(cards=None):
+    """Names of a small set of cards that together show every trait value of ``cards``.
+
+    ``cards``: ModelCards (default: every registered card). Greedy set cover in the given order,
+    so the choice is deterministic: the card adding the most trait values not yet shown comes
+    next (the first such on a tie).
+    """
+    cards = [get_model_card(m) for m in MODELS] if cards is None else list(cards)
+    traits = {c.name: card_traits(c) for c in cards}
+    missing = set().union(*traits.values())
+    chosen = set()
+    while missing:
+        best = max(traits, key=lambda name: len(traits[name] & missing))
+        chosen.add(best)
+        missing -= traits[best]
+    return tuple(c.name for c in cards if c.name in chosen)
+
+
+REPRESENTATIVE = representative_models()
+
+
+def tiered(models=MODELS):
+    """``models`` as parametrize values: the representative ones in the fast tier, the rest ``slow``.
+
+    Test ids stay the model names; ``-m "not slow"`` runs the representative set, the full suite
+    every model.
+    """
+    return [pytest.param(m, id=m, marks=() if m in REPRESENTATIVE else pytest.mark.slow) for m in models]
+
+
 REAL_DATA_FIXTURES = {"eegmat", "eegmat_small"}
 
 

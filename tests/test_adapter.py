@@ -8,7 +8,7 @@ from eegfm_sklearn import ChannelWarning, get_model_card
 from eegfm_sklearn.preprocessing.adapter import InputAdapter, plan_channels
 from eegfm_sklearn.cards.biot import BIOT_16_PAIRS
 
-from conftest import MODELS
+from conftest import MODELS, tiered
 
 
 def _adapter(model, data, **kw):
@@ -207,7 +207,7 @@ def test_montage_without_1020_names_is_interpolated_from_positions(eegmat_small)
         assert np.corrcoef(est.ravel(), X[:, truth].ravel())[0, 1] > 0.95, slot
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", tiered(MODELS))
 def test_long_inputs_are_adapted_in_chunks_like_single_windows(eegmat_small, model):
     from eegfm_sklearn.preprocessing.adapter import CHUNK
 

@@ -252,6 +252,7 @@ def test_convert_original_release_to_a_weights_folder(capsys, tmp_path):
 
 
 # -- the installed command -----------------------------------------------------------------
+@pytest.mark.slow  # two fresh interpreters
 def test_entry_point_declared_and_runs_in_a_subprocess(tmp_path):
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts == {"eegfm": "eegfm_sklearn.cli:main"}

@@ -211,6 +211,7 @@ def test_bad_input_messages(est, toy):
 
 
 # -- the core's services -------------------------------------------------------------
+@pytest.mark.slow  # a fresh interpreter
 def test_import_is_lazy_and_needs_no_transformers():
     # One fresh interpreter (imports are slow), with transformers hidden as if not installed.
     code = (
@@ -377,9 +378,23 @@ def test_simulator_is_seeded_realistic_and_forward_cached(tmp_path):
     assert alpha > power[(freqs >= 13) & (freqs <= 16)].mean()  # an alpha peak
 
 
+def _skip_alone(est):
+    """A copy of a fitted continuous regressor whose attention path is cut (its zero-initialised head
+    zeroed again): what the trained linear skip predicts by itself."""
+    import copy
+
+    alone = copy.deepcopy(est)
+    with torch.no_grad():
+        alone.module_.head.weight.zero_()
+        alone.module_.head.bias.zero_()
+    return alone
+
+
 @pytest.mark.slow
 def test_transformer_at_least_matches_lagged_ridge_on_held_out_recording():
-    """Same simulated subject, new recording (seed): the transformer must not lose to ridge."""
+    """Same simulated subject, new recording (seed): the transformer must not lose to ridge, and its
+    attention path must take part (the network starts as the ridge, so matching ridge alone would
+    pass with attention learning nothing)."""
     require_data("eeg_meg", "test-ave.fif.gz")  # the sensor geometry the simulator uses
     kw = dict(n_times=50, sfreq=100.0)
     train = simulate_paired_windows(n_windows=240, seed=10, **kw)
@@ -402,3 +417,11 @@ def test_transformer_at_least_matches_lagged_ridge_on_held_out_recording():
     # in [-0.008, +0.006]: training the attention layers must not lose the linear fit.
     assert tf >= lagged - 0.005, (tf, lagged, inst)
     assert tf >= dense - 0.015, (tf, dense)
+    # Negative control: the same trained network with its attention path cut. The attention
+    # output is really added (the predictions move) and it lowers the training error it was
+    # trained on; on held-out data it must not cost accuracy.
+    alone = _skip_alone(est)
+    full_pred, alone_pred = est.predict(train.X), alone.predict(train.X)
+    assert np.abs(full_pred - alone_pred).max() > 1e-3 * np.abs(alone_pred).max()
+    assert est.score(train.X, Ytr) > alone.score(train.X, Ytr)
+    assert tf >= alone.score(test.X, Yte) - 0.002, (tf, alone.score(test.X, Yte))

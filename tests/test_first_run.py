@@ -51,6 +51,7 @@ def _offline_env(tmp_path, **extra):
 
 
 # -- missing recordings ---------------------------------------------------------------
+@pytest.mark.slow  # a fresh interpreter per example
 @pytest.mark.parametrize("example", _recording_examples())
 def test_example_without_recordings_prints_one_message_and_exits_1(example, tmp_path):
     start = time.perf_counter()

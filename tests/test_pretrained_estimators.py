@@ -6,14 +6,14 @@ import pytest
 from eegfm_sklearn import FoundationClassifier, FoundationRegressor, FoundationTransformer, get_model_card
 from eegfm_sklearn.weights import WeightsError, save_weights_dir
 
-from conftest import MODELS, tiny
+from conftest import MODELS, tiered, tiny
 
 
 def _common(data, **extra):
     return {"sfreq": data.sfreq, "ch_names": data.ch_names, "random_state": 0, **extra}
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", tiered(MODELS))
 def test_weights_folder_loads_every_backbone_tensor(model, synthetic, tmp_path):
     source = FoundationTransformer(**tiny(model, **_common(synthetic, random_state=1))).fit(synthetic.X)
     save_weights_dir(source.backbone_, tmp_path / "ckpt", {"note": "fixture"})
@@ -52,7 +52,7 @@ def test_checkpoint_of_another_model_is_refused(synthetic, tmp_path):
             synthetic.X)
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", tiered(MODELS))
 def test_save_pretrained_round_trips(model, synthetic, tmp_path):
     clf = FoundationClassifier(**tiny(model, max_epochs=1, **_common(synthetic))).fit(
         synthetic.X, synthetic.y)

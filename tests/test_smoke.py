@@ -17,7 +17,7 @@ from eegfm_sklearn import list_models
 
 from conftest import require_data
 
-pytestmark = pytest.mark.smoke
+pytestmark = [pytest.mark.smoke, pytest.mark.slow]  # each runs a script in a fresh interpreter
 ROOT = Path(__file__).resolve().parents[1]
 FLOAT = r"-?\d+\.\d+"
 
