@@ -80,13 +80,16 @@ def representative_models(cards=None):
 REPRESENTATIVE = representative_models()
 
 
-def tiered(models=MODELS):
+def tiered(models=MODELS, fast=None):
     """``models`` as parametrize values: the representative ones in the fast tier, the rest ``slow``.
 
     Test ids stay the model names; ``-m "not slow"`` runs the representative set, the full suite
-    every model.
+    every model. ``fast``: a smaller fast share (a subset of ``REPRESENTATIVE``) for tests that
+    take several seconds per model (training, long recordings, MOABB evaluations).
     """
-    return [pytest.param(m, id=m, marks=() if m in REPRESENTATIVE else pytest.mark.slow) for m in models]
+    fast = REPRESENTATIVE if fast is None else fast
+    assert set(fast) <= set(REPRESENTATIVE), fast
+    return [pytest.param(m, id=m, marks=() if m in fast else pytest.mark.slow) for m in models]
 
 
 REAL_DATA_FIXTURES = {"eegmat", "eegmat_small"}

@@ -156,6 +156,7 @@ def test_stored_rows_of_another_configuration_are_not_reused(data, tmp_path, mon
     assert calls == ["bandpower", "bandpower"]  # other data: same file names, recomputed
 
 
+@pytest.mark.slow
 def test_parallel_rows_equal_sequential_rows(data, tmp_path):
     kwargs = dict(cv=GroupKFold(2), baselines=("bandpower",), model_params=biot_params())
     one = benchmarking.benchmark(["biot"], data, ("full",), n_jobs=1, **kwargs)

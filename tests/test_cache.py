@@ -96,6 +96,7 @@ def test_cached_values_equal_uncached(eegmat_small):
     np.testing.assert_allclose(cached.transform(eegmat_small.X[::-1]), plain[::-1], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_directory_cache_with_process_parallel_folds(eegmat_small, tmp_path):
     cv = GroupKFold(2)
     args = (eegmat_small.X, eegmat_small.y)

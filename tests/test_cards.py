@@ -279,7 +279,7 @@ def test_montages_of_other_caps_adapt_with_a_report_or_a_clear_error(model, cap)
 
 
 # ------------------------------------------------------------- real EEG
-@pytest.mark.parametrize("model", tiered(MODELS))
+@pytest.mark.parametrize("model", tiered(MODELS, fast=("labram",)))
 def test_every_estimator_fits_and_predicts_on_real_eegmat(model, eegmat_small):
     """Transformer, classifier and regressor, tiny configs, on EEGMAT (19 ch with old names, 500 Hz, 4 s, µV)."""
     from sklearn.base import clone

@@ -157,7 +157,7 @@ def _expected_n_sub(card, seconds, limit_seconds):
 
 
 @pytest.mark.parametrize("seconds", [30.0, 60.0])
-@pytest.mark.parametrize("model", tiered(MODELS))
+@pytest.mark.parametrize("model", tiered(MODELS, fast=("labram", "steegformer")))
 def test_long_eegmat_trials_give_one_row_per_trial(eegmat_long, model, seconds):
     data = eegmat_long[seconds]
     card = get_model_card(model)
@@ -174,7 +174,7 @@ def test_long_eegmat_trials_give_one_row_per_trial(eegmat_long, model, seconds):
     assert f"-> {ad.n_sub_} sub-windows" in est.describe_preprocessing()
 
 
-@pytest.mark.parametrize("model", tiered(MODELS))
+@pytest.mark.parametrize("model", tiered(MODELS, fast=("labram",)))
 def test_ten_times_the_longest_window_is_split_and_mean_pooled(model):
     card = get_model_card(model)
     own = None if card.window.max_samples is None else card.window.max_samples / card.sfreq
@@ -227,7 +227,7 @@ class _Record(Callback):
             self.batches.append((tuple(Xi.shape), tuple(kwargs["y_pred"].shape), len(yi)))
 
 
-@pytest.mark.parametrize("model", tiered(MODELS))
+@pytest.mark.parametrize("model", tiered(MODELS, fast=("labram",)))
 def test_classifier_fine_tunes_on_split_trials_one_prediction_per_trial(eegmat_long, model):
     data = eegmat_long[30.0]
     record = _Record()
@@ -248,6 +248,7 @@ def test_classifier_fine_tunes_on_split_trials_one_prediction_per_trial(eegmat_l
     assert est.predict(X).shape == (len(X),)
 
 
+@pytest.mark.slow
 def test_regressor_fine_tunes_on_split_trials(eegmat_long):
     data = eegmat_long[60.0]
     y = np.linspace(0, 1, len(data.X))
@@ -285,6 +286,7 @@ def test_bad_window_params_are_clear_errors_and_stored_untouched(eegmat, params,
         est.fit(eegmat.X[:2])
 
 
+@pytest.mark.slow
 def test_split_estimator_saves_and_restores(tmp_path, eegmat_long):
     data = eegmat_long[30.0]
     est = _transformer("labram", data.sfreq, data.ch_names, window_policy="split", split_overlap=0.25,
@@ -296,7 +298,7 @@ def test_split_estimator_saves_and_restores(tmp_path, eegmat_long):
 
 
 # -- MOABB: 0.5 s epochs --------------------------------------------------------------
-@pytest.mark.parametrize("model", tiered(MODELS))
+@pytest.mark.parametrize("model", tiered(MODELS, fast=("biot",)))
 def test_moabb_evaluation_on_half_second_epochs(model, moabb_home):
     # offline FakeDataset (see test_moabb.py), motor imagery epochs of 0.5 s: below every
     # model's minimum, padded
