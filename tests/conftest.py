@@ -228,3 +228,33 @@ def make_synthetic(n_groups=4, per_label=3, sfreq=250.0, seconds=2.0, seed=0):
 def synthetic():
     """24 synthetic windows (4 groups x 2 labels x 3), 19 channels, 2 s at 250 Hz, µV."""
     return make_synthetic()
+
+
+def fit_tiny(cls, data, model, **extra):
+    """A tiny ``model`` estimator of class ``cls`` fitted on ``data`` (seed 0, one epoch; the
+    classifier on ``data.y``, the regressor on ``1.5 * data.groups``)."""
+    from eegfm_sklearn import FoundationClassifier, FoundationTransformer
+
+    params = tiny(model, sfreq=data.sfreq, ch_names=data.ch_names, random_state=0, **extra)
+    if cls is FoundationTransformer:
+        return cls(**params).fit(data.X)
+    params.setdefault("max_epochs", 1)
+    y = data.y if cls is FoundationClassifier else (data.groups * 1.5).astype(float)
+    return cls(**params).fit(data.X, y)
+
+
+@pytest.fixture(scope="session")
+def fitted_tiny(synthetic):
+    """``fitted_tiny(cls, model)``: ``fit_tiny(cls, synthetic, model)``, fitted once per session.
+
+    Shared: for tests that only read the estimator (outputs, attributes, pickling). A test that
+    changes it (``set_params``, ``set_output``, a refit) fits its own with ``fit_tiny``.
+    """
+    fitted = {}
+
+    def get(cls, model):
+        if (cls, model) not in fitted:
+            fitted[cls, model] = fit_tiny(cls, synthetic, model)
+        return fitted[cls, model]
+
+    return get
