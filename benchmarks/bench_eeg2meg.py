@@ -36,7 +36,6 @@ import mne
 import numpy as np
 import torch
 
-from eegfm_sklearn.utils._data_dir import get_data_dir
 from eegfm_sklearn.eeg2meg import (
     EEGToMEGRegressor,
     eeg2meg_metrics,
@@ -44,6 +43,7 @@ from eegfm_sklearn.eeg2meg import (
     simulate_paired_windows,
 )
 from eegfm_sklearn.eeg2meg.baselines import ReducedRankRidgeEEGToMEG, RidgeEEGToMEG
+from eegfm_sklearn.utils._data_dir import get_data_dir
 
 N_TIMES = 32  # samples per window: the token model's sequence length (the reference trains on 64)
 HEADER = ("| data | test | model | R2 all | r all | R2 mag | r mag | R2 grad | r grad | CE tokens | fit s "
@@ -110,7 +110,8 @@ def simulated(b, smoke):
         return simulate_paired_windows(n_windows=n, n_times=N_TIMES, sfreq=sfreq, seed=seed, subject=subject)
 
     def stack(ws):
-        return np.concatenate([w.X for w in ws]).astype(np.float64), np.concatenate([w.Y for w in ws]).astype(np.float64)
+        return (np.concatenate([w.X for w in ws]).astype(np.float64),
+                np.concatenate([w.Y for w in ws]).astype(np.float64))
 
     tr = [windows(s, 0, train_s) for s in train_subjects]
     seen = stack([windows(s, 100, test_s) for s in train_subjects])

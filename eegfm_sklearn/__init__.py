@@ -7,10 +7,10 @@ _install_moved(__name__)  # old module paths (eegfm_sklearn.filtering, ...) keep
 
 import_braindecode()  # first, so that braindecode's import-time notices are filtered at their import
 
-from .preprocessing.montage import ChannelReport, ChannelWarning
 from .benchmarking import benchmark
 from .cards import get_model_card, list_models, register_card
 from .estimators import FoundationClassifier, FoundationRegressor, FoundationTransformer
+from .preprocessing.montage import ChannelReport, ChannelWarning
 
 __version__ = "0.1.0"
 

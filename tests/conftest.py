@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from eegfm_sklearn import get_model_card, list_models
-from eegfm_sklearn.utils._data_dir import get_data_dir
 from eegfm_sklearn.datasets import load_eegmat
+from eegfm_sklearn.utils._data_dir import get_data_dir
 
 MODELS = tuple(list_models())
 # Models with published weights (the others are architecture-only cards).
@@ -121,8 +121,8 @@ def tiny(model, **extra):
 
 def card_module(model, n_times, output="features", n_outputs=2, names=STANDARD_19):
     """A tiny CardModule of ``model`` for channels ``names`` (template positions), randomly initialised."""
-    from eegfm_sklearn.preprocessing.adapter import plan_channels, slot_positions
     from eegfm_sklearn.backbone import CardModule
+    from eegfm_sklearn.preprocessing.adapter import plan_channels, slot_positions
 
     card = get_model_card(model)
     report = plan_channels(card.channels, list(names)).report

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from eegfm_sklearn import ChannelWarning, get_model_card
-from eegfm_sklearn.preprocessing.adapter import InputAdapter, plan_channels
 from eegfm_sklearn.cards.biot import BIOT_16_PAIRS
+from eegfm_sklearn.preprocessing.adapter import InputAdapter, plan_channels
 
 from conftest import MODELS, tiered
 

@@ -128,7 +128,8 @@ PARAM_CASES = [
 ]
 
 DATA_CASES = [
-    Case("X-2d", lambda d, p: T(d).fit(d.X[0]), ValueError, r"3-D array \(n_trials, n_chans, n_times\).*X\[np.newaxis\]"),
+    Case("X-2d", lambda d, p: T(d).fit(d.X[0]), ValueError,
+         r"3-D array \(n_trials, n_chans, n_times\).*X\[np.newaxis\]"),
     Case("X-4d", lambda d, p: T(d).fit(d.X[..., None]), ValueError, r"3-D array"),
     Case("X-empty", lambda d, p: T(d).fit(d.X[:0]), ValueError, r"0 sample"),
     Case("X-nan", lambda d, p: T(d).fit(_with(d, (0, 0, 0), np.nan)), ValueError, r"NaN"),
@@ -184,14 +185,16 @@ TARGET_CASES = [
     Case("y-complex-regressor", lambda d, p: R(d).fit(d.X, np.arange(24) * 1j), ValueError, r"[Cc]omplex.*np\.real"),
     Case("X-sparse", lambda d, p: T(d).fit(__import__("scipy.sparse", fromlist=["x"]).csr_matrix(d.X[:, 0])),
          TypeError, r"[Ss]parse.*not supported"),
-    Case("X-zero-length-windows", lambda d, p: T(d).fit(d.X[..., :0]), ValueError, r"at least one channel and one sample"),
+    Case("X-zero-length-windows", lambda d, p: T(d).fit(d.X[..., :0]), ValueError,
+         r"at least one channel and one sample"),
     Case("y-3d-classifier", lambda d, p: C(d).fit(d.X, d.y[:, None, None]), ValueError, r"y must be 1-D"),
     Case("y-nan-regressor", lambda d, p: R(d).fit(d.X, np.r_[np.nan, np.ones(len(d.X) - 1)]),
          ValueError, r"y contains NaN"),
     Case("y-inf-regressor", lambda d, p: R(d).fit(d.X, np.r_[np.inf, np.ones(len(d.X) - 1)]), ValueError,
          r"y contains NaN or inf"),
     Case("y-3d-regressor", lambda d, p: R(d).fit(d.X, np.ones((len(d.X), 1, 1))), ValueError, r"y must be 1-D or 2-D"),
-    Case("y-strings-regressor", lambda d, p: R(d).fit(d.X, d.y), ValueError, r"y must be numeric.*FoundationClassifier"),
+    Case("y-strings-regressor", lambda d, p: R(d).fit(d.X, d.y), ValueError,
+         r"y must be numeric.*FoundationClassifier"),
     Case("y-empty-regressor", lambda d, p: R(d).fit(d.X, np.ones(0)), ValueError, r"y is empty.*24 windows"),
 ]
 
@@ -200,7 +203,8 @@ TRAINING_CASES = [
          r"loss .*(nan|inf).*lr=1e\+30"),
     Case("loss-nan-regressor", lambda d, p: R(d, lr=1e30, batch_size=4).fit(d.X, np.arange(24.0)),
          FloatingPointError, r"loss .*(nan|inf).*lr=1e\+30"),
-    Case("fp16-training", lambda d, p: C(d, precision="fp16").fit(d.X, d.y), ValueError, r"precision='fp16' is for inference"),
+    Case("fp16-training", lambda d, p: C(d, precision="fp16").fit(d.X, d.y), ValueError,
+         r"precision='fp16' is for inference"),
     Case("peft_config-without-lora", lambda d, p: C(d, peft_config=__import__("peft").LoraConfig(r=2)).fit(d.X, d.y),
          ValueError, r"peft_config is used with finetune='lora'"),
     Case("merge_lora-without-lora", lambda d, p: C(d, merge_lora=True).fit(d.X, d.y), ValueError,

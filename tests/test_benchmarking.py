@@ -117,8 +117,10 @@ def count_fits(monkeypatch):
 
 def test_rerun_skips_stored_rows_and_recomputes_damaged_ones(data, tmp_path, monkeypatch):
     calls = count_fits(monkeypatch)
-    run = lambda: benchmarking.benchmark(["biot"], data, ("linear",), cv=GroupKFold(2), results_dir=tmp_path,
-                                         model_params=biot_params())
+    def run():
+        return benchmarking.benchmark(["biot"], data, ("linear",), cv=GroupKFold(2), results_dir=tmp_path,
+                                      model_params=biot_params())
+
     first = run()
     assert len(calls) == len(first) == 3 * 2
     files = sorted(tmp_path.glob("*.json"))

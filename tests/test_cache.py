@@ -18,9 +18,9 @@ from sklearn.pipeline import make_pipeline
 
 import eegfm_sklearn.estimators.base as base_module
 import eegfm_sklearn.estimators.transformer as transformer_module
+import eegfm_sklearn.utils.cache as cache_module
 from eegfm_sklearn import FoundationTransformer
 from eegfm_sklearn.backbone import CardModule
-import eegfm_sklearn.utils.cache as cache_module
 from eegfm_sklearn.utils.cache import CacheWarning, DirectoryStore, MemoryStore
 
 from conftest import tiny

@@ -6,7 +6,6 @@ tested in ``test_card_<model>.py``.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
@@ -226,8 +225,9 @@ def _cap(kind):
     """(data in V (n_windows, n_chans, n_times), sfreq, names, positions) of a real recording."""
     import mne
 
-    from conftest import require_data
     from eegfm_sklearn.validation import mne_recording_info
+
+    from conftest import require_data
 
     if kind == "eeglab-32":  # numbered channels, no positions
         raw = mne.io.read_raw_eeglab(require_data("eeglab", "test_raw.set"), verbose=False)
@@ -251,7 +251,6 @@ CAPS = ("eeglab-32", "brainvision-32", "eegmmidb-64", "headset-4")
 @pytest.mark.parametrize("model", tiered(MODELS))
 def test_montages_of_other_caps_adapt_with_a_report_or_a_clear_error(model, cap):
     from eegfm_sklearn.preprocessing.adapter import InputAdapter
-
     from eegfm_sklearn.preprocessing.channels import AnyChannels
 
     card = get_model_card(model)

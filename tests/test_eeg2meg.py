@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import skorch
 import torch
-from conftest import require_data
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
@@ -33,6 +32,8 @@ from eegfm_sklearn.eeg2meg import (
 )
 from eegfm_sklearn.eeg2meg.networks import build_network, network_modes
 from eegfm_sklearn.eeg2meg.persist import load_network, save_folder
+
+from conftest import require_data
 
 ROOT = Path(__file__).resolve().parents[1]
 

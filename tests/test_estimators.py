@@ -73,7 +73,7 @@ def test_not_fitted_error(cls, synthetic):
     with pytest.raises(NotFittedError):
         method(synthetic.X)
     with pytest.raises(NotFittedError):
-        est.backbone_
+        _ = est.backbone_
 
 
 @pytest.mark.parametrize("model", tiered(MODELS))

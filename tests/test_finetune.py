@@ -1,7 +1,7 @@
 """Fine-tuning modes train exactly what they say (tiny configs, real EEGMAT windows)."""
 
-import re
 import pickle
+import re
 
 import joblib
 import numpy as np
@@ -17,7 +17,6 @@ from eegfm_sklearn.backbone import PoolingHead
 from eegfm_sklearn.estimators.training import warmup_cosine
 
 from conftest import MODELS, card_module, tiered, tiny
-
 
 
 class Recorder(Callback):

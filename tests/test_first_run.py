@@ -24,7 +24,6 @@ from sklearn.base import clone
 from eegfm_sklearn import ChannelWarning, FoundationClassifier, FoundationTransformer
 from eegfm_sklearn.datasets import DataNotFoundError, fetch_eegmat, load_eegmat
 from eegfm_sklearn.utils.progress import progress, show_progress
-from eegfm_sklearn.validation import UnitsWarning
 from eegfm_sklearn.weights import WeightsError
 
 from conftest import tiny

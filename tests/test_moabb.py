@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+
 # Imported plainly: a missing moabb must fail the run, not skip it.
 from moabb.datasets.fake import FakeDataset
 from moabb.evaluations import CrossSessionEvaluation, CrossSubjectEvaluation, WithinSessionEvaluation

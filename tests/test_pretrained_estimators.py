@@ -38,7 +38,8 @@ def test_partial_checkpoint_is_an_error(synthetic, tmp_path):
     from safetensors.torch import save_file
 
     (tmp_path / "ckpt").mkdir()
-    save_file({k: v.contiguous() for k, v in state.items() if k != dropped}, str(tmp_path / "ckpt" / "model.safetensors"))
+    save_file({k: v.contiguous() for k, v in state.items() if k != dropped},
+              str(tmp_path / "ckpt" / "model.safetensors"))
     est = FoundationTransformer(**tiny("biot", weights=str(tmp_path / "ckpt"), **_common(synthetic)))
     with pytest.raises(WeightsError, match=dropped.replace(".", r"\.")):
         est.fit(synthetic.X)
@@ -182,7 +183,8 @@ def test_post_build_is_applied_once(synthetic, tmp_path, monkeypatch):
                                                        "post_build": lambda m: calls.append(1) or original(m)})
     patched = dataclasses.replace(card, checkpoints=tuple(spied if c is ckpt else c for c in card.checkpoints))
     monkeypatch.setitem(cards._REGISTRY, "bendr", patched)
-    module = card.for_checkpoint(ckpt).build_module(20, 512, 1, dict(card.tiny_kwargs))  # 19 channels + the scale channel
+    # 19 channels + the scale channel
+    module = card.for_checkpoint(ckpt).build_module(20, 512, 1, dict(card.tiny_kwargs))
     save_weights_dir(module, tmp_path / "bendr", {"model": "bendr", "checkpoint": ckpt.name, "eegfm_sklearn": {}})
     est = FoundationTransformer(**tiny("bendr", weights=str(tmp_path / "bendr"), **_common(synthetic)))
     est.fit(synthetic.X)

@@ -13,13 +13,13 @@ import mne
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
-from sklearn.base import clone
-
 from moabb.evaluations import WithinSessionEvaluation
 from moabb.paradigms import LeftRightImagery
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
+from skorch.callbacks import Callback
+from test_moabb import CHANNELS, N_SESSIONS, N_SUBJECTS, SFREQ, TRIALS_PER_SESSION, make_dataset, moabb_home  # noqa: F401 (fixture)
 
 from eegfm_sklearn import FoundationClassifier, FoundationRegressor, FoundationTransformer, get_model_card, list_models
 from eegfm_sklearn.backbone import predict_batches
@@ -27,7 +27,6 @@ from eegfm_sklearn.datasets import load_eegmat
 from eegfm_sklearn.preprocessing.windowing import SplitPlan, pool_subwindows
 
 from conftest import require_data, tiered, tiny
-from test_moabb import CHANNELS, N_SESSIONS, N_SUBJECTS, SFREQ, TRIALS_PER_SESSION, make_dataset, moabb_home  # noqa: F401 (fixture)
 
 MODELS = list_models()
 # The 19 10-20 electrodes as eegmmidb spells them (mne.datasets.eegbci.standardize renames).
@@ -269,7 +268,8 @@ def test_fine_tuning_refuses_concat_pooling(eegmat_long):
 
 # -- parameters --------------------------------------------------------------------
 @pytest.mark.parametrize("params, message", [
-    ({"window_policy": "stretch"}, r"'window_policy' parameter of FoundationTransformer must be a str among .*'split'.*Got 'stretch'"),
+    ({"window_policy": "stretch"},
+     r"'window_policy' parameter of FoundationTransformer must be a str among .*'split'.*Got 'stretch'"),
     ({"window_policy": "pad", "pad_mode": "wrap"}, r"'pad_mode' parameter .* Got 'wrap'"),
     ({"window_policy": "split", "split_pooling": "median"}, r"'split_pooling' parameter .* Got 'median'"),
     ({"window_policy": "split", "max_window_seconds": -1}, r"'max_window_seconds' parameter .* Got -1"),

@@ -102,13 +102,14 @@ def read_raw(path):
 
 def run(args):
     from ..estimators import FoundationTransformer
-    from ..utils.progress import progress
     from ..preprocessing.streaming import chunk_bounds
+    from ..utils.progress import progress
 
     raw = read_raw(args.file)
     transformer = FoundationTransformer(
         args.model, weights=args.weights, device=args.device, batch_size=args.batch_size,
-        model_kwargs=model_kwargs(args.model, args.tiny, args.model_kwargs, args.weights), random_state=args.random_state, window_seconds=args.window,
+        model_kwargs=model_kwargs(args.model, args.tiny, args.model_kwargs, args.weights),
+        random_state=args.random_state, window_seconds=args.window,
         stride_seconds=args.stride, reject_by_annotation=not args.keep_bad)
     transformer.fit(raw)
     chunks = transformer.transform_chunks(raw)  # sets window_starts_ before any chunk is read

@@ -313,7 +313,8 @@ class BrainformerNetwork(EEGToMEGNetwork):
 
     def meg_values(self, tokens: torch.Tensor) -> torch.Tensor:
         """MEG level tokens back to standardised floats (float32)."""
-        out = decode_tensor(tokens, self.y_center, self.y_clip, self.tokenizer_params["mu"], self.vocab_size - N_SPECIAL)
+        out = decode_tensor(tokens, self.y_center, self.y_clip, self.tokenizer_params["mu"],
+                            self.vocab_size - N_SPECIAL)
         return out.float()
 
     def tokenizers(self) -> tuple[MuLawTokenizer, MuLawTokenizer]:

@@ -17,9 +17,9 @@ from numbers import Integral, Real
 import torch
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 
-from ..preprocessing.montage import MISSING_POLICIES
 from ..backbone import POOLINGS, PRECISIONS
 from ..finetune import METHODS
+from ..preprocessing.montage import MISSING_POLICIES
 from ..preprocessing.scaling import UNIT_TO_UV
 from ..preprocessing.windowing import PAD_MODES, SPLIT_POOLINGS, WINDOW_POLICIES
 

@@ -21,9 +21,9 @@ from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping, LRSc
 from skorch.dataset import ValidSplit
 
 from .. import finetune as ft
-from ..utils._warn import dependency_notices_filtered
 from ..backbone import autocast, resolve_pooling
 from ..cards import get_model_card
+from ..utils._warn import dependency_notices_filtered
 from ..utils.progress import interactive, show_progress
 from . import params
 from .base import COMMON_PARAMS_DOC, FILTERS_PARAM_DOC, FoundationEstimatorBase, seeded

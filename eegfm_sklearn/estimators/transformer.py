@@ -13,12 +13,12 @@ import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._warn import dependency_notices_filtered
 from ..backbone import predict_batches, resolve_pooling
-from ..utils.cache import CacheWarning, config_hash, file_sha256, get_store, window_hashes
 from ..cards import get_model_card
-from ..utils.seeding import seeded
 from ..preprocessing.streaming import good_window_starts, iter_raw_windows
+from ..utils._warn import dependency_notices_filtered
+from ..utils.cache import CacheWarning, config_hash, file_sha256, get_store, window_hashes
+from ..utils.seeding import seeded
 from ..validation import mne_recording_info
 from . import params
 from .base import COMMON_PARAMS_DOC, FILTERS_PARAM_DOC, FoundationEstimatorBase
@@ -275,8 +275,8 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                 for chunk in self._raw_chunks(raw, picks, starts, window, self.adapter_))
 
     def _transform_raw(self, raw):
-        from ..utils.progress import progress
         from ..preprocessing.streaming import chunk_bounds
+        from ..utils.progress import progress
 
         chunks = self.transform_chunks(raw)
         # a long recording shows its progress (verbose, on a terminal); each chunk is one batch
