@@ -301,6 +301,7 @@ def _fill(folder, X):
     return _encoder(cache=folder).fit(X).transform(X)
 
 
+@pytest.mark.slow  # worker processes
 def test_two_threads_and_two_processes_write_one_folder(windows, tmp_path):
     plain = _encoder().fit(windows).transform(windows)
     for name, run in [("threads", lambda f: list(ThreadPoolExecutor(2).map(_fill, [f, f], [windows, windows]))),

@@ -356,6 +356,7 @@ def test_paired_windows_from_real_files():
 
 
 # -- simulator ------------------------------------------------------------------------
+@pytest.mark.slow  # forward models of a real head
 def test_simulator_is_seeded_realistic_and_forward_cached(tmp_path):
     require_data("eeg_meg", "test-ave.fif.gz")  # the sensor geometry the forward model uses
     fwd = get_forward(cache_dir=tmp_path)

@@ -237,6 +237,7 @@ def test_a_warning_turned_into_an_error_is_raised_on_every_fit(synthetic):
                 est.fit(synthetic.X)
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_importing_the_package_prints_nothing():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     env.pop("PYTHONWARNINGS", None)  # Python's default filters, as a user has them
