@@ -34,8 +34,8 @@ from sklearn.model_selection import GroupKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 
 from eegfm_sklearn import FoundationTransformer, get_model_card
-from eegfm_sklearn.utils.cache import MemoryStore
 from eegfm_sklearn.datasets import load_eegmat
+from eegfm_sklearn.utils.cache import MemoryStore
 
 
 def timed(fn):

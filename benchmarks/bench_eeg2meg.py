@@ -139,7 +139,8 @@ def simulated(b, smoke):
         return simulate_paired_windows(n_windows=n, n_times=N_TIMES, sfreq=sfreq, seed=seed, subject=subject)
 
     def stack(ws):
-        return np.concatenate([w.X for w in ws]).astype(np.float64), np.concatenate([w.Y for w in ws]).astype(np.float64)
+        X, Y = np.concatenate([w.X for w in ws]), np.concatenate([w.Y for w in ws])
+        return X.astype(np.float64), Y.astype(np.float64)
 
     tr = [windows(s, 0, train_s) for s in train_subjects]
     seen = stack([windows(s, 100, test_s) for s in train_subjects])

@@ -31,8 +31,8 @@ import mne
 import torch
 
 from eegfm_sklearn import FoundationTransformer
-from eegfm_sklearn.utils._data_dir import get_data_dir
 from eegfm_sklearn.datasets import load_eegmat
+from eegfm_sklearn.utils._data_dir import get_data_dir
 
 
 def _timed(fn):

@@ -94,7 +94,9 @@ def main():
     print(f"{'case':32s} {'input':>9s} {'peak':>9s} {'peak/input':>10s}  result")
     for name in args.cases:
         r = run(name, args.src, cap)
-        gib = (lambda b: "-" if b is None else f"{b / 2**30:.2f}G")
+        def gib(b):
+            return "-" if b is None else f"{b / 2**30:.2f}G"
+
         ratio = "-" if not r["peak"] or not r["input"] else f"{r['peak'] / r['input']:.1f}x"
         print(f"{name:32s} {gib(r['input']):>9s} {gib(r['peak']):>9s} {ratio:>10s}  {r['result'][:150]}")
 

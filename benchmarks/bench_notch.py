@@ -77,7 +77,8 @@ def main(argv=None):
     for sfreq, seconds in ((5000.0, 60.0), (1000.0, 60.0), (500.0, 4.0)):
         r = run(sfreq, seconds)
         print(f"| {sfreq:g} Hz x {seconds:g} s | {r['path']} | {r['first_s']:.2f} / {r['first_cpu']:.2f} "
-              f"| {r['second_s']:.2f} / {r['second_cpu']:.2f} | {r['peak_MB']:.1f} | {r['out_MB']:.1f} | " + " | ".join(f"{100 * v:.2f} %" for v in r["left"].values()) + " |")
+              f"| {r['second_s']:.2f} / {r['second_cpu']:.2f} | {r['peak_MB']:.1f} | {r['out_MB']:.1f} | "
+              + " | ".join(f"{100 * v:.2f} %" for v in r["left"].values()) + " |")
     if args.compare:
         ex, co = run(500.0, 20.0, exact=True), run(500.0, 20.0, exact=False)
         print(f"\n500 Hz x 20 s: exact {ex['first_cpu']:.2f} s CPU / {ex['peak_MB']:.0f} MB, coarse "

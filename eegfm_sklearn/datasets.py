@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 import mne
 import numpy as np
 
-from .utils.progress import show_progress
 from .utils._data_dir import DATA_DIR_ENV, OFFLINE_ENV, DataNotFoundError, data_dir_origin, downloads_off, get_data_dir
+from .utils.progress import show_progress
 
 EEGMAT_URL = "https://physionet.org/files/eegmat/1.0.0/"
 EEGMAT_URL_ENV = "EEGFM_EEGMAT_URL"

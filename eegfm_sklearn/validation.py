@@ -15,8 +15,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.utils.validation import validate_data
 
-from .utils._warn import warn
 from .preprocessing.scaling import UNIT_TO_UV
+from .utils._warn import warn
 
 
 class UnitsWarning(UserWarning):

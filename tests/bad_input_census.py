@@ -41,6 +41,7 @@ def main():
 
     print(f"eegfm_sklearn from {pathlib.Path(eegfm_sklearn.__file__).parent}")
     import test_bad_input as table
+
     from conftest import make_synthetic
 
     data = make_synthetic()

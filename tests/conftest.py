@@ -9,13 +9,85 @@ import pytest
 import torch
 
 from eegfm_sklearn import get_model_card, list_models
-from eegfm_sklearn.utils._data_dir import get_data_dir
 from eegfm_sklearn.datasets import load_eegmat
 from eegfm_sklearn.preprocessing.channels import STANDARD_19  # noqa: F401  (the 10-20 montage every card adapts)
+from eegfm_sklearn.utils._data_dir import get_data_dir
 
 MODELS = tuple(list_models())
 # Models with published weights (the others are architecture-only cards).
 PRETRAINED_MODELS = tuple(m for m in MODELS if get_model_card(m).checkpoints)
+
+
+# ------------------------------------------------ the fast tier's representative models
+
+def _filter_kind(card):
+    f = card.filters
+    if f is None or (f.l_freq is None and f.h_freq is None):
+        return "none"
+    if f.l_freq is not None and f.h_freq is not None:
+        return "band-pass"
+    return "high-pass" if f.l_freq is not None else "low-pass"
+
+
+# What makes one card take a different code path than another: a test over these values exercises
+# every branch the cards open (channel planning, scaling, positions, forward hooks, window limits,
+# filters). A card with a new value of any of them joins the representative set by itself.
+CARD_TRAITS = {
+    "channel scheme": lambda c: type(c.channels).__name__,
+    "scaling class": lambda c: type(c.scaling).__name__,
+    "extra channels": lambda c: c.scaling.n_extra_channels > 0,
+    "uses positions": lambda c: c.uses_positions,
+    "features_of hook": lambda c: c.features_of is not None,
+    "forward_kwargs hook": lambda c: c.forward_kwargs is not None,
+    "build_extra hook": lambda c: c.build_extra is not None,
+    "post_build hook": lambda c: c.post_build is not None,
+    "window multiple": lambda c: c.window.multiple > 1,
+    "window maximum": lambda c: c.window.max_samples is not None,
+    "truncatable table": lambda c: bool(c.truncatable),
+    "filters": _filter_kind,
+    "notch": lambda c: tuple(c.filters.notch) if c.filters else (),
+    "default pooling": lambda c: c.default_pooling,
+    "weights": lambda c: bool(c.checkpoints),
+}
+
+
+def card_traits(card):
+    """``{(trait, value)}`` of a card (a ModelCard or a registered name; see ``CARD_TRAITS``)."""
+    card = get_model_card(card) if isinstance(card, str) else card
+    return frozenset((name, trait(card)) for name, trait in CARD_TRAITS.items())
+
+
+def representative_models(cards=None):
+    """Names of a small set of cards that together show every trait value of ``cards``.
+
+    ``cards``: ModelCards (default: every registered card). Greedy set cover in the given order,
+    so the choice is deterministic: the card adding the most trait values not yet shown comes
+    next (the first such on a tie).
+    """
+    cards = [get_model_card(m) for m in MODELS] if cards is None else list(cards)
+    traits = {c.name: card_traits(c) for c in cards}
+    missing = set().union(*traits.values())
+    chosen = set()
+    while missing:
+        best = max(traits, key=lambda name: len(traits[name] & missing))
+        chosen.add(best)
+        missing -= traits[best]
+    return tuple(c.name for c in cards if c.name in chosen)
+
+
+REPRESENTATIVE = representative_models()
+
+
+def tiered(models=MODELS, fast=None):
+    """``models`` as parametrize values: the representative ones in the fast tier, the rest ``slow``.
+
+    Test ids stay the model names; ``-m "not slow"`` runs the representative set, the full suite
+    every model. ``fast``: a smaller fast share (a subset of ``REPRESENTATIVE``) for tests that
+    take several seconds per model (training, long recordings, MOABB evaluations).
+    """
+    fast = REPRESENTATIVE if fast is None else fast
+    assert set(fast) <= set(REPRESENTATIVE), fast
+    return [pytest.param(m, id=m, marks=() if m in fast else pytest.mark.slow) for m in models]
 
 
 REAL_DATA_FIXTURES = {"eegmat", "eegmat_small"}
@@ -152,3 +224,33 @@ def make_synthetic(n_groups=4, per_label=3, sfreq=250.0, seconds=2.0, seed=0):
 def synthetic():
     """24 synthetic windows (4 groups x 2 labels x 3), 19 channels, 2 s at 250 Hz, µV."""
     return make_synthetic()
+
+
+def fit_tiny(cls, data, model, **extra):
+    """A tiny ``model`` estimator of class ``cls`` fitted on ``data`` (seed 0, one epoch; the
+    classifier on ``data.y``, the regressor on ``1.5 * data.groups``)."""
+    from eegfm_sklearn import FoundationClassifier, FoundationTransformer
+
+    params = tiny(model, sfreq=data.sfreq, ch_names=data.ch_names, random_state=0, **extra)
+    if cls is FoundationTransformer:
+        return cls(**params).fit(data.X)
+    params.setdefault("max_epochs", 1)
+    y = data.y if cls is FoundationClassifier else (data.groups * 1.5).astype(float)
+    return cls(**params).fit(data.X, y)
+
+
+@pytest.fixture(scope="session")
+def fitted_tiny(synthetic):
+    """``fitted_tiny(cls, model)``: ``fit_tiny(cls, synthetic, model)``, fitted once per session.
+
+    Shared: for tests that only read the estimator (outputs, attributes, pickling). A test that
+    changes it (``set_params``, ``set_output``, a refit) fits its own with ``fit_tiny``.
+    """
+    fitted = {}
+
+    def get(cls, model):
+        if (cls, model) not in fitted:
+            fitted[cls, model] = fit_tiny(cls, synthetic, model)
+        return fitted[cls, model]
+
+    return get

@@ -1,20 +1,19 @@
 """The adapter on its own: each step of the card contract, on real EEG."""
 
 import warnings
+from dataclasses import replace
 
 import mne
 import numpy as np
 import pytest
 
 from eegfm_sklearn import ChannelWarning, get_model_card
-from eegfm_sklearn.preprocessing.adapter import InputAdapter, plan_channels
-from dataclasses import replace
-
 from eegfm_sklearn.cards.bendr import BENDR_CHANNELS, TUEG_SPAN
 from eegfm_sklearn.cards.biot import BIOT_16_PAIRS
+from eegfm_sklearn.preprocessing.adapter import InputAdapter, plan_channels
 from eegfm_sklearn.preprocessing.channels import FixedChannels
 
-from conftest import MODELS, STANDARD_19
+from conftest import MODELS, STANDARD_19, tiered
 
 # BENDR's 19 slots with the generic old/new 10-20 aliases (BENDR's own card matches names exactly,
 # as the authors' DN3 mapping: tests/test_card_bendr.py).
@@ -222,7 +221,7 @@ def test_montage_without_1020_names_is_interpolated_from_positions(eegmat_small)
         assert np.corrcoef(est.ravel(), X[:, truth].ravel())[0, 1] > 0.95, slot
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", tiered(MODELS))
 def test_long_inputs_are_adapted_in_chunks_like_single_windows(eegmat_small, model):
     from eegfm_sklearn.preprocessing.adapter import CHUNK
 

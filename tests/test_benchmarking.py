@@ -117,8 +117,10 @@ def count_fits(monkeypatch):
 
 def test_rerun_skips_stored_rows_and_recomputes_damaged_ones(data, tmp_path, monkeypatch):
     calls = count_fits(monkeypatch)
-    run = lambda: benchmarking.benchmark(["biot"], data, ("linear",), cv=GroupKFold(2), results_dir=tmp_path,
-                                         model_params=biot_params())
+    def run():
+        return benchmarking.benchmark(["biot"], data, ("linear",), cv=GroupKFold(2), results_dir=tmp_path,
+                                      model_params=biot_params())
+
     first = run()
     assert len(calls) == len(first) == 3 * 2
     files = sorted(tmp_path.glob("*.json"))
@@ -156,6 +158,7 @@ def test_stored_rows_of_another_configuration_are_not_reused(data, tmp_path, mon
     assert calls == ["bandpower", "bandpower"]  # other data: same file names, recomputed
 
 
+@pytest.mark.slow
 def test_parallel_rows_equal_sequential_rows(data, tmp_path):
     kwargs = dict(cv=GroupKFold(2), baselines=("bandpower",), model_params=biot_params())
     one = benchmarking.benchmark(["biot"], data, ("full",), n_jobs=1, **kwargs)

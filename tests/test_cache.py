@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 import joblib
 import numpy as np
 import pytest
-from conftest import tiny
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from sklearn.linear_model import LogisticRegression
@@ -23,6 +22,8 @@ import eegfm_sklearn.utils.cache as cache_module
 from eegfm_sklearn import FoundationTransformer
 from eegfm_sklearn.backbone import CardModule
 from eegfm_sklearn.utils.cache import CacheWarning, DirectoryStore, MemoryStore
+
+from conftest import tiny
 
 
 @pytest.fixture(autouse=True)
@@ -95,6 +96,7 @@ def test_cached_values_equal_uncached(eegmat_small):
     np.testing.assert_allclose(cached.transform(eegmat_small.X[::-1]), plain[::-1], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_directory_cache_with_process_parallel_folds(eegmat_small, tmp_path):
     cv = GroupKFold(2)
     args = (eegmat_small.X, eegmat_small.y)
@@ -299,6 +301,7 @@ def _fill(folder, X):
     return _encoder(cache=folder).fit(X).transform(X)
 
 
+@pytest.mark.slow  # worker processes
 def test_two_threads_and_two_processes_write_one_folder(windows, tmp_path):
     plain = _encoder().fit(windows).transform(windows)
     for name, run in [("threads", lambda f: list(ThreadPoolExecutor(2).map(_fill, [f, f], [windows, windows]))),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_weights_hub import hub  # noqa: F401 (a local stand-in for the Hugging Face Hub)
 
 from eegfm_sklearn.cards import get_model_card
 from eegfm_sklearn.cards.eegdino import EEGDINO_CHANNELS, MEDIUM_KWARGS
 from eegfm_sklearn.weights import WeightsError, load_into_module, resolve_weights, save_weights_dir
-from test_weights_hub import hub  # noqa: F401 (a local stand-in for the Hugging Face Hub)
 
 CARD = get_model_card("eegdino")
 
@@ -62,7 +62,8 @@ def test_medium_by_registry_name_builds_the_medium_architecture(hub, tmp_path, m
     report = load_into_module(module, resolved)
     assert set(report.loaded) == set(_backbone(module, resolved.card))
     # The Small architecture cannot take the Medium weights: every mismatch is named.
-    with pytest.raises(WeightsError, match=r"shape mismatches \(175\): global_tokens: checkpoint \(1, 1, 512\) vs model \(1, 1, 200\)"):
+    mismatch = r"shape mismatches \(175\): global_tokens: checkpoint \(1, 1, 512\) vs model \(1, 1, 200\)"
+    with pytest.raises(WeightsError, match=mismatch):
         load_into_module(CARD.build_module(19, 600, 2), resolved)
 
 

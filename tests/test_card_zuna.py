@@ -6,10 +6,11 @@ import mne
 import numpy as np
 import pytest
 import torch
-from conftest import STANDARD_19, card_module
 
 from eegfm_sklearn import FoundationTransformer, get_model_card
 from eegfm_sklearn.weights import load_into_module, resolve_weights
+
+from conftest import STANDARD_19, card_module
 
 
 def test_positions_reach_braindecode_as_mnes_chs_info():

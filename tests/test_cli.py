@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 import torch
 from sklearn.model_selection import GroupKFold
+from test_benchmarking import separable
+from test_card_biot import biot_original
 
 from eegfm_sklearn import FoundationTransformer, benchmark, get_model_card, list_models
 from eegfm_sklearn.cli import main
 from eegfm_sklearn.weights import originals_dir, resolve_weights
 
 from conftest import require_data
-from test_benchmarking import separable
-from test_card_biot import biot_original
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -252,6 +252,7 @@ def test_convert_original_release_to_a_weights_folder(capsys, tmp_path):
 
 
 # -- the installed command -----------------------------------------------------------------
+@pytest.mark.slow  # two fresh interpreters
 def test_entry_point_declared_and_runs_in_a_subprocess(tmp_path):
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts == {"eegfm": "eegfm_sklearn.cli:main"}

@@ -18,7 +18,6 @@ import mne
 import numpy as np
 import pytest
 import torch
-from conftest import require_data
 
 from eegfm_sklearn import (
     FoundationTransformer,
@@ -29,6 +28,8 @@ from eegfm_sklearn import (
 from eegfm_sklearn.cli import main
 from eegfm_sklearn.corpus import read_manifest
 from eegfm_sklearn.corpus.shards import shard_record
+
+from conftest import require_data
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(get_model_card("labram").tiny_kwargs)
@@ -199,7 +200,8 @@ def test_resume_after_a_killed_run_computes_only_the_rest(tmp_path):
 
 # -- parallel -----------------------------------------------------------------------------------
 class KillOnce:
-    """on_raw hook: on a dask worker, the first recording kills its process (SIGKILL) while its shard is half-written."""
+    """on_raw hook: on a dask worker, the first recording kills its process (SIGKILL) while its shard
+    is half-written."""
 
     def __init__(self, marker, shards):
         self.marker, self.shards = str(marker), str(shards)

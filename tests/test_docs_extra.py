@@ -11,10 +11,10 @@ import ast
 import importlib
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 # import name -> distribution name, where they differ

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import skorch
 import torch
-from conftest import require_data
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
@@ -33,6 +32,8 @@ from eegfm_sklearn.eeg2meg import (
 )
 from eegfm_sklearn.eeg2meg.networks import build_network, network_modes
 from eegfm_sklearn.eeg2meg.persist import load_network, save_folder
+
+from conftest import require_data
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -211,6 +212,7 @@ def test_bad_input_messages(est, toy):
 
 
 # -- the core's services -------------------------------------------------------------
+@pytest.mark.slow  # a fresh interpreter
 def test_import_is_lazy_and_needs_no_transformers():
     # One fresh interpreter (imports are slow), with transformers hidden as if not installed.
     code = (
@@ -354,6 +356,7 @@ def test_paired_windows_from_real_files():
 
 
 # -- simulator ------------------------------------------------------------------------
+@pytest.mark.slow  # forward models of a real head
 def test_simulator_is_seeded_realistic_and_forward_cached(tmp_path):
     require_data("eeg_meg", "test-ave.fif.gz")  # the sensor geometry the forward model uses
     fwd = get_forward(cache_dir=tmp_path)

@@ -11,12 +11,13 @@ continuous network without its linear skip R^2 >= 0.9 / 0.8, token mode
 import numpy as np
 import pytest
 import torch
-from conftest import require_data
 from threadpoolctl import threadpool_limits
 
 from eegfm_sklearn.eeg2meg import EEGToMEGRegressor
 from eegfm_sklearn.eeg2meg.ladder import LADDER_CONFIGS, ladder_data
 from eegfm_sklearn.eeg2meg.metrics import channel_r2
+
+from conftest import require_data
 
 GOALS = {("continuous", "instant"): 0.9, ("continuous", "fir"): 0.8, ("tokens", "instant"): 0.7, ("tokens", "fir"): 0.6}
 

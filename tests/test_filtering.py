@@ -8,8 +8,8 @@ import pytest
 from scipy.signal import detrend
 
 from eegfm_sklearn import FoundationTransformer, get_model_card
-from eegfm_sklearn.preprocessing.adapter import InputAdapter
 from eegfm_sklearn.cards import FilterSpec
+from eegfm_sklearn.preprocessing.adapter import InputAdapter
 from eegfm_sklearn.preprocessing.filtering import plan_filters
 from eegfm_sklearn.preprocessing.streaming import iter_raw_windows, window_starts
 
@@ -196,7 +196,8 @@ def test_card_without_filters_and_bad_values(eegmat_small, eegmat_raw):
     assert not bendr.active and bendr.describe(False) == "filters: none (the card states none)"
     bad = FoundationTransformer(**tiny("labram", sfreq=eegmat_small.sfreq, ch_names=eegmat_small.ch_names,
                                        filters="labram"))
-    with pytest.raises(ValueError, match="'filters' parameter of FoundationTransformer must be None or a str among \\{'card'\\}. Got 'labram'"):
+    with pytest.raises(ValueError, match="'filters' parameter of FoundationTransformer must be None or a str "
+                                         "among \\{'card'\\}. Got 'labram'"):
         bad.fit(eegmat_small.X[:2])
     joined = eegmat_raw.copy().load_data()
     joined.annotations.append(10.0, 0.0, "EDGE boundary")
@@ -211,7 +212,8 @@ def test_fitted_estimator_records_the_filters(eegmat_small, tmp_path):
     text = est.describe_preprocessing()
     assert "filters: band-pass 0.1-75 Hz + notch 50 Hz per window" in text
     lines = text.splitlines()
-    assert [i for i, s in enumerate(lines) if "filters:" in s][0] < [i for i, s in enumerate(lines) if "resample:" in s][0]
+    first = {key: next(i for i, s in enumerate(lines) if key in s) for key in ("filters:", "resample:")}
+    assert first["filters:"] < first["resample:"]
     est.save_pretrained(tmp_path / "est")
     back = FoundationTransformer.from_pretrained(tmp_path / "est")
     assert back.describe_preprocessing() == text

@@ -24,7 +24,6 @@ from sklearn.base import clone
 from eegfm_sklearn import ChannelWarning, FoundationClassifier, FoundationTransformer
 from eegfm_sklearn.datasets import DataNotFoundError, fetch_eegmat, load_eegmat
 from eegfm_sklearn.utils.progress import progress, show_progress
-from eegfm_sklearn.validation import UnitsWarning
 from eegfm_sklearn.weights import WeightsError
 
 from conftest import tiny
@@ -51,6 +50,7 @@ def _offline_env(tmp_path, **extra):
 
 
 # -- missing recordings ---------------------------------------------------------------
+@pytest.mark.slow  # a fresh interpreter per example
 @pytest.mark.parametrize("example", _recording_examples())
 def test_example_without_recordings_prints_one_message_and_exits_1(example, tmp_path):
     start = time.perf_counter()
@@ -245,6 +245,7 @@ def test_a_warning_turned_into_an_error_is_raised_on_every_fit(synthetic):
                 est.fit(synthetic.X)
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_importing_the_package_prints_nothing():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     env.pop("PYTHONWARNINGS", None)  # Python's default filters, as a user has them

@@ -14,7 +14,6 @@ import mne
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from scipy.signal import freqz
@@ -35,6 +34,8 @@ from eegfm_sklearn.viz import (
     plot_training_curves,
 )
 from eegfm_sklearn.viz.channels import slot_plot_positions
+
+from conftest import tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 

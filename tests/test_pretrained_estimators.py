@@ -6,14 +6,14 @@ import pytest
 from eegfm_sklearn import FoundationClassifier, FoundationRegressor, FoundationTransformer, get_model_card
 from eegfm_sklearn.weights import WeightsError, save_weights_dir
 
-from conftest import MODELS, tiny
+from conftest import MODELS, tiered, tiny
 
 
 def _common(data, **extra):
     return {"sfreq": data.sfreq, "ch_names": data.ch_names, "random_state": 0, **extra}
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", tiered(MODELS))
 def test_weights_folder_loads_every_backbone_tensor(model, synthetic, tmp_path):
     source = FoundationTransformer(**tiny(model, **_common(synthetic, random_state=1))).fit(synthetic.X)
     save_weights_dir(source.backbone_, tmp_path / "ckpt", {"note": "fixture"})
@@ -38,7 +38,8 @@ def test_partial_checkpoint_is_an_error(synthetic, tmp_path):
     from safetensors.torch import save_file
 
     (tmp_path / "ckpt").mkdir()
-    save_file({k: v.contiguous() for k, v in state.items() if k != dropped}, str(tmp_path / "ckpt" / "model.safetensors"))
+    save_file({k: v.contiguous() for k, v in state.items() if k != dropped},
+              str(tmp_path / "ckpt" / "model.safetensors"))
     est = FoundationTransformer(**tiny("biot", weights=str(tmp_path / "ckpt"), **_common(synthetic)))
     with pytest.raises(WeightsError, match=dropped.replace(".", r"\.")):
         est.fit(synthetic.X)
@@ -52,7 +53,7 @@ def test_checkpoint_of_another_model_is_refused(synthetic, tmp_path):
             synthetic.X)
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", tiered(MODELS))
 def test_save_pretrained_round_trips(model, synthetic, tmp_path):
     clf = FoundationClassifier(**tiny(model, max_epochs=1, **_common(synthetic))).fit(
         synthetic.X, synthetic.y)
@@ -183,7 +184,8 @@ def test_post_build_is_applied_once(synthetic, tmp_path, monkeypatch):
                                                        "post_build": lambda m: calls.append(1) or original(m)})
     patched = dataclasses.replace(card, checkpoints=tuple(spied if c is ckpt else c for c in card.checkpoints))
     monkeypatch.setitem(cards._REGISTRY, "bendr", patched)
-    module = card.for_checkpoint(ckpt).build_module(20, 512, 1, dict(card.tiny_kwargs))  # 19 channels + the scale channel
+    # 19 channels + the scale channel
+    module = card.for_checkpoint(ckpt).build_module(20, 512, 1, dict(card.tiny_kwargs))
     save_weights_dir(module, tmp_path / "bendr", {"model": "bendr", "checkpoint": ckpt.name, "eegfm_sklearn": {}})
     est = FoundationTransformer(**tiny("bendr", weights=str(tmp_path / "bendr"), **_common(synthetic)))
     est.fit(synthetic.X)

@@ -26,6 +26,7 @@ def _common(data):
     return dict(sfreq=data.sfreq, ch_names=data.ch_names, random_state=0)
 
 
+@pytest.mark.slow  # all 10 subjects, fine-tuning
 def test_labram_probe_leave_subjects_out_and_fine_tune_fits_its_subjects(eegmat):
     cv = GroupKFold(5)
     pipe = make_pipeline(FoundationTransformer(**tiny("labram", **_common(eegmat))), LogisticRegression())

@@ -14,7 +14,7 @@ from eegfm_sklearn.preprocessing.adapter import InputAdapter
 from eegfm_sklearn.preprocessing.resampling import MAX_FACTOR, RATE_TOLERANCE, PolyphaseResampler, choose_ratio
 from eegfm_sklearn.preprocessing.scaling import upper_quantile
 
-from conftest import require_data
+from conftest import REPRESENTATIVE, require_data
 
 
 @pytest.mark.parametrize("sfreq_in, sfreq_out", [(500, 200), (500, 256), (256, 200), (250, 256),
@@ -167,19 +167,19 @@ def _window_lengths(card):
     return sorted({shortest, min(max(4.0, shortest), longest), longest})
 
 
-@pytest.mark.parametrize("model", list_models())
-def test_every_rate_works_at_every_window_length(model, rng):
+def _check_rates_and_lengths(model, rng, rates, lengths):
     card = get_model_card(model)
     names = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8", "P7", "P3", "Pz",
              "P4", "P8", "O1", "O2"]
     w = card.window
-    for sfreq in NAMED_RATES + (137.3, 999.7, 2048.0):
-        for seconds in _window_lengths(card):
+    for sfreq in rates:
+        for seconds in lengths(card):
             n = int(np.ceil(seconds * card.sfreq * sfreq / card.sfreq - 1e-9))
             X = rng.standard_normal((1, len(names), n)).astype(np.float32) * 20
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ChannelWarning)
-                ad = InputAdapter(card, sfreq, names, "uV").fit(X)
+                # filters=None: the card's filters are tested in test_filtering.py, not per rate
+                ad = InputAdapter(card, sfreq, names, "uV", filters=None).fit(X)
             Xt = ad.transform(X)
             assert w.min_samples <= ad.n_times_out_ == Xt.shape[-1], (sfreq, seconds)
             assert w.max_samples is None or ad.n_times_out_ <= w.max_samples
@@ -203,3 +203,13 @@ def test_resampling_in_blocks_equals_one_product(monkeypatch, up, down):
     monkeypatch.setattr(resampler, "_grouped_block", lambda *a: calls.append(a[2]) or block(*a))
     np.testing.assert_allclose(resampler(X), whole, atol=1e-5)
     assert len(calls) > 1 and max(calls) < resampler.n_steps
+@pytest.mark.slow
+@pytest.mark.parametrize("model", list_models())
+def test_every_rate_works_at_every_window_length(model, rng):
+    _check_rates_and_lengths(model, rng, NAMED_RATES + (137.3, 999.7, 2048.0), _window_lengths)
+
+
+@pytest.mark.parametrize("model", REPRESENTATIVE)
+def test_odd_rates_work_at_the_shortest_window(model, rng):
+    # The fast tier's share of the loop above: rates below, near and far above the cards' own.
+    _check_rates_and_lengths(model, rng, (137.3, 300.3074951171875, 999.7), lambda c: _window_lengths(c)[:1])

@@ -87,6 +87,7 @@ def _one_thread(fn, *args):
         torch.set_num_threads(before)
 
 
+@pytest.mark.slow  # worker processes
 def test_seeded_finetuning_same_in_processes(windows):
     X, y = windows
     alone = _one_thread(_finetune, "biot", X, y, 0)

@@ -125,7 +125,8 @@ def test_nan_span_error_says_annotate_and_annotating_works(raw):
 
 def _range(param, got):
     # Declared in estimators/params.py; checked before anything else runs.
-    return rf"'{param}' parameter of FoundationTransformer must be None or a float in the range \(0\.0, inf\)\. Got {got}"
+    return (rf"'{param}' parameter of FoundationTransformer must be None or a float in the range "
+            rf"\(0\.0, inf\)\. Got {got}")
 
 
 @pytest.mark.parametrize("params, message", [

@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 import torch
-from conftest import tiny
 from sklearn.base import clone
 from threadpoolctl import threadpool_info
 
 from eegfm_sklearn import FoundationClassifier, FoundationTransformer
 from eegfm_sklearn.preprocessing.adapter import InputAdapter
+
+from conftest import tiny
 
 
 def _pools():

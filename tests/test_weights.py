@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_card_biot import biot_original
+from test_card_labram import labram_file, labram_original
 
 from eegfm_sklearn.cards import Checkpoint, get_model_card
 from eegfm_sklearn.weights import (
@@ -30,8 +32,6 @@ from eegfm_sklearn.weights import (
 )
 
 from conftest import assert_loaded, build
-from test_card_biot import biot_original
-from test_card_labram import labram_file, labram_original
 
 LABRAM_CH = ["FP1", "FZ", "CZ", "O1"]
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import torch
-from conftest import build
 from test_card_labram import labram_original
 
 from eegfm_sklearn.cards import get_model_card
 from eegfm_sklearn.weights import load_into_module, resolve_weights
 from eegfm_sklearn.weights.formats import Converted, audit_dropped
+
+from conftest import build
 
 EEGPT = get_model_card("eegpt")
 NAMES = ["FP1", "FZ", "CZ", "PZ", "O1"]

@@ -13,21 +13,20 @@ import mne
 import numpy as np
 import pytest
 import torch
-from skorch.callbacks import Callback
-from sklearn.base import clone
-
 from moabb.evaluations import WithinSessionEvaluation
 from moabb.paradigms import LeftRightImagery
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
+from skorch.callbacks import Callback
+from test_moabb import CHANNELS, N_SESSIONS, N_SUBJECTS, SFREQ, TRIALS_PER_SESSION, make_dataset, moabb_home  # noqa: F401 (fixture)
 
 from eegfm_sklearn import FoundationClassifier, FoundationRegressor, FoundationTransformer, get_model_card, list_models
 from eegfm_sklearn.backbone import predict_batches
 from eegfm_sklearn.datasets import load_eegmat
 from eegfm_sklearn.preprocessing.windowing import SplitPlan, pool_subwindows
 
-from conftest import require_data, tiny
-from test_moabb import CHANNELS, N_SESSIONS, N_SUBJECTS, SFREQ, TRIALS_PER_SESSION, make_dataset, moabb_home  # noqa: F401 (fixture)
+from conftest import require_data, tiered, tiny
 
 MODELS = list_models()
 # The 19 10-20 electrodes as eegmmidb spells them (mne.datasets.eegbci.standardize renames).
@@ -73,7 +72,7 @@ def _transformer(model, sfreq, ch_names, **kw):
 
 # -- short trials: pad -----------------------------------------------------------
 @pytest.mark.parametrize("seconds", [0.25, 0.3, 0.5, 0.8])
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", tiered(MODELS))
 def test_short_eegmat_trials_are_padded_to_the_minimum(eegmat, model, seconds):
     card = get_model_card(model)
     X = eegmat.X[:6, :, : int(round(seconds * eegmat.sfreq))]
@@ -85,15 +84,20 @@ def test_short_eegmat_trials_are_padded_to_the_minimum(eegmat, model, seconds):
     real = int(np.ceil(X.shape[-1] * ad.up_ / ad.down_))
     assert est.n_real_samples_ == min(real, ad.n_times_out_)
     assert ad.n_times_out_ >= card.window.min_samples and ad.n_times_out_ % card.window.multiple == 0
-    Xt = ad.transform(X)
+    # the shortest length the backbone accepts that holds every real sample
+    w = card.window
+    assert ad.n_times_out_ == max(w.min_samples, -(-real // w.multiple) * w.multiple)
+    Xt, text = ad.transform(X), est.describe_preprocessing()
     if ad.n_times_out_ > real:  # padded: zeros at the end, stated with the real share
         assert np.all(Xt[..., real:] == 0) and np.any(Xt[..., real - 1] != 0)
-        text = est.describe_preprocessing()
         assert f"real: {real} of {ad.n_times_out_} samples" in text and "at the end with zeros" in text
         assert ad.real_fraction_ == pytest.approx(real / ad.n_times_out_)
+    else:  # already an accepted length (e.g. 0.25 s at 256 Hz = 64 samples): nothing padded, nothing said
+        assert np.any(Xt[..., -1] != 0) and ad.real_fraction_ == 1.0
+        assert "with zeros" not in text and "real:" not in text
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", tiered(MODELS))
 def test_too_short_error_names_pad_and_the_minimum_in_seconds(eegmat, model):
     card = get_model_card(model)
     minimum = card.window.min_samples / card.sfreq
@@ -152,7 +156,7 @@ def _expected_n_sub(card, seconds, limit_seconds):
 
 
 @pytest.mark.parametrize("seconds", [30.0, 60.0])
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", tiered(MODELS, fast=("labram", "steegformer")))
 def test_long_eegmat_trials_give_one_row_per_trial(eegmat_long, model, seconds):
     data = eegmat_long[seconds]
     card = get_model_card(model)
@@ -169,7 +173,7 @@ def test_long_eegmat_trials_give_one_row_per_trial(eegmat_long, model, seconds):
     assert f"-> {ad.n_sub_} sub-windows" in est.describe_preprocessing()
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", tiered(MODELS, fast=("labram",)))
 def test_ten_times_the_longest_window_is_split_and_mean_pooled(model):
     card = get_model_card(model)
     own = None if card.window.max_samples is None else card.window.max_samples / card.sfreq
@@ -222,7 +226,7 @@ class _Record(Callback):
             self.batches.append((tuple(Xi.shape), tuple(kwargs["y_pred"].shape), len(yi)))
 
 
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", tiered(MODELS, fast=("labram",)))
 def test_classifier_fine_tunes_on_split_trials_one_prediction_per_trial(eegmat_long, model):
     data = eegmat_long[30.0]
     record = _Record()
@@ -243,6 +247,7 @@ def test_classifier_fine_tunes_on_split_trials_one_prediction_per_trial(eegmat_l
     assert est.predict(X).shape == (len(X),)
 
 
+@pytest.mark.slow
 def test_regressor_fine_tunes_on_split_trials(eegmat_long):
     data = eegmat_long[60.0]
     y = np.linspace(0, 1, len(data.X))
@@ -263,7 +268,8 @@ def test_fine_tuning_refuses_concat_pooling(eegmat_long):
 
 # -- parameters --------------------------------------------------------------------
 @pytest.mark.parametrize("params, message", [
-    ({"window_policy": "stretch"}, r"'window_policy' parameter of FoundationTransformer must be a str among .*'split'.*Got 'stretch'"),
+    ({"window_policy": "stretch"},
+     r"'window_policy' parameter of FoundationTransformer must be a str among .*'split'.*Got 'stretch'"),
     ({"window_policy": "pad", "pad_mode": "wrap"}, r"'pad_mode' parameter .* Got 'wrap'"),
     ({"window_policy": "split", "split_pooling": "median"}, r"'split_pooling' parameter .* Got 'median'"),
     ({"window_policy": "split", "max_window_seconds": -1}, r"'max_window_seconds' parameter .* Got -1"),
@@ -280,6 +286,7 @@ def test_bad_window_params_are_clear_errors_and_stored_untouched(eegmat, params,
         est.fit(eegmat.X[:2])
 
 
+@pytest.mark.slow
 def test_split_estimator_saves_and_restores(tmp_path, eegmat_long):
     data = eegmat_long[30.0]
     est = _transformer("labram", data.sfreq, data.ch_names, window_policy="split", split_overlap=0.25,
@@ -291,7 +298,7 @@ def test_split_estimator_saves_and_restores(tmp_path, eegmat_long):
 
 
 # -- MOABB: 0.5 s epochs --------------------------------------------------------------
-@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("model", tiered(MODELS, fast=("biot",)))
 def test_moabb_evaluation_on_half_second_epochs(model, moabb_home):
     # offline FakeDataset (see test_moabb.py), motor imagery epochs of 0.5 s: below every
     # model's minimum, padded

@@ -72,7 +72,8 @@ def load_data(path, window_seconds=4.0, subjects=None):
         raise FileNotFoundError(f"--data {path}: no such folder or .npz file.")
     folder = path / "eegmat" if (path / "eegmat").is_dir() else path
     found = sorted(int(m.group(1)) for f in folder.glob("Subject*_1.edf")
-                   if (m := re.fullmatch(r"Subject(\d+)_1\.edf", f.name)) and (folder / f"Subject{m.group(1)}_2.edf").is_file())
+                   if (m := re.fullmatch(r"Subject(\d+)_1\.edf", f.name))
+                   and (folder / f"Subject{m.group(1)}_2.edf").is_file())
     if not found:
         raise FileNotFoundError(f"--data {path}: no EEGMAT recordings (SubjectNN_1.edf and SubjectNN_2.edf) there "
                                 "nor in its eegmat/ subfolder; or pass an .npz file.")

@@ -291,7 +291,8 @@ class BrainformerNetwork(EEGToMEGNetwork):
 
     def meg_values(self, tokens: torch.Tensor) -> torch.Tensor:
         """MEG level tokens back to standardised floats (float32)."""
-        out = decode_tensor(tokens, self.y_center, self.y_clip, self.tokenizer_params["mu"], self.vocab_size - N_SPECIAL)
+        out = decode_tensor(tokens, self.y_center, self.y_clip, self.tokenizer_params["mu"],
+                            self.vocab_size - N_SPECIAL)
         return out.float()
 
     def tokenizers(self) -> tuple[MuLawTokenizer, MuLawTokenizer]:
@@ -318,7 +319,8 @@ class BrainformerNetwork(EEGToMEGNetwork):
             )
         tok = tokens.transpose(1, 2)
         e = table(tok) + value(self.level_values(tok)[..., None])
-        e = e + sinusoidal_code(t, self.d_model, e.device, start=start)[:, None] + sinusoidal_code(c, self.d_model, e.device)
+        e = (e + sinusoidal_code(t, self.d_model, e.device, start=start)[:, None]
+             + sinusoidal_code(c, self.d_model, e.device))
         return e * math.sqrt(self.d_model)
 
     def _check_tokens(self, tokens, n_chans, what):

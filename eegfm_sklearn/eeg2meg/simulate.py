@@ -175,7 +175,8 @@ class _Sources:
             idx, centre, width, power = map(np.array, zip(*self.rhythms))
             osc = _shaped_noise(rng, idx.size, n_times, sfreq, _peak_gain(centre, width))
             # Slow log-normal envelopes make rhythms come in bursts, as in real recordings.
-            env = np.exp(_shaped_noise(rng, idx.size, n_times, sfreq, _peak_gain(np.zeros(idx.size), np.full(idx.size, 0.4))))
+            gain = _peak_gain(np.zeros(idx.size), np.full(idx.size, 0.4))
+            env = np.exp(_shaped_noise(rng, idx.size, n_times, sfreq, gain))
             osc *= env / np.sqrt((env**2).mean(axis=1, keepdims=True))
             np.add.at(fg, idx, np.sqrt(power)[:, None] * osc)
         fg *= (self.amp / fg.std(axis=1))[:, None]
@@ -270,7 +271,8 @@ def _simulate(duration, sfreq, seed, subject, n_sources, n_background, source_am
         info["highpass"] = 0.0
     if fwd["info"]["ch_names"] != info["ch_names"]:
         raise RuntimeError("Cached forward does not match the sensor file; clear the cache folder.")
-    sources = _Sources(fwd, np.random.default_rng(int(subject)), n_sources, n_background, source_amplitude, background_ratio)
+    sources = _Sources(fwd, np.random.default_rng(int(subject)), n_sources, n_background, source_amplitude,
+                       background_ratio)
     eeg = mne.pick_types(info, meg=False, eeg=True)
     n_total = int(round(duration * sfreq))
     n_chunk = max(1, int(round(chunk_s * sfreq)))

@@ -7,18 +7,18 @@ ends in ``_``; the skorch net is built inside ``fit``.
 
 from __future__ import annotations
 
-from functools import partial
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._warn import ISSUED_ATTR, dependency_notices_filtered, issued_by
-from ..preprocessing.adapter import InputAdapter, check_window_length
 from ..backbone import CardModule, predict_batches
 from ..cards import get_model_card
+from ..preprocessing.adapter import InputAdapter, check_window_length
+from ..utils._warn import ISSUED_ATTR, dependency_notices_filtered, issued_by
 from ..utils.progress import progress
 from ..utils.seeding import seeded  # also imported from here by training.py
 from ..utils.threads import limited_threads

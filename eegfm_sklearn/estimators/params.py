@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 
-from ..preprocessing.montage import MISSING_POLICIES
 from ..backbone import POOLINGS, PRECISIONS
 from ..finetune import METHODS
 from ..preprocessing.filtering import FILTER_OPTIONS
+from ..preprocessing.montage import MISSING_POLICIES
 from ..preprocessing.scaling import UNIT_TO_UV
 from ..preprocessing.windowing import PAD_MODES, SPLIT_POOLINGS, WINDOW_POLICIES
 

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from .. import finetune as ft
-from ..utils._warn import dependency_notices_filtered
 from ..backbone import resolve_pooling
 from ..cards import get_model_card
+from ..utils._warn import dependency_notices_filtered
 from ..utils.progress import show_progress
 from . import params
 from .base import COMMON_PARAMS_DOC, FILTERS_PARAM_DOC, FoundationEstimatorBase, seeded

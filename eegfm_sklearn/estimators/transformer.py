@@ -13,10 +13,10 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit
 from sklearn.utils.validation import check_is_fitted
 
 from ..backbone import predict_batches, resolve_pooling
-from ..utils.cache import CacheWarning, config_hash, get_store, window_hashes
 from ..cards import get_model_card
 from ..preprocessing.streaming import good_window_starts, iter_raw_windows
 from ..utils._warn import dependency_notices_filtered, user_stacklevel
+from ..utils.cache import CacheWarning, config_hash, get_store, window_hashes
 from ..utils.seeding import seeded
 from ..validation import mne_recording_info
 from . import params

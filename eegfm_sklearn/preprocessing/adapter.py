@@ -20,7 +20,6 @@ because it sits on the inference path. Window policies (pad / split) are in
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from ..utils._warn import warn

@@ -175,7 +175,8 @@ class DirectoryStore:
             if record["checksum"] != _meta_checksum(meta) or not isinstance(meta, dict):
                 raise ValueError("checksum mismatch")
         except (ValueError, KeyError, TypeError) as err:
-            warnings.warn(f"Cache file {path} is corrupt ({err}); it is rebuilt.", CacheWarning, stacklevel=user_stacklevel())
+            warnings.warn(f"Cache file {path} is corrupt ({err}); it is rebuilt.", CacheWarning,
+                          stacklevel=user_stacklevel())
             self._remove(path)
             return None
         return meta

@@ -79,8 +79,8 @@ def slot_plot_positions(report, scheme=None, positions=None, slot_positions=None
         Head-frame metres; NaN rows for slots with an electrode of unknown
         position.
     """
-    from ..preprocessing.montage import head_positions, standard_montage
     from ..preprocessing.channels import name_variants, normalize_name
+    from ..preprocessing.montage import head_positions, standard_montage
 
     if slot_positions is not None:
         return np.asarray(slot_positions, dtype=float).reshape(len(report.slots), 3)

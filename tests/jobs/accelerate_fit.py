@@ -27,5 +27,7 @@ clf = FoundationClassifier(
 )
 clf.fit(data.X, data.y)
 proba = clf.predict_proba(data.X)
-if int(os.environ.get("RANK", "0")) == 0:
-    np.savez(sys.argv[1], proba=proba, num_processes=PartialState().num_processes)
+# every process saves its own predictions (OUT.npz from rank 0, OUT.rank<N>.npz from the others)
+rank = int(os.environ.get("RANK", "0"))
+out = sys.argv[1] if rank == 0 else sys.argv[1].replace(".npz", f".rank{rank}.npz")
+np.savez(out, proba=proba, num_processes=PartialState().num_processes)

@@ -3,7 +3,8 @@
 from ...preprocessing.channels import FixedChannels
 from ...preprocessing.scaling import MinMaxWithScaleChannel
 from ..base import Checkpoint, ModelCard, WindowSpec
-from .convert import FORMAT as ORIGINAL_FORMAT, bendr_authors_form
+from .convert import FORMAT as ORIGINAL_FORMAT
+from .convert import bendr_authors_form
 
 # The 19 electrodes of the release, in order (old names T5/T6 for P7/P8);
 # a 20th SCALE channel is appended by the scaling step. Names are matched exactly, as DN3 does:

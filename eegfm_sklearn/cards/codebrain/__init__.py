@@ -74,7 +74,8 @@ CARD = ModelCard(
         "authors' code derives from CBraMod's TUEG pipeline (µV / 100, 0.3-75 Hz, 60 Hz notch), so "
         "µV / 100 is assumed and no filter is declared. Any channels, in any order (the positional "
         "encoding is a convolution over neighbouring channels: keep the order consistent). The "
-        "pretraining codebook heads are dropped; the SGConv kernel norms (set lazily by braindecode on the first forward) are set at build. "
+        "pretraining codebook heads are dropped; the SGConv kernel norms (set lazily by braindecode on the "
+        "first forward) are set at build. "
         "The default 'flatten' embedding (what braindecode's head reads) is n_chans x n_patches x 200 "
         "(embedding_size: 19 channels, one patch); 'mean' gives 200."
     ),

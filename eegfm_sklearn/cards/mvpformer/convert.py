@@ -84,7 +84,8 @@ def _convert(obj):
             "This MVPFormer file holds only fine-tuning tensors (LoRA factors and head, e.g. genie-*-swec.pt), "
             "which the authors' loader applies over the base model. Merge it over its base once: "
             "state = torch.load('genie-s-base.pt', weights_only=True); "
-            "state.update(torch.load('genie-s-swec.pt', weights_only=True)); torch.save(state, 'genie-s-swec-full.pt'); "
+            "state.update(torch.load('genie-s-swec.pt', weights_only=True)); "
+            "torch.save(state, 'genie-s-swec-full.pt'); "
             "then pass that file.")
     sd = _state(obj)
     if sd is None:

@@ -84,7 +84,8 @@ CARD = ModelCard(
         "of REVE's position bank (the native frame of mne's standard_1005 template, metres), so template names "
         "get the bank's own coordinates; nothing is downloaded when the model is built (braindecode's bank is "
         "read from local files or mne's template). braindecode's head "
-        "flattens every token (n_chans x n_patches x 512; embedding_size is that width at the minimum window with the 19 10-20 channels) through a "
+        "flattens every token (n_chans x n_patches x 512; embedding_size is that width at the minimum window "
+        "with the 19 10-20 channels) through a "
         "LayerNorm and a linear layer."
     ),
     tokens=_tokens,

@@ -36,7 +36,8 @@ def braindecode_bank_file() -> Path:
     import mne
 
     folder = mne.get_config("REVE_POSITIONS_PATH", mne.get_config("MNE_DATA"))
-    folder = Path(folder).expanduser() if folder else Path(os.getenv("_MNE_FAKE_HOME_DIR", "~")).expanduser() / "mne_data"
+    home = Path(os.getenv("_MNE_FAKE_HOME_DIR", "~")).expanduser()
+    folder = Path(folder).expanduser() if folder else home / "mne_data"
     return folder / BANK_FILE
 
 

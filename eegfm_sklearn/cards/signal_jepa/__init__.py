@@ -199,7 +199,8 @@ PRELOCAL = ModelCard(
     # Another pooling would bypass braindecode's head and freeze it, the spatial filter
     # with it (random, and in front of the encoder): only braindecode's own head.
     poolings=("flatten",),
-    notes=NOTES + " A learned spatial filter (n_spat_filters, a task layer; with a release it is initialised and trained "
+    notes=NOTES + " A learned spatial filter (n_spat_filters, a task layer; with a release it is initialised "
+    "and trained "
                   "with the head) mixes the "
                   "channels before the pretrained feature encoder, whose tokens are flattened into a "
                   "linear layer; embeddings of an untrained model therefore pass through a random filter.",
