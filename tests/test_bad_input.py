@@ -258,6 +258,7 @@ def _eeg2meg_complex(d, tmp_path):
 HOSTILE_PARAM_CASES = [
     _param("sfreq", True), _param("sfreq", np.True_), _param("batch_size", True), _param("random_state", False),
     _param("split_overlap", True), _param("window_seconds", True), _param("max_epochs", True, C),
+    _param("n_threads", 0), _param("n_threads", 1.5), _param("n_threads", True),
 ]
 
 def _montage(d, scale=1.0, coincide=False):

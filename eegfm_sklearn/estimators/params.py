@@ -118,7 +118,7 @@ COMMON = {
     "split_overlap": [Number(Real, 0, 1, closed="left")],
     "split_pooling": [StrOptions(set(SPLIT_POOLINGS))],
     "filters": [None, StrOptions({f for f in FILTER_OPTIONS if f is not None})],
-    "n_threads": [None, Interval(Integral, 1, None, closed="left")],
+    "n_threads": [None, Number(Integral, 1, None, closed="left")],
 }
 
 TRANSFORMER = {
