@@ -27,8 +27,9 @@ _PICKLE_PROTO = b"\x80"  # pickle protocol >= 2, how torch.save's legacy format 
 def _looks_like_safetensors(path: Path) -> bool:
     if path.suffix in _SAFETENSORS_SUFFIXES:
         with open(path, "rb") as f:
-            head = f.read(4)
-        if head.startswith(_ZIP_MAGIC) or head[:1] == _PICKLE_PROTO:
+            head = f.read(9)
+        # safetensors: an 8-byte length then "{" (its first byte may well be 0x80, as a pickle's)
+        if head[8:9] != b"{" and (head.startswith(_ZIP_MAGIC) or head[:1] == _PICKLE_PROTO):
             kind = "zip" if head.startswith(_ZIP_MAGIC) else "pickle"
             raise WeightsError(
                 f"{str(path)!r} is a torch checkpoint ({kind}), not safetensors, despite its name; rename it "
