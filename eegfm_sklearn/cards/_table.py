@@ -61,7 +61,7 @@ def main():
     print("`get_model_card(name)` holds the full facts (notes, checkpoints' repos and files).")
     print("Throughput: `benchmarks/bench_transform.py` (our `transform` vs the raw braindecode forward on")
     print("the same windows, 2-core CPU). Parity: the card's features against its authors' own model code")
-    print("(fixtures in `tests/parity/`, how they are made: [](guide/parity.md)).\n")
+    print("(fixtures in `tests/parity/`; how they are made: the user guide, \"Parity with the authors' code\").\n")
     print(model_table())
 
 

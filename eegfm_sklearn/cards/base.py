@@ -331,7 +331,7 @@ class ModelCard:
         return "weights available" if self.checkpoints else "architecture only"
 
     def n_input_channels(self, n_slots) -> int:
-        """Channels of the backbone's input for ``n_slots`` planned slots.
+        """Count the channels of the backbone's input for ``n_slots`` planned slots.
 
         Parameters
         ----------
@@ -346,7 +346,13 @@ class ModelCard:
         return n_slots + self.scaling.n_extra_channels
 
     def typical_n_times(self) -> int:
-        """A window length the card accepts: twice its minimum, on its multiple, within its maximum."""
+        """Return a window length the card accepts: twice its minimum, on its multiple, within its maximum.
+
+        Returns
+        -------
+        n_times : int
+            Samples at the card's rate.
+        """
         w = self.window
         n = max(w.min_samples * 2, w.multiple) // w.multiple * w.multiple
         return min(n, w.max_samples // w.multiple * w.multiple) if w.max_samples else n
@@ -394,7 +400,10 @@ class ModelCard:
             Overrides of ``build_kwargs``.
         names : sequence of str, default=STANDARD_19
             The channels the module is built for.
-        input_shape, n_times : see :meth:`plan_standard`.
+        input_shape : tuple of int or None, default=None
+            See :meth:`plan_standard`.
+        n_times : int or None, default=None
+            See :meth:`plan_standard`.
 
         Returns
         -------
@@ -489,7 +498,13 @@ class ModelCard:
         return self.default_pooling == "flatten"
 
     def describe_embedding(self) -> str:
-        """The embedding size in words: fixed, or how it depends on the input's shape."""
+        """Describe the embedding size in words: fixed, or how it depends on the input's shape.
+
+        Returns
+        -------
+        text : str
+            One sentence.
+        """
         if not self.embedding_grows_with_input:
             return f"{self.embedding_size} (fixed)"
         fixed = " pooling='mean' gives a fixed width;" if "mean" in self.poolings else ""

@@ -18,7 +18,8 @@ from .writers import SUFFIXES, check_output, check_writer, writer_for
 
 def _output(text):
     path = Path(text)
-    if not path.suffix or path.is_dir():  # a folder: corpus mode (cli/corpus.py)
+    # a folder: corpus mode (cli/corpus.py); an existing folder named like an output file is a mistake
+    if not path.suffix or (path.is_dir() and path.suffix.lower() not in SUFFIXES):
         return path
     try:
         return check_output(text)
@@ -115,9 +116,9 @@ def run(args):
         return corpus.run(args)
     args.file = args.inputs[0]
     # the checks that need no model first: a typo answers before torch and scikit-learn load
+    check_writer(args.output)  # usage errors (exit 2) before the input is looked at
     if not Path(args.file).is_file():
         raise FileNotFoundError(f"{args.file}: no such file.")
-    check_writer(args.output)
     kwargs = model_kwargs(args.model, args.tiny, args.model_kwargs, args.weights)
     from ..estimators import FoundationTransformer
     from ..preprocessing.streaming import chunk_bounds

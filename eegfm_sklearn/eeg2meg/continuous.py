@@ -327,10 +327,15 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
         return None if self.linear_skip is None else self.skip_lags
 
     def set_linear_path(self, weights) -> None:
-        """Set the linear path's ``conv1d`` weights ``(n_chans_out, n_chans_in, 2 * skip_lags + 1)``.
+        """Set the linear path's ``conv1d`` weights.
 
         The estimator starts it at the cross-validated lagged ridge solution
         (:func:`.baselines.init_linear_path`), so this module needs no sklearn.
+
+        Parameters
+        ----------
+        weights : array-like of shape (n_chans_out, n_chans_in, 2 * skip_lags + 1)
+            The lagged linear map.
         """
         if self.linear_skip is None:
             raise ValueError("This network has no linear path (linear_skip=False).")

@@ -42,6 +42,9 @@ class WeightsReport:
     dropped : tuple of str, default=()
         Every tensor of the file(s) the converter left out (pretraining-only
         parts, training state...), each ``"path (reason)"``.
+    inert : tuple of str, default=()
+        Names of the objects a pickle referred to that were left inert
+        (never imported nor called), e.g. a Lightning scheduler's method.
     """
 
     source: str
