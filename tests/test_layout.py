@@ -53,6 +53,18 @@ def test_weights_and_services_never_import_the_cards():
         assert not offending, (package, offending)
 
 
+def test_the_library_never_imports_the_command_line():
+    """The CLI is a client of the library (corpus, io, estimators...), never a provider to it."""
+    import pathlib
+
+    import eegfm_sklearn
+
+    root = pathlib.Path(eegfm_sklearn.__file__).parent
+    for package in [p for p in root.iterdir() if p.is_dir() and p.name not in ("cli", "__pycache__")]:
+        offending = {(f, m) for f, m in _relative_imports(package) if m.lstrip(".").startswith("cli")}
+        assert not offending, (package.name, offending)
+
+
 def test_the_weights_code_learns_models_from_the_registry():
     from eegfm_sklearn import get_model_card, register_card
     from eegfm_sklearn.cards import list_models

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from .writers import SUFFIXES
+from ..io.writers import SUFFIXES
 
 
 def add_options(p):

@@ -12,8 +12,9 @@ import argparse
 import json
 from pathlib import Path
 
+from ..io.recordings import read_raw
+from ..io.writers import SUFFIXES, check_output, check_writer, writer_for
 from . import corpus
-from .writers import SUFFIXES, check_output, check_writer, writer_for
 
 
 def _output(text):
@@ -93,22 +94,6 @@ def add_parser(sub):
     corpus.add_options(p)
     p.set_defaults(run=run)
     return p
-
-
-def read_raw(path):
-    """The recording, not preloaded; clear errors for a missing or unreadable file."""
-    import mne
-
-    path = Path(path)
-    if not path.is_file():
-        from ..utils.paths import why_missing
-
-        reason = why_missing(path)
-        raise FileNotFoundError(f"{path}: no such file." if reason == "does not exist" else f"{path} {reason}.")
-    try:
-        return mne.io.read_raw(path, preload=False, verbose="error")
-    except ValueError as err:
-        raise ValueError(f"{path}: mne cannot read it ({' '.join(str(err).split())}).") from None
 
 
 def run(args):

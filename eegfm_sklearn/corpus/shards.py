@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..cli.writers import ParquetWriter
+from ..io.writers import ParquetWriter
 from .inputs import ENTITIES
 
 SHARDS = "shards"

@@ -74,7 +74,7 @@ def transformer(job):
 def read_parts(rec, on_raw=None):
     """``[(entities, raw), ...]`` of a recording, not preloaded where the format allows."""
     if rec.kind == "file":
-        from ..cli.embed import read_raw
+        from ..io.recordings import read_raw
 
         parts = [(dict(rec.entities), read_raw(rec.source))]
     elif rec.kind == "bids":
