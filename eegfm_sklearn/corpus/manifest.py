@@ -30,14 +30,14 @@ FINGERPRINT_KEYS = ("model", "weights", "weight_files", "card", "params", "versi
 
 def file_sha256s(paths):
     """SHA-256 of several files' bytes in order (one file: its plain SHA-256), and their total size."""
-    from ..utils.hashing import sha256_file as file_sha256
+    from ..utils.hashing import sha256_file
 
     paths = list(paths)
     if len(paths) == 1:
-        return file_sha256(paths[0]), os.path.getsize(paths[0])
+        return sha256_file(paths[0]), os.path.getsize(paths[0])
     digest = hashlib.sha256()
     for p in paths:
-        digest.update(file_sha256(p).encode())
+        digest.update(sha256_file(p).encode())
     return digest.hexdigest(), sum(os.path.getsize(p) for p in paths)
 
 

@@ -13,11 +13,8 @@ _MEMO: dict[tuple, str] = {}
 
 def read_sha256(path) -> str:
     """SHA-256 hex digest of a file's content, read now."""
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def sha256_file(path) -> str:
