@@ -47,6 +47,7 @@ import mne
 import numpy as np
 from scipy.signal import fftconvolve, sosfiltfilt
 
+from .filter_spec import FilterSpec
 from .notch import NOTCH_TRANS_BANDWIDTH, half_bandwidth, project_out
 
 FILTER_OPTIONS = ("card", None)
@@ -114,16 +115,7 @@ class FilterPlan:
 
     # -- descriptions ---------------------------------------------------------
     def _band(self):
-        spec = []
-        if self.l_freq is not None and self.h_freq is not None:
-            spec.append(f"band-pass {self.l_freq:g}-{self.h_freq:g} Hz")
-        elif self.l_freq is not None:
-            spec.append(f"high-pass {self.l_freq:g} Hz")
-        elif self.h_freq is not None:
-            spec.append(f"low-pass {self.h_freq:g} Hz")
-        if self.notch:
-            spec.append("notch " + ", ".join(f"{f:g}" for f in self.notch) + " Hz")
-        return " + ".join(spec)
+        return FilterSpec(self.l_freq, self.h_freq, tuple(self.notch)).describe(sep=" + ")
 
     def _skipped(self):
         return "".join(f"; {s}" for s in self.skipped)
