@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from eegfm_sklearn import get_model_card, list_models
 from eegfm_sklearn.datasets import load_eegmat
 from eegfm_sklearn.preprocessing.channels import STANDARD_19  # noqa: F401  (the 10-20 montage every card adapts)
 from eegfm_sklearn.utils._data_dir import get_data_dir
+
+# Under pytest-xdist (`-n 2`: one worker per core) each worker computes on one thread: two workers
+# with two threads each would oversubscribe the cores (torch's and BLAS's pools spin while waiting).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
+    threadpool_limits(1)
 
 MODELS = tuple(list_models())
 # Models with published weights (the others are architecture-only cards).
