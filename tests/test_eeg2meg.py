@@ -331,6 +331,7 @@ def test_ridge_baselines_recover_lagged_map(toy):
     assert lagged.score(X, Y) > 0.999
     assert inst.score(X, Y) < lagged.score(X, Y) - 0.05
     assert lagged.coef_.shape == (6 * 3, 5)
+    assert lagged.n_features_in_ == lagged.n_eeg_channels_ == 6  # scikit-learn's name, as the network's has
 
 
 def test_metrics_split_by_sensor_type():
