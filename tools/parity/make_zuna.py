@@ -26,6 +26,9 @@ braindecode's head reads), channels concatenated (the card's default ``flatten``
 
 ``--published-size`` builds their model at the released size instead (encoder 16 layers of width
 1024) and prints the package's relative difference on the same input, without writing anything.
+``--whole-path`` prints the package's whole path on 55 s of EEGMAT at its own 500 Hz (per-window
+resampling, the card's filters or none) against their ``.fif`` path on the same recording
+(``Raw.resample(256)`` of the file, their config's 0.5 Hz FIR high-pass), without writing anything.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ from _common import eegmat_windows, write_fixture
 SIZE = {"dim": 32, "n_layers": 2, "n_heads": 2, "head_dim": 16, "multiple_of": 32}
 SECONDS = 5.0  # one of their v4 segments per window
 SFREQ = 256.0
+RAW_SFREQ = 500.0  # EEGMAT's own rate
+TOKEN_GAIN = 10.0
 
 
 def parse():
@@ -56,6 +61,9 @@ def parse():
     parser.add_argument("--published-size", action="store_true",
                         help="build their published size (dim 1024, 16 layers) and print the package's relative "
                              "difference instead of writing the fixture")
+    parser.add_argument("--whole-path", action="store_true",
+                        help="print the package's whole path on 55 s of 500 Hz EEGMAT against their .fif path "
+                             "(their resampling of the recording, 0.5 Hz high-pass) instead of writing the fixture")
     args = parser.parse_args()
     args.version = re.match(r"zuna-([^-]+)-", args.wheel.name).group(1)
     args.sha256 = hashlib.sha256(args.wheel.read_bytes()).hexdigest()
@@ -72,10 +80,10 @@ def their_args(repo, cls, section, **overrides):
     return cls(**{k: v for k, v in {**config, **overrides}.items() if k in names})
 
 
-def write_fif(path, X, names, positions):
+def write_fif(path, X, names, positions, sfreq=SFREQ):
     import mne
 
-    info = mne.create_info(names, SFREQ, "eeg")
+    info = mne.create_info(names, sfreq, "eeg")
     for ch, pos in zip(info["chs"], positions):
         ch["loc"][:3] = pos
     raw = mne.io.RawArray(np.concatenate(list(X), axis=1).astype(np.float64) * 1e-6, info, verbose="error")
@@ -94,22 +102,30 @@ def build_theirs(repo, size):
         for p in model.parameters():
             spread = float(p.std()) if p.numel() > 1 and float(p.std()) > 0 else 1.0
             p.add_(0.1 * spread * torch.randn_like(p))
+        # Their input has a std of 0.1: at nn.Linear's init the token embedding leaves the features
+        # nearly constant across windows (0.08 %); trained weights do not.
+        model.encoder.tok_embeddings.weight.mul_(TOKEN_GAIN)
     return model.eval()
 
 
-def their_features(repo, model, X, names, positions):
-    """Their .fif path and encoder on the windows ``X`` (µV): each channel's latents averaged over time."""
+def their_features(repo, model, X, names, positions, sfreq=SFREQ, highpass=None):
+    """Their .fif path and encoder on the windows ``X`` (µV): each channel's latents averaged over time.
+
+    The windows are written one after another as one recording at ``sfreq``; their loader resamples
+    it to 256 Hz, high-passes it at ``highpass`` (their config's 0.5 Hz; None: off) and cuts it into
+    5 s segments again.
+    """
     from apps.AY2latent_bci.eeg_data import BCIDatasetArgs, EEGProcessor, create_dataloader_v2
     from apps.AY2latent_bci.eval_harness import _normalize_and_select
 
     with tempfile.TemporaryDirectory() as tmp:
-        write_fif(Path(tmp) / "eegmat_raw.fif", X, names, positions)
+        write_fif(Path(tmp) / "eegmat_raw.fif", X, names, positions, sfreq)
         data_args = their_args(repo, BCIDatasetArgs, "data", data_dir=tmp, glob_filter=["*.fif"],
-                               v4_segment_sec=SECONDS, v4_highpass_hz=None, num_workers=0)
+                               v4_segment_sec=SECONDS, v4_highpass_hz=highpass, num_workers=0)
         batch = next(iter(create_dataloader_v2(data_args, seed=0, rank=0)))
     batch = _normalize_and_select(batch, data_args)
     seq_lens = batch["seq_lens"]
-    assert seq_lens.tolist() == [len(names) * X.shape[2] // 32] * len(X), seq_lens  # one segment per window
+    assert seq_lens.tolist() == [len(names) * round(SECONDS * SFREQ) // 32] * len(X), seq_lens  # one per window
     assert not batch["token_dropout"].any()
     torch._dynamo.config.disable = True  # their EEGProcessor.process is @torch.compile'd: run it eagerly
     processed = EEGProcessor(data_args).process(
@@ -129,6 +145,26 @@ def their_features(repo, model, X, names, positions):
     return np.stack(features)
 
 
+def whole_path(repo, model, state, names, positions):
+    """Print the package's whole path on 500 Hz EEGMAT against their .fif path with their 0.5 Hz high-pass."""
+    from safetensors.torch import save_file
+
+    from eegfm_sklearn import FoundationTransformer
+
+    X500, _ = eegmat_windows(RAW_SFREQ, SECONDS, n_windows=11, names=names, start_s=0.0)
+    theirs = their_features(repo, model, X500, names, positions, sfreq=RAW_SFREQ, highpass=0.5)
+    spread = np.linalg.norm(theirs - theirs.mean(0)) / np.linalg.norm(theirs)
+    print(f"their features vary across the {len(X500)} windows by {spread:.4f} (relative RMS about their mean)")
+    with tempfile.TemporaryDirectory() as tmp:
+        save_file(state, Path(tmp) / "model-00001-of-00001.safetensors")
+        for filters in ("card", None):
+            est = FoundationTransformer("zuna", weights=str(Path(tmp) / "model-00001-of-00001.safetensors"),
+                                        sfreq=RAW_SFREQ, ch_names=names, filters=filters, model_kwargs=SIZE)
+            ours = est.fit(X500).transform(X500)
+            gap = np.linalg.norm(ours - theirs) / np.linalg.norm(theirs)
+            print(f"package on the 500 Hz windows, filters={filters!r}: relative RMS {gap:.4f}")
+
+
 def main():
     args = parse()
     from safetensors.torch import save_file
@@ -146,6 +182,9 @@ def main():
     features = their_features(repo, model, X, names, positions)
     np.testing.assert_equal(features.shape, (len(X), len(names) * model.encoder.output.out_features))
 
+    if args.whole_path:  # measure only: 55 s at 500 Hz is too large a fixture
+        whole_path(repo, model, state, names, positions)
+        return
     if args.published_size:  # measure only: the file is ~1.5 GB
         from eegfm_sklearn import FoundationTransformer
 
