@@ -25,21 +25,18 @@ import sys
 import time
 
 import numpy as np
-import pandas as pd
-from scipy.signal import welch
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score
-from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from eegfm_sklearn import FoundationTransformer, get_model_card
+# Light imports only until the recordings are found: without them the script fails within a
+# second, before torch, scikit-learn, scipy.signal and pandas load (several seconds).
+from eegfm_sklearn import get_model_card
 from eegfm_sklearn.datasets import DataNotFoundError, load_eegmat
 from eegfm_sklearn.weights import WeightsError
 
 
 def log_band_power(X, sfreq=500.0):
     """Log power in delta..beta bands, per channel: (n, n_chans * 4)."""
+    from scipy.signal import welch
+
     freqs, psd = welch(X, fs=sfreq, nperseg=int(sfreq), axis=-1)
     bands = [(1, 4), (4, 8), (8, 13), (13, 30)]
     power = [psd[..., (freqs >= lo) & (freqs < hi)].mean(-1) for lo, hi in bands]
@@ -60,6 +57,15 @@ def main():
     model_kwargs = dict(get_model_card(args.model).tiny_kwargs) if args.smoke else None
 
     data = load_eegmat(subjects=range(args.subjects), window_seconds=4.0, data_dir=args.data_dir)
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    from eegfm_sklearn import FoundationTransformer
+
     print(f"EEGMAT: {len(data.y)} windows of {data.X.shape[1]} channels x {data.X.shape[2]} samples "
           f"at {data.sfreq:g} Hz from {args.subjects} subjects")
 
