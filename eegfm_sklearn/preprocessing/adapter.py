@@ -24,6 +24,7 @@ import numpy as np
 
 from ..utils._warn import warn
 from .filtering import plan_filters
+from .fused import apply_fused, fused_matrix, worth_fusing
 from .montage import (  # noqa: F401  (re-exported: the adapter's public names)
     MISSING_POLICIES,
     ChannelReport,
@@ -348,6 +349,13 @@ class InputAdapter:
         # with fewer channels (filters always at the input rate, before resampling, and on whole
         # trials, before a split).
         M = self.matrix_.astype(np.float32)
+        n_cols = min(self.n_times_out_, self.n_times_resampled_)
+        if not prefiltered and self.split_ is None and worth_fusing(self.filter_plan_, self.n_times_in_, n_cols):
+            # filters + resampling + crop as one matrix per (rate, length), built on first use (fused.py)
+            A = fused_matrix(self.filter_plan_, self.up_, self.down_, self.n_times_in_, n_cols)
+            if M.shape[1] <= M.shape[0]:
+                return _map_channels(M, apply_fused(A, X))
+            return apply_fused(A, _map_channels(M, np.asarray(X, dtype=np.float32)))
         windows_filter = None if prefiltered or not self.filter_plan_.active else self.filter_plan_.filter_windows
         if windows_filter is not None and (self.split_ is not None or M.shape[1] <= M.shape[0]):
             X, windows_filter = windows_filter(X), None

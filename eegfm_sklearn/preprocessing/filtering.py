@@ -109,6 +109,11 @@ class FilterPlan:
         return self.l_freq is not None or self.h_freq is not None or bool(self.notch)
 
     @property
+    def iir_lowpass(self) -> bool:
+        """Whether windows get the IIR low-pass (mne's FIR would be longer than half a window)."""
+        return self.h_freq is not None and len(_lowpass_fir(self.sfreq, self.h_freq)) > self.n_times // 2
+
+    @property
     def context(self) -> int:
         """Real samples read on each side of a chunk of a continuous recording."""
         return int(sum(self.fir_lengths))
