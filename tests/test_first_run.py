@@ -50,6 +50,7 @@ def _offline_env(tmp_path, **extra):
 
 
 
+
 def test_quickstart_without_recordings_fails_before_loading_torch(tmp_path):
     # the no-data first run answers within a second: the model libraries load once data is found
     # (import torch alone takes seconds; a timing here would depend on the machine's load)

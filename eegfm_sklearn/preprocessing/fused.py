@@ -65,11 +65,14 @@ def fused_matrix(filter_plan, up, down, n_times_in, n_times_out):
 def apply_fused(A, X):
     """``X @ A`` for windows ``X`` (n_windows, n_chans, n_times_in) in float32, one product per window.
 
-    ``torch.bmm`` over windows (``A`` broadcast): each window's product has the same shape
-    whatever the batch, so a window's result does not depend on the windows beside it (one
-    product over all rows, which BLAS blocks by their number, would not be). torch's thread
-    pool: the estimator's ``n_threads``.
+    One ``torch.mm`` per window, of the same shape whatever the batch, so a window's result
+    does not depend on the windows beside it (``torch.bmm`` over the batch splits its work
+    across threads by the batch's size, and one product over all rows is blocked by their
+    number). torch's thread pool: the estimator's ``n_threads``.
     """
     x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
+    out = torch.empty((x.shape[0], x.shape[1], A.shape[1]), dtype=torch.float32)
     with torch.inference_mode():
-        return torch.bmm(x, A.expand(x.shape[0], -1, -1)).numpy()
+        for i in range(x.shape[0]):
+            torch.mm(x[i], A, out=out[i])
+    return out.numpy()
