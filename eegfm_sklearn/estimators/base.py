@@ -283,14 +283,6 @@ class FoundationEstimatorBase(BaseEstimator):
         self.module_.to(self.device)
         return self.module_
 
-    def _fit_backbone(self, X, n_outputs, output):
-        """Prepare, build the backbone, and return the adapted training X."""
-        X, _ = self._prepare(X, n_outputs=n_outputs, output=output)
-        with self._threads():
-            Xt = self.adapter_.transform(X)
-        # split trials: (n_trials, n_sub, chans, times); the module pools each trial's sub-windows
-        return Xt if self.adapter_.n_sub_ == 1 else Xt.reshape(len(X), self.adapter_.n_sub_, *Xt.shape[1:])
-
     def _load_weights(self, resolved, keep_head):
         if resolved is None:
             return None
