@@ -236,6 +236,34 @@ def test_channel_report_bipolar_slots_sit_between_their_electrodes():
     np.testing.assert_allclose(slot_plot_positions(report), xyz)
 
 
+def _label_boxes(fig, slots):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in fig.axes[0].texts if t.get_text() in slots]
+    assert sorted(t.get_text() for t in texts) == sorted(slots)  # every slot named, once
+    return [t.get_window_extent(renderer) for t in texts]
+
+
+@pytest.mark.parametrize("model, names", [
+    ("biot", ["Fp1", "Fp2", "F7", "F3", "F4", "F8", "T7", "C3", "C4", "T8", "P7", "P3", "P4", "P8", "O1", "O2"]),
+    ("bendr", ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4", "T5", "P3", "Pz", "P4",
+               "T6", "O1", "O2"]),
+    ("labram", list(get_model_card("labram").channels.names[:62])),  # a dense cap: 62 names
+])
+def test_channel_report_labels_overlap_neither_each_other_nor_the_points(model, names):
+    """BIOT's bipolar labels sit at the midpoints of neighbouring electrodes: they used to overlap."""
+    report = plan_channels(get_model_card(model).channels, names).report
+    fig = plot_channel_report(report, card=model)
+    boxes = _label_boxes(fig, [report.slots[k] for k in range(len(report.slots))])
+    overlapping = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    assert not overlapping, f"{len(overlapping)} pairs of labels overlap"
+    points = fig.axes[0].transData.transform(scatter_of(fig).get_offsets())
+    covered = [p for p in points for b in boxes if b.contains(*p)]
+    assert not covered, f"{len(covered)} points under a label"
+    inside = fig.bbox
+    assert all(inside.x0 <= b.x0 and b.x1 <= inside.x1 and inside.y0 <= b.y0 and b.y1 <= inside.y1 for b in boxes)
+
+
 def test_channel_report_zero_slots_and_recording_positions():
     names = ["Fp1", "Fp2", "Cz", "O1"]
     report = plan_channels(get_model_card("bendr").channels, names, missing="zero").report
