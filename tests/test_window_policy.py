@@ -379,7 +379,7 @@ def test_fine_tuning_on_split_trials_cuts_and_forwards_a_batch_of_subwindows_at_
 
 def test_split_training_chunks_give_the_gradient_of_the_whole_batch():
     """Sub-windows forwarded 3 at a time (recomputed in backward) or all at once: the same gradients."""
-    from eegfm_sklearn.estimators.split_training import SplitTrialsModule, window_chunks
+    from eegfm_sklearn.estimators.split_training import SplitTrialsModule, prefilter, window_chunks
 
     assert window_chunks(5, 19, 4) == [(slice(t, t + 1), slice(a, a + 4)) for t in range(5) for a in range(0, 19, 4)]
     assert window_chunks(5, 2, 4) == [(slice(0, 2), slice(None)), (slice(2, 4), slice(None)),
@@ -403,6 +403,11 @@ def test_split_training_chunks_give_the_gradient_of_the_whole_batch():
         (out * weight).sum().backward()
         grads.append({n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None})
     assert grads[0].keys() == grads[1].keys() and grads[0]
+    # the trials filtered once up front (what fit does): the same outputs
+    assert est.adapter_.filter_plan_.active
+    with torch.no_grad():
+        once = SplitTrialsModule(module, est.adapter_, prefilter(est.adapter_, X), 3, prefiltered=True)(idx)
+    torch.testing.assert_close(once, expected, rtol=1e-4, atol=1e-5)
     for name in grads[0]:
         torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-6)
 

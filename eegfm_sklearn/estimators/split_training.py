@@ -35,6 +35,21 @@ def window_chunks(n_trials, n_sub, max_windows):
     return [(slice(t, t + 1), slice(a, a + max_windows)) for t in range(n_trials) for a in range(0, n_sub, max_windows)]
 
 
+def prefilter(adapter, X, chunk=32):
+    """X filtered once by the adapter's filters, float32 (one copy of the input), or None without filters.
+
+    Each chunk of sub-windows is otherwise cut from its whole trial filtered again (the filters run
+    on whole trials, before the split): ``n_sub / max_windows`` times per trial and epoch, twice
+    with the recomputation.
+    """
+    if not adapter.filter_plan_.active:
+        return None
+    out = np.empty(X.shape, dtype=np.float32)
+    for start in range(0, len(X), chunk):
+        out[start : start + chunk] = adapter.filter_plan_.filter_windows(X[start : start + chunk])
+    return out
+
+
 class SplitTrialsModule(nn.Module):
     """Train ``module`` on trials of ``X`` given by index, their sub-windows adapted chunk by chunk.
 
@@ -48,6 +63,8 @@ class SplitTrialsModule(nn.Module):
         The validated training trials, in input units (not copied).
     max_windows : int
         Sub-windows adapted and forwarded at once (the estimator's ``batch_size``).
+    prefiltered : bool
+        ``X`` was already filtered by ``adapter.filter_plan_`` (see :func:`prefilter`).
 
     Notes
     -----
@@ -55,16 +72,17 @@ class SplitTrialsModule(nn.Module):
     and returns one row per trial, the sub-windows' outputs pooled by ``module.pool_trials``.
     """
 
-    def __init__(self, module, adapter, X, max_windows):
+    def __init__(self, module, adapter, X, max_windows, prefiltered=False):
         super().__init__()
         self.module = module
         self.adapter = adapter
         self.X = X
         self.max_windows = int(max_windows)
+        self.prefiltered = bool(prefiltered)
 
     def _chunk(self, trials, part, anchor):
         # anchor: a tensor on the module's device, so that checkpoint saves and restores that device's RNG
-        Xt = self.adapter.transform(self.X[trials], part=part)
+        Xt = self.adapter.transform(self.X[trials], prefiltered=self.prefiltered, part=part)
         return self.module(torch.from_numpy(Xt).to(anchor.device))
 
     def forward(self, idx):

@@ -270,9 +270,13 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
         if self.adapter_.n_sub_ == 1:
             with self._threads():
                 return self.adapter_.transform(X), self.module_
-        from .split_training import SplitTrialsModule
+        from .split_training import SplitTrialsModule, prefilter
 
-        return np.arange(len(X)), SplitTrialsModule(self.module_, self.adapter_, X, max(int(self.batch_size), 1))
+        with self._threads():
+            filtered = prefilter(self.adapter_, X)
+        source = X if filtered is None else filtered
+        return np.arange(len(X)), SplitTrialsModule(self.module_, self.adapter_, source, max(int(self.batch_size), 1),
+                                                    prefiltered=filtered is not None)
 
     def _train(self, X, y_train, n_outputs, criterion):
         """Adapt X, build the backbone with an ``n_outputs`` head and train it."""
