@@ -354,7 +354,10 @@ class InputAdapter:
         X = np.asarray(X, dtype=np.float32)
         if self.split_ is not None:
             X = self.split_.cut(X, part)
-        if self.resampler_ is not None and M.shape[1] < M.shape[0]:
+        # as many slots as inputs: map after a downsampling, at the lower rate (mapped first, a copy
+        # of the whole input at its rate was the adapter's largest allocation)
+        if self.resampler_ is not None and (M.shape[1] < M.shape[0]
+                                            or (M.shape[1] == M.shape[0] and self.down_ > self.up_)):
             X = _map_channels(M, self.resampler_(X))
         else:
             X = _map_channels(M, X)
