@@ -9,6 +9,8 @@ Run from the repository root: ``python benchmarks/bench_memory_guards.py [CASE .
 with another checkout (``git worktree add /tmp/before HEAD~3``, or ``git archive``), pass
 ``--before /tmp/before``: each case runs with both packages and the peaks are printed side by side.
 ``baseline-imports`` is what any case pays before its input (interpreter, torch, a tiny model).
+``--stated``: the memory ``describe_preprocessing()`` states for an adapter call
+(``InputAdapter.working_bytes``) against that call's measured peak.
 """
 
 from __future__ import annotations
@@ -63,6 +65,42 @@ CASES = {
     """,
 }
 
+# What describe_preprocessing() states (InputAdapter.working_bytes) against the measured peak of the
+# same adapter call: ``call`` is measured, ``stated`` its bound.
+STATED = {
+    "bendr-10M-samples": """
+        X = rng.standard_normal((1, 19, 10_000_000), dtype=np.float32) * 20
+        ad = FoundationTransformer("bendr", sfreq=1000, ch_names=NAMES, model_kwargs=tiny("bendr")).fit(X).adapter_
+        call, stated = (lambda: ad.transform(X)), ad.working_bytes(1)
+    """,
+    "biot-64-windows-250Hz": """
+        X = rng.standard_normal((64, 19, 2500), dtype=np.float32) * 20
+        ad = FoundationTransformer("biot", sfreq=250, ch_names=NAMES, model_kwargs=tiny("biot")).fit(X).adapter_
+        call, stated = (lambda: ad.transform(X)), ad.working_bytes(64)
+    """,
+    "labram-64-windows-500Hz-filters": """
+        X = rng.standard_normal((64, 19, 5000), dtype=np.float32) * 20
+        ad = FoundationTransformer("labram", sfreq=500, ch_names=NAMES, model_kwargs=tiny("labram")).fit(X).adapter_
+        call, stated = (lambda: ad.transform(X)), ad.working_bytes(64)
+    """,
+    "labram-split-0.99-16-subwindows": """
+        X = rng.standard_normal((2, 19, 60 * 250), dtype=np.float32) * 20
+        ad = FoundationTransformer("labram", sfreq=250, ch_names=NAMES, window_policy="split", split_overlap=0.99,
+                                   model_kwargs=tiny("labram")).fit(X).adapter_
+        call, stated = (lambda: ad.transform(X[:1], part=slice(0, 16))), ad.working_bytes(1, n_sub=16)
+    """,
+}
+
+STATED_RUN = """
+import ctypes
+ctypes.CDLL("libc.so.6").malloc_trim(0)  # freed heap back to the system: new allocations show in the RSS
+open("/proc/self/clear_refs", "w").write("5")  # resets VmHWM to the current RSS
+start = rss()
+out = call()
+measured = peak() - start
+print(json.dumps({{"stated": int(stated), "measured": int(measured), "output": int(out.nbytes)}}))
+"""
+
 PRELUDE = """
 import resource, sys, time, numpy as np
 START = time.perf_counter()
@@ -74,10 +112,13 @@ NAMES = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4
          "T6", "O1", "O2"]
 rng = np.random.default_rng(0)
 import warnings; warnings.simplefilter("ignore")
-def peak():
+def peak(key="VmHWM"):
     for line in open("/proc/self/status"):
-        if line.startswith("VmHWM"):
+        if line.startswith(key):
             return int(line.split()[1]) * 1024
+def rss():
+    return peak("VmRSS")
+import json
 try:
 {body}
     result = "ok: output " + str(getattr(out, "shape", type(out).__name__))
@@ -100,6 +141,18 @@ def run(name, src, cap):
     return json.loads(lines[-1])
 
 
+def run_stated(name, src, cap):
+    body = textwrap.dedent(STATED[name]).strip()
+    pre = PRELUDE.split("try:")[0].format(cap=cap, src=src)
+    code = pre + body + "\n" + STATED_RUN.format()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise RuntimeError(f"{name} crashed (rc {proc.returncode}): {proc.stderr[-400:]}")
+    return json.loads(lines[-1])
+
+
 def gib(b):
     return "-" if b is None else f"{b / 2**30:.2f}G"
 
@@ -110,9 +163,21 @@ def main():
     parser.add_argument("--before", help="another repository root (e.g. the previous commit): both are measured, "
                                          "side by side")
     parser.add_argument("--cap-gib", type=float, default=8.0)
-    parser.add_argument("cases", nargs="*", default=list(CASES))
+    parser.add_argument("--stated", action="store_true",
+                        help="compare the memory describe_preprocessing() states with the measured peak instead")
+    parser.add_argument("cases", nargs="*")
     args = parser.parse_args()
     cap = int(args.cap_gib * 2**30)
+    if args.stated:
+        print("adapter calls: stated = InputAdapter.working_bytes (what describe_preprocessing() says), "
+              "measured = VmHWM over VmRSS before the call (after malloc_trim)")
+        print(f"{'case':34s} {'output':>9s} {'stated':>9s} {'measured':>9s} {'measured/stated':>16s}")
+        for name in args.cases or list(STATED):
+            r = run_stated(name, args.src, cap)
+            print(f"{name:34s} {r['output'] / 2**20:8.1f}M {r['stated'] / 2**20:8.1f}M {r['measured'] / 2**20:8.1f}M "
+                  f"{r['measured'] / r['stated']:16.2f}", flush=True)
+        return
+    args.cases = args.cases or list(CASES)
     sources = ([("before", args.before)] if args.before else []) + [("after" if args.before else "peak", args.src)]
     print(f"package from {', '.join(f'{k}: {v}' for k, v in sources)}; address-space cap {args.cap_gib:g} GiB; "
           "peak = VmHWM (resident)")

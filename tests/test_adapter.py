@@ -326,3 +326,14 @@ def test_long_window_is_mapped_after_downsampling_and_scaled_in_place(monkeypatc
     np.testing.assert_allclose(scaled, out, rtol=0, atol=0)
     lo, hi = min(Y.min(), 0), max(Y.max(), 0)  # the min-max as written before: out of place
     np.testing.assert_array_equal(scaled[:, :-1], (2.0 * (Y - lo) / (hi - lo) - 1.0).astype(np.float32))
+
+
+def test_stated_memory_grows_with_the_windows_only_by_their_output():
+    """Adapting is done in passes of CHUNK windows: beyond one pass, only the adapted output grows."""
+    from eegfm_sklearn.preprocessing.adapter import CHUNK
+
+    X = np.zeros((2, 19, 2500), dtype=np.float32)
+    ad = InputAdapter(get_model_card("biot"), 250.0, STANDARD_19).fit(X)
+    per_window = (16 + 0) * ad.n_times_out_ * 4  # 16 bipolar slots, float32
+    assert ad.working_bytes(10 * CHUNK) - ad.working_bytes(CHUNK) == 9 * CHUNK * per_window
+    assert ad.working_bytes(CHUNK) - ad.working_bytes(1) > (CHUNK - 1) * per_window  # the pass grows too

@@ -259,6 +259,41 @@ class InputAdapter:
         step = max(1, SPLIT_BUDGET_BYTES // per_sub)  # one trial, its sub-windows a batch at a time
         return [(slice(t, t + 1), slice(a, a + step)) for t in range(n_trials) for a in range(0, n_sub, step)]
 
+    def working_bytes(self, n_windows, n_sub=None):
+        """Upper bound of the memory (bytes) adapting ``n_windows`` windows holds besides the input.
+
+        ``n_sub``: with a split, the sub-windows of each trial adapted at once (``part=``; default all).
+
+        A pass adapts at most ``CHUNK`` windows (with a split: their sub-windows); at most four
+        arrays of a pass's largest size are alive at once (a step's input, its output and two
+        temporaries), plus the resampler's blocks (a padded copy, its gathered products and their
+        output: each at most ``BLOCK_BYTES`` or the rows they hold), plus the adapted output of all
+        ``n_windows`` windows (float32). ``benchmarks/bench_memory_guards.py`` compares this with
+        the measured peak.
+        """
+        from .resampling import BLOCK_BYTES
+
+        n_sub = self.n_sub_ if n_sub is None else min(int(n_sub), self.n_sub_)
+        k = min(int(n_windows), CHUNK) * n_sub
+        n_in = self.n_times_in_ if self.split_ is None else self.split_.length
+        n_chans, n_slots = self.matrix_.shape[1], self.matrix_.shape[0]
+        n_res = self.n_times_resampled_
+        sizes = [k * n_chans * n_in, k * n_slots * n_res, k * (n_slots + self.card.scaling.n_extra_channels)
+                 * self.n_times_out_]
+        n_whole = min(int(n_windows), CHUNK) * n_chans * (self.n_times_in_ if self.split_ is not None else n_in)
+        if self.split_ is not None:  # whole trials are copied to float32 (and filtered) before the cut
+            sizes.append(n_whole)
+        if self.filter_plan_.active:  # the IIR runs in float64 on whole trials
+            sizes.append(2 * n_whole)
+        if self.resampler_ is None or n_slots > n_chans:  # mapped before resampling: at the input rate
+            sizes.append(k * n_slots * n_in)
+        blocks = 0
+        if self.resampler_ is not None:
+            rows = k * min(n_chans, n_slots)
+            blocks = 3 * min(BLOCK_BYTES, rows * self.resampler_.padded_length * 4)
+        out = int(n_windows) * n_sub * (n_slots + self.card.scaling.n_extra_channels) * self.n_times_out_ * 4
+        return 4 * 4 * max(sizes) + blocks + out
+
     def _warn(self):
         zeros = [s for s, st in zip(self.report_.slots, self.report_.status) if st == "zero"]
         if zeros:
