@@ -127,6 +127,24 @@ def test_subject_scores_average_over_seeds():
     assert ax.get_ylabel().startswith("balanced_accuracy")
 
 
+@pytest.mark.parametrize("n_groups, name", [(3, "{}"), (10, "subject-{:04d}"), (30, "sub-{:02d}")])
+def test_subject_scores_tick_labels_never_overlap(n_groups, name):
+    """Ten long group names used to be drawn flat (rotated only past 12 groups), on top of each other."""
+    table = results_table()
+    table = pd.concat([table.assign(test_group=table["test_group"] + 3 * k) for k in range(-(-n_groups // 3))],
+                      ignore_index=True)
+    table = table[table["test_group"] < n_groups].assign(test_group=lambda t: [name.format(g) for g in t["test_group"]])
+    fig = plot_subject_scores(table)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels()]
+    assert len(boxes) == n_groups
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    rotated = ax.get_xticklabels()[0].get_rotation() != 0
+    assert rotated == (n_groups == 10)  # names that fit (short ones; the figure widens with the groups) stay flat
+
+
 def test_subject_scores_pick_one_metric():
     table = results_table()
     other = table.assign(metric="roc_auc", score=table["score"] / 2)
