@@ -442,7 +442,7 @@ class FoundationEstimatorBase(BaseEstimator):
         per_trial = "" if ad.n_sub_ == 1 else f" ({ad.n_sub_} sub-windows per trial)"
         return (f"one adapted window is {_bytes(window)} (float32); transform and predict adapt and forward "
                 f"about batch_size={size} windows at a time{per_trial}: adapting them holds at most "
-                f"{_bytes(working)} besides the input (the model's activations come on top)")
+                f"{_bytes(working)} besides a float32 input (the model's activations come on top)")
 
     def describe_preprocessing(self) -> str:
         """Describe what the adapter does to the input, one step per line.
