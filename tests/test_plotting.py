@@ -356,6 +356,18 @@ def test_filter_response_of_a_fitted_estimator(synthetic):
         plot_filter_response(est, sfreq=500.0)
 
 
+@pytest.mark.parametrize("sfreq", [250, 1000, 5000, 20000])
+def test_filter_response_edge_labels_never_overlap(sfreq):
+    """LUNA's 50 and 60 Hz notch labels overlapped at 5 kHz (the log axis squeezes them together)."""
+    fig = plot_filter_response("luna", sfreq=sfreq, form="continuous")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = fig.axes[0].texts
+    assert sorted(t.get_text() for t in texts) == ["high-pass 0.1 Hz", "low-pass 75 Hz", "notch 50 Hz", "notch 60 Hz"]
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+
+
 def test_filter_response_bad_inputs():
     with pytest.raises(ValueError, match="No filter to plot"):
         plot_filter_response("bendr", sfreq=256.0)
