@@ -1,6 +1,6 @@
 """The documentation site: built with warnings as errors, then opened in headless Chromium.
 
-One build (module fixture, ~40 s of CPU on 2 cores: most of it the gallery's plot_ examples)
+One build (module fixture, ~50 s of CPU on 2 cores: most of it the gallery's plot_ examples)
 into pytest's tmp_path; then the rendered DOM of the index, an API page and a gallery
 page is checked, and every relative link of the site (and of those three DOMs) must
 point to an existing file and, with ``#anchor``, to an existing id in it.
