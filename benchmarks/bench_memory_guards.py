@@ -42,8 +42,8 @@ CASES = {
                                     split_overlap=0.99, model_kwargs=tiny("labram"), batch_size=16)
         out = est.fit(X).transform(X)
     """,
-    # fine-tuning on 16 trials of 60 s, LaBraM's 15 s sub-windows every 0.15 s: 301 per trial, 4816 in all
-    # (1.1 GiB adapted at 200 Hz; forwarded with gradients a batch of 16 trials at once: 4816 windows)
+    # fine-tuning on 16 trials of 60 s, LaBraM's 15 s sub-windows every 0.152 s: 298 per trial, 4768 in all
+    # (1.0 GiB adapted at 200 Hz; forwarded with gradients a batch of 16 trials at once: 4768 windows)
     "labram-finetune-split-0.99": """
         X = rng.standard_normal((16, 19, 60 * 250), dtype=np.float32) * 20
         est = FoundationClassifier("labram", sfreq=250, ch_names=NAMES, window_policy="split",

@@ -3,7 +3,7 @@
 A trial cut into ``n_sub`` sub-windows is ``n_sub`` windows for the backbone (up to 100 times the
 trial's samples with ``split_overlap``). Adapting the whole training set up front, or forwarding a
 batch's ``batch_size * n_sub`` windows at once with their activations kept for the backward pass,
-grows with that redundancy: 64 trials of 60 s with 301 sub-windows each are 19,264 LaBraM windows
+grows with that redundancy: 64 trials of 60 s at 200 Hz with 301 sub-windows each are 19,264 LaBraM windows
 per batch. Here skorch trains on trial indices; each batch's sub-windows are cut, adapted and
 forwarded ``max_windows`` at a time, as the inference path does. When a batch takes several such
 chunks, each chunk is recomputed in the backward pass (``torch.utils.checkpoint``), so only one
