@@ -93,7 +93,8 @@ def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=
 
     Returns
     -------
-    X : ndarray of float64, shape (n_trials, n_chans, n_times)
+    X : ndarray of float32 or float64, shape (n_trials, n_chans, n_times)
+        The input itself when it is a float32 or float64 array (not copied), else converted to float32.
     info : RecordingInfo
     """
     if isinstance(X, mne.io.BaseRaw):
@@ -141,7 +142,11 @@ def check_eeg_input(estimator, X, *, sfreq, ch_names, units, reset, fitted_info=
     if len(X) and 0 in X.shape[1:]:
         raise ValueError(f"X has windows of shape {X.shape[1:]}: every window needs at least one channel "
                          "and one sample.")
-    X = validate_data(estimator, X, allow_nd=True, dtype=np.float64, reset=reset, ensure_min_features=1)
+    # float32 and float64 kept as they are (the adapter computes in float32): a float64 copy of
+    # float32 input was twice its size; other dtypes (integers, float16) become float32, which holds
+    # ADC counts exactly up to 2**24
+    X = validate_data(estimator, X, allow_nd=True, dtype=[np.float32, np.float64], reset=reset,
+                      ensure_min_features=1)
     if X.shape[1] != len(info.ch_names):
         raise ValueError(
             f"ch_names has {len(info.ch_names)} names but X has {X.shape[1]} channels; "

@@ -201,8 +201,12 @@ def test_resampling_in_blocks_equals_one_product(monkeypatch, up, down):
     calls = []
     block = resampler._grouped_block
     monkeypatch.setattr(resampler, "_grouped_block", lambda *a: calls.append(a[2]) or block(*a))
+    padded = []  # rows padded at once: a padded copy of the whole input was the adapter's largest
+    pad = resampler._pad
+    monkeypatch.setattr(resampler, "_pad", lambda x: padded.append(len(x)) or pad(x))
     np.testing.assert_allclose(resampler(X), whole, atol=1e-5)
     assert len(calls) > 1 and max(calls) < resampler.n_steps
+    assert sum(padded) == 15 and max(padded) == 1  # BLOCK_BYTES holds one padded row
 @pytest.mark.slow
 @pytest.mark.parametrize("model", list_models())
 def test_every_rate_works_at_every_window_length(model, rng):

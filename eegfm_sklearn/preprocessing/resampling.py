@@ -223,10 +223,21 @@ class PolyphaseResampler:
         if n_times != self.n_times_in:
             raise ValueError(f"Expected windows of {self.n_times_in} samples, got {n_times}.")
         x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).reshape(-1, n_times)
+        # rows padded and resampled a block at a time: a padded copy of the whole input (hours of
+        # EEG) would be the largest allocation of the adapter
+        block = max(1, BLOCK_BYTES // (4 * self.padded_length))
+        if block >= len(x):
+            return self._rows(x).reshape(n_trials, n_chans, -1).numpy()
+        out = np.empty((len(x), self.n_times_out), dtype=np.float32)
+        for r in range(0, len(x), block):
+            out[r : r + block] = self._rows(x[r : r + block]).numpy()
+        return out.reshape(n_trials, n_chans, -1)
+
+    def _rows(self, x):
+        """Resample the rows of x (n_rows, n_times_in) -> (n_rows, n_times_out)."""
         with torch.inference_mode():
             out = self._grouped(self._pad(x))
-            out = out[..., self.position].reshape(n_trials, n_chans, -1)[..., : self.n_times_out]
-        return out.numpy()
+            return out[..., self.position].reshape(len(x), -1)[..., : self.n_times_out]
 
     def _grouped(self, rows):
         """The batched product, over blocks of rows and steps: its gathered copy stays under ``BLOCK_BYTES``.
