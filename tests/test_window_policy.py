@@ -412,6 +412,35 @@ def test_split_training_chunks_give_the_gradient_of_the_whole_batch():
         torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-6)
 
 
+def test_split_training_does_not_recompute_a_backbone_with_batch_norm():
+    """Recomputing a chunk in backward would update batch-norm running statistics a second time."""
+    from eegfm_sklearn.estimators.split_training import SplitTrialsModule, window_chunks
+
+    class WithBatchNorm(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm, self.head = torch.nn.LazyBatchNorm1d(), torch.nn.LazyLinear(2)
+
+        def forward(self, x):  # (n, chans, times) -> (n, 2)
+            return self.head(self.norm(x)).mean(1)
+
+        def pool_trials(self, out, n_sub):
+            return out.reshape(-1, n_sub, out.shape[-1]).mean(1)
+
+    names = list(CHANNELS[:8])
+    X = np.random.default_rng(1).standard_normal((3, len(names), 2000)).astype(np.float32) * 20
+    est = FoundationTransformer(**tiny("labram", sfreq=200, ch_names=names, window_policy="split",
+                                       max_window_seconds=1.0, split_overlap=0.5)).fit(X)
+    module = WithBatchNorm().train()
+    with torch.no_grad():
+        module(torch.from_numpy(est.adapter_.transform(X[:1], part=slice(0, 1))))  # materialise the lazy layers
+    module.norm.reset_running_stats()
+    n_chunks = len(window_chunks(3, est.adapter_.n_sub_, 3))
+    assert n_chunks > 1
+    SplitTrialsModule(module, est.adapter_, X, 3)(torch.arange(3)).sum().backward()
+    assert int(module.norm.num_batches_tracked) == n_chunks  # each chunk's statistics counted once
+
+
 def test_split_overlap_that_repeats_each_sample_thousands_of_times_is_refused():
     X = np.zeros((2, 4, 60 * 200), dtype=np.float32)
     est = FoundationTransformer(**tiny("labram", sfreq=200, ch_names=["Fp1", "Fp2", "C3", "C4"],

@@ -8,8 +8,8 @@ per batch. Here skorch trains on trial indices; each batch's sub-windows are cut
 forwarded ``max_windows`` at a time, as the inference path does. When a batch takes several such
 chunks, each chunk is recomputed in the backward pass (``torch.utils.checkpoint``), so only one
 chunk's activations and adapted sub-windows are held at a time; the gradients are those of the
-whole batch. (A recomputed chunk would update batch-norm running statistics twice; no card's
-backbone has batch norm.)
+whole batch. A backbone with batch norm is not recomputed (that would update its running
+statistics twice): its chunks keep their activations, as one batch would.
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ class SplitTrialsModule(nn.Module):
         self.X = X
         self.max_windows = int(max_windows)
         self.prefiltered = bool(prefiltered)
+        self._batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
 
     def _chunk(self, trials, part, anchor):
         # anchor: a tensor on the module's device, so that checkpoint saves and restores that device's RNG
@@ -89,7 +90,7 @@ class SplitTrialsModule(nn.Module):
         rows = np.asarray(idx.detach().cpu()).astype(np.int64).ravel()
         anchor = next(self.module.parameters()).new_empty(0)
         chunks = window_chunks(len(rows), self.adapter.n_sub_, self.max_windows)
-        recompute = len(chunks) > 1 and torch.is_grad_enabled()
+        recompute = len(chunks) > 1 and torch.is_grad_enabled() and not self._batch_norm
         outs = []
         for trials, part in chunks:
             run = partial(self._chunk, rows[trials], part)
