@@ -23,9 +23,14 @@ from eegfm_sklearn.utils._data_dir import get_data_dir
 
 # Under pytest-xdist (`-n 2`: one worker per core) each worker computes on one thread: two workers
 # with two threads each would oversubscribe the cores (torch's and BLAS's pools spin while waiting).
+# Interpreters the tests start (examples, benchmarks, the CLI) inherit the limit through the environment.
+N_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+CPU_SHARE = max(1, min(2, (os.cpu_count() or 1) // N_WORKERS))  # threads a test may use without oversubscribing
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    torch.set_num_threads(1)
-    threadpool_limits(1)
+    torch.set_num_threads(CPU_SHARE)
+    threadpool_limits(CPU_SHARE)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(CPU_SHARE)
 
 MODELS = tuple(list_models())
 # Models with published weights (the others are architecture-only cards).

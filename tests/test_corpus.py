@@ -16,6 +16,7 @@ from pathlib import Path
 
 import mne
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -136,7 +137,11 @@ def test_damaged_shard_recomputed_changed_model_refused(tmp_path):
     before = rows(out)
     shard = out / first["shard"].iloc[0]
     data = bytearray(shard.read_bytes())
-    data[len(data) // 2] ^= 0xFF  # one flipped byte in the middle: same size, footer intact
+    # one flipped byte in the values of a middle embedding column (a page's data, which its CRC covers):
+    # same size, footer intact (the middle of the file lies in the footer when it lists many columns)
+    chunk = pq.read_metadata(shard).row_group(0).column(len(before.columns) // 2)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    data[start + chunk.total_compressed_size - 1] ^= 0xFF
     shard.write_bytes(bytes(data))
     assert shard_record(shard) is None
     again = embed_recordings(files, out, **KW)

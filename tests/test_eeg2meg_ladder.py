@@ -17,16 +17,18 @@ from eegfm_sklearn.eeg2meg import EEGToMEGRegressor
 from eegfm_sklearn.eeg2meg.ladder import LADDER_CONFIGS, ladder_data
 from eegfm_sklearn.eeg2meg.metrics import channel_r2
 
-from conftest import require_data
+from conftest import CPU_SHARE, require_data
 
 GOALS = {("continuous", "instant"): 0.9, ("continuous", "fir"): 0.8, ("tokens", "instant"): 0.7, ("tokens", "fir"): 0.6}
 
 
 @pytest.fixture(autouse=True)
 def _two_threads():
+    # two threads where the test has the 2-core box to itself; one per worker under `-n 2` (spinning
+    # thread pools of two workers on two cores made a fit 10x slower)
     n = torch.get_num_threads()
-    torch.set_num_threads(2)
-    with threadpool_limits(2):
+    torch.set_num_threads(CPU_SHARE)
+    with threadpool_limits(CPU_SHARE):
         yield
     torch.set_num_threads(n)
 
