@@ -12,7 +12,7 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..estimators.params import COMMON, Satisfies, _non_negative, _positive
+from ..estimators.params import COMMON, Satisfies, non_negative, positive
 from .brainformer import STRATEGIES
 from .networks import network_modes
 
@@ -48,10 +48,10 @@ REGRESSOR = {
     "decoding": [StrOptions(set(STRATEGIES))],
     "decoding_temperature": [Interval(Real, 0, None, closed="neither")],
     "decoding_top_k": [None, _at_least(1)],
-    "max_epochs": [_non_negative(Integral)],
+    "max_epochs": [non_negative(Integral)],
     "batch_size": COMMON["batch_size"],
-    "lr": [_positive()],
-    "weight_decay": [_non_negative()],
+    "lr": [positive()],
+    "weight_decay": [non_negative()],
     "random_state": COMMON["random_state"],
     "device": COMMON["device"],
     "verbose": COMMON["verbose"],

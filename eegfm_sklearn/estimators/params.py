@@ -90,7 +90,12 @@ def _positive(kind=Real):
 
 
 def _non_negative(kind=Real):
+    """Finite and >= 0."""
     return Number(kind, 0, None, closed="left")
+
+
+# Public within the package: other estimators' declarations (eeg2meg.params) use them too.
+positive, non_negative = _positive, _non_negative
 
 
 PATH = (str, os.PathLike)
