@@ -22,8 +22,6 @@ This is the network of ``mode="continuous"`` (see :mod:`.networks`).
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -183,7 +181,9 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
         self.meg_channel_embed = nn.Parameter(torch.randn(n_chans_out, d_model) * 0.02)
         # The decoder starts from a linear channel mix of the EEG segment embeddings, one mix per
         # embedding feature: features hold different lags, so this is a learned FIR per channel pair.
-        self.channel_mix = nn.Parameter(torch.randn(n_chans_out, n_chans_in, d_model) / math.sqrt(n_chans_in))
+        # It starts at zero: a random start is a random EEG->MEG map that Adam's small steps take
+        # hundreds of updates to undo (the guide, "what was wrong").
+        self.channel_mix = nn.Parameter(torch.zeros(n_chans_out, n_chans_in, d_model))
         # Linear spatio-temporal path (lags -skip_lags..skip_lags); the transformer adds the rest.
         self.skip_lags = int(skip_lags)
         self.linear_skip = (
