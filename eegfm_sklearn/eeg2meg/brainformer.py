@@ -256,8 +256,9 @@ class BrainformerNetwork(EEGToMEGNetwork):
                 nn.init.normal_(table.weight, std=0.02)
         # The decoder's stream starts as a learned linear mix of the EEG token embeddings of steps
         # t - stem_lags .. t + stem_lags (MEG is, to first order, a lagged linear mix of the sources).
+        # It starts at zero, as the continuous network's channel mix: a random start is a random map.
         n_taps = 2 * self.stem_lags + 1
-        self.stem = nn.Parameter(torch.randn(n_taps, n_chans_out, n_chans_in) / math.sqrt(n_chans_in * n_taps))
+        self.stem = nn.Parameter(torch.zeros(n_taps, n_chans_out, n_chans_in))
         # Time steps and channel indices get fixed codes, computed when used: nothing to train or
         # save, and nothing a loader that builds the module on the meta device could leave empty.
         args = (d_model, n_heads, d_ff, dropout, n_routers, max_len)
