@@ -12,7 +12,8 @@ rounds. The machine's load average is printed before and after.
 Cases: ``import torch``; ``import eegfm_sklearn``; ``from eegfm_sklearn
 import FoundationTransformer`` (scikit-learn and torch come with it);
 ``eegfm --help``; ``eegfm models``; ``eegfm embed`` on a missing file;
-``eegfm embed`` to a wrong suffix (argparse, exit 2).
+``eegfm embed`` to a wrong suffix (argparse, exit 2); the quickstart example
+on a machine without the recordings (it must fail, saying so, within 2 s).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import time
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = "from eegfm_sklearn.cli import main; import sys; sys.exit(main({argv!r}))"
 CASES = {
     "import torch": "import torch",
@@ -34,6 +36,11 @@ CASES = {
     "eegfm models": CLI.format(argv=["models"]),
     "eegfm embed absent.edf": CLI.format(argv=["embed", "absent.edf", "-o", "out.npy", "--model", "labram"]),
     "eegfm embed -o out.txt": CLI.format(argv=["embed", "absent.edf", "-o", "out.txt", "--model", "labram"]),
+    # the README's main job on a machine without the recordings (and no network to fetch them)
+    "quickstart, no recordings": (
+        "import os, runpy, sys, tempfile; os.environ['EEGFM_DATA_DIR'] = tempfile.mkdtemp(); "
+        "os.environ['EEGFM_EEGMAT_URL'] = 'http://127.0.0.1:9/'; sys.argv = ['quickstart_eegmat.py']; "
+        "runpy.run_path('examples/quickstart_eegmat.py', run_name='__main__')"),
 }
 
 
@@ -42,7 +49,7 @@ def run_once(code, env):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   check=False)
+                   check=False, cwd=ROOT)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -52,8 +59,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     print(f"load average before: {', '.join(f'{x:.1f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
     for code in CASES.values():  # warm the file cache
         run_once(code, env)

@@ -20,6 +20,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .utils.hashing import sha256_array
+
 # scikit-learn is imported inside the functions: the command line's parser reads this module's names
 COLUMNS = ("model", "strategy", "seed", "fold", "test_group", "n_train", "n_test", "metric", "score",
            "fit_seconds", "score_seconds")
@@ -333,7 +335,7 @@ def benchmark(models, data, strategies=STRATEGIES, *, cv="loso", n_seeds=1, base
     folds = _folds(cv, data)
     if results_dir is not None:
         Path(results_dir).mkdir(parents=True, exist_ok=True)
-    data_hash = hashlib.sha256(np.ascontiguousarray(data.X).tobytes()).hexdigest()
+    data_hash = sha256_array(data.X)  # read in place: a copy of the data set only to hash it
     base = {"data": data_hash, "y": data.y.tolist(), "sfreq": data.sfreq, "ch_names": data.ch_names,
             "units": data.units, "metric": metric}
 

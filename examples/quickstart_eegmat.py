@@ -25,21 +25,19 @@ import sys
 import time
 
 import numpy as np
-import pandas as pd
-from scipy.signal import welch
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score
-from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from eegfm_sklearn import FoundationTransformer, get_model_card
+from eegfm_sklearn import get_model_card
 from eegfm_sklearn.datasets import DataNotFoundError, load_eegmat
-from eegfm_sklearn.weights import WeightsError
+from eegfm_sklearn.weights.errors import WeightsError
+
+# torch, scikit-learn and pandas are imported in main() once the recordings are found: without
+# them the script stops in about a second instead of after loading the models' libraries.
 
 
 def log_band_power(X, sfreq=500.0):
     """Log power in delta..beta bands, per channel: (n, n_chans * 4)."""
+    from scipy.signal import welch
+
     freqs, psd = welch(X, fs=sfreq, nperseg=int(sfreq), axis=-1)
     bands = [(1, 4), (4, 8), (8, 13), (13, 30)]
     power = [psd[..., (freqs >= lo) & (freqs < hi)].mean(-1) for lo, hi in bands]
@@ -62,6 +60,15 @@ def main():
     data = load_eegmat(subjects=range(args.subjects), window_seconds=4.0, data_dir=args.data_dir)
     print(f"EEGMAT: {len(data.y)} windows of {data.X.shape[1]} channels x {data.X.shape[2]} samples "
           f"at {data.sfreq:g} Hz from {args.subjects} subjects")
+
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+    from sklearn.model_selection import LeaveOneGroupOut, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    from eegfm_sklearn import FoundationTransformer
 
     # cache="memory": each window is embedded once, whatever the number of folds
     encoder = FoundationTransformer(args.model, weights=args.weights, sfreq=data.sfreq,

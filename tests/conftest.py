@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
+import http.server
+import os
+import re
+import threading
 import warnings
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from eegfm_sklearn import get_model_card, list_models
 from eegfm_sklearn.datasets import load_eegmat
 from eegfm_sklearn.preprocessing.channels import STANDARD_19  # noqa: F401  (the 10-20 montage every card adapts)
 from eegfm_sklearn.utils._data_dir import get_data_dir
+
+# Under pytest-xdist (`-n 2`: one worker per core) each worker computes on one thread: two workers
+# with two threads each would oversubscribe the cores (torch's and BLAS's pools spin while waiting).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
+    threadpool_limits(1)
 
 MODELS = tuple(list_models())
 # Models with published weights (the others are architecture-only cards).
@@ -254,3 +268,70 @@ def fitted_tiny(synthetic):
         return fitted[cls, model]
 
     return get
+
+
+# ------------------------------------------------ a Hugging Face Hub on 127.0.0.1
+
+HUB_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+class _HubHandler(http.server.BaseHTTPRequestHandler):
+    files: dict = {}  # (repo_id, filename) -> bytes
+
+    def _serve(self, body):
+        match = re.match(r"^/(.+?/.+?)/resolve/([^/]+)/(.+)$", unquote(urlparse(self.path).path))
+        data = self.files.get((match[1], match[3])) if match else None
+        if data is None:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.send_header("X-Repo-Commit", HUB_COMMIT)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", HUB_COMMIT)
+        self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def do_HEAD(self):  # noqa: N802 (http.server API)
+        self._serve(body=False)
+
+    def do_GET(self):  # noqa: N802
+        self._serve(body=True)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """Serve ``hub.files`` at HF_ENDPOINT (huggingface_hub downloads from it); ``hub.stop()`` takes it down."""
+    handler = type("Handler", (_HubHandler,), {"files": {}})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+
+    class Hub:
+        files = handler.files
+
+        def publish(self, repo_id, folder):
+            for path in Path(folder).iterdir():
+                self.files[(repo_id, path.name)] = path.read_bytes()
+
+        def stop(self):
+            server.shutdown()
+            server.server_close()
+
+    hub = Hub()
+    yield hub
+    if thread.is_alive():
+        hub.stop()
+

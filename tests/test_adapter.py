@@ -300,3 +300,40 @@ def test_impossible_electrode_geometry_is_refused(case, match):
             _tiny_biot(names, montage=montage).fit(X)
         _tiny_biot(names, montage=mne.channels.make_dig_montage(  # the same layout in metres works
             ch_pos=dict(zip(names, _electrode_positions(8))), coord_frame="head")).fit(X)
+
+
+def test_long_window_is_mapped_after_downsampling_and_scaled_in_place(monkeypatch):
+    """BENDR on one long 1000 Hz window: no copy of the whole input at its rate, one output-sized scaling."""
+    import tracemalloc
+
+    import eegfm_sklearn.preprocessing.adapter as adapter_module
+
+    X = np.random.default_rng(0).standard_normal((1, 19, 50_000)).astype(np.float32) * 20
+    ad = InputAdapter(get_model_card("bendr"), 1000.0, STANDARD_19).fit(X)
+    assert ad.matrix_.shape == (19, 19) and ad.down_ > ad.up_
+    mapped = []
+    original = adapter_module._map_channels
+    monkeypatch.setattr(adapter_module, "_map_channels", lambda M, Y: mapped.append(Y.shape) or original(M, Y))
+    out = ad.transform(X)
+    assert mapped == [(1, 19, ad.resampler_.n_times_out)]  # mapped at 256 Hz, not on the 1000 Hz input
+    # the scaling allocates its output (the 20th row included) and no full-size temporary
+    Y = ad._before_scaling(X)
+    tracemalloc.start()
+    scaled = ad.card.scaling.apply(Y, ad.stats_)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1.2 * scaled.nbytes
+    np.testing.assert_allclose(scaled, out, rtol=0, atol=0)
+    lo, hi = min(Y.min(), 0), max(Y.max(), 0)  # the min-max as written before: out of place
+    np.testing.assert_array_equal(scaled[:, :-1], (2.0 * (Y - lo) / (hi - lo) - 1.0).astype(np.float32))
+
+
+def test_stated_memory_grows_with_the_windows_only_by_their_output():
+    """Adapting is done in passes of CHUNK windows: beyond one pass, only the adapted output grows."""
+    from eegfm_sklearn.preprocessing.adapter import CHUNK
+
+    X = np.zeros((2, 19, 2500), dtype=np.float32)
+    ad = InputAdapter(get_model_card("biot"), 250.0, STANDARD_19).fit(X)
+    per_window = (16 + 0) * ad.n_times_out_ * 4  # 16 bipolar slots, float32
+    assert ad.working_bytes(10 * CHUNK) - ad.working_bytes(CHUNK) == 9 * CHUNK * per_window
+    assert ad.working_bytes(CHUNK) - ad.working_bytes(1) > (CHUNK - 1) * per_window  # the pass grows too

@@ -363,3 +363,17 @@ def test_parameters_are_checked_before_weights_are_resolved(synthetic, monkeypat
     est = T(synthetic, weights="someone/missing-repo", batch_size=0)
     with pytest.raises(ValueError, match="'batch_size' parameter"):
         est.fit(synthetic.X)
+
+
+@pytest.mark.parametrize("dtype, kept", [(np.float32, True), (np.float64, True), (np.int16, False),
+                                         (np.float16, False)])
+def test_validation_keeps_float_input_without_a_copy(synthetic, dtype, kept):
+    """A float64 copy of float32 input was twice its size (BENDR: 5x the input at its peak)."""
+    from eegfm_sklearn.validation import check_eeg_input
+
+    X = (np.random.default_rng(0).standard_normal((2, 19, 600)) * 20).astype(dtype)
+    est = T(synthetic, sfreq=200)
+    out, _ = check_eeg_input(est, X, sfreq=200, ch_names=est.ch_names, units="uV", reset=True)
+    assert np.shares_memory(out, X) == kept
+    assert out.dtype == (dtype if kept else np.float32)
+    np.testing.assert_array_equal(out, X.astype(out.dtype))

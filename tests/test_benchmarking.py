@@ -198,3 +198,20 @@ def test_missing_pyriemann_names_the_extra(data, monkeypatch):
         benchmarking.benchmark([], data, ())
     df = benchmarking.benchmark([], data, (), cv=GroupKFold(2), baselines=("bandpower",))  # still fine without
     assert set(df["model"]) == {"bandpower"}
+
+
+def test_the_data_digest_reads_the_array_in_place():
+    """benchmark() hashed a copy of the whole data set (tobytes) to produce 64 characters."""
+    import hashlib
+    import tracemalloc
+
+    from eegfm_sklearn.utils.hashing import sha256_array
+
+    X = np.random.default_rng(0).standard_normal((64, 19, 1000)).astype(np.float32)  # 4.9 MB
+    for array in (X, X[:, ::2], X.transpose(2, 0, 1)):  # contiguous, then two strided views
+        assert sha256_array(array) == hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+    tracemalloc.start()
+    sha256_array(X)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < X.nbytes / 50

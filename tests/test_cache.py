@@ -6,6 +6,7 @@ import json
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import joblib
 import numpy as np
@@ -227,6 +228,43 @@ def test_weights_identified_by_content_not_size_and_mtime(windows, tmp_path):
     assert not np.allclose(expected, old)
     again = FoundationTransformer(**tiny("biot", sfreq=200, ch_names=NAMES, weights=str(folder), cache="memory"))
     np.testing.assert_array_equal(again.fit(windows).transform(windows), expected)
+
+
+def test_weights_read_once_per_fit_even_when_the_build_waits_for_a_miss(windows, tmp_path, monkeypatch):
+    folder = _encoder().fit(windows).save_pretrained(tmp_path / "weights")
+    made = partial(FoundationTransformer, **tiny("biot", sfreq=200, ch_names=NAMES, weights=str(folder),
+                                                 cache="memory"))
+    expected = made().fit(windows).transform(windows)  # fills the cache's meta: the next fit builds nothing
+    reads = []
+    real = base_module.FoundationEstimatorBase._resolve_weights
+    monkeypatch.setattr(base_module.FoundationEstimatorBase, "_resolve_weights",
+                        lambda self: reads.append(1) or real(self))
+    est = made().fit(windows)
+    assert "module_" not in vars(est) and len(reads) == 1
+    fresh = windows + 1.0  # misses: the backbone is built now, from the tensors read in fit
+    np.testing.assert_array_equal(est.transform(fresh), made().set_params(cache=None).fit(windows).transform(fresh))
+    assert len(reads) == 2  # the second read is the uncached estimator's fit
+    np.testing.assert_array_equal(est.transform(windows), expected)
+
+
+def test_unpickled_estimator_refuses_weights_changed_since_fit(windows, tmp_path):
+    folder = _encoder().fit(windows).save_pretrained(tmp_path / "weights")
+    made = partial(FoundationTransformer, **tiny("biot", sfreq=200, ch_names=NAMES, weights=str(folder),
+                                                 cache="memory"))
+    made().fit(windows).transform(windows[:1])
+    est = made().fit(windows)
+    assert "module_" not in vars(est)
+    blob = joblib.dump(est, tmp_path / "est.joblib")[0]
+    path = folder / "model.safetensors"
+    with safe_open(path, "pt") as f:
+        metadata = f.metadata()
+    state = load_file(path)
+    name = next(k for k, v in state.items() if v.ndim == 2 and "final_layer" not in k)
+    state[name] = state[name] * 0.5
+    save_file(state, path, metadata=metadata)
+    # its cache key names the fit-time content: building from the new file would store other embeddings under it
+    with pytest.raises(ValueError, match="changed since fit.*call fit again"):
+        joblib.load(blob).transform(windows + 1.0)
 
 
 @pytest.mark.parametrize("error", [PermissionError(errno.EACCES, "Permission denied"),

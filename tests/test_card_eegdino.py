@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_weights_hub import hub  # noqa: F401 (a local stand-in for the Hugging Face Hub)
 
 from eegfm_sklearn.cards import get_model_card
 from eegfm_sklearn.cards.eegdino import EEGDINO_CHANNELS, MEDIUM_KWARGS
@@ -45,7 +44,7 @@ def test_small_full_size_folder_loads_every_backbone_tensor(tmp_path):
                                    CARD.features(ref(x, return_features=True)), rtol=0, atol=1e-5)
 
 
-def test_medium_by_registry_name_builds_the_medium_architecture(hub, tmp_path, monkeypatch):  # noqa: F811
+def test_medium_by_registry_name_builds_the_medium_architecture(hub, tmp_path, monkeypatch):
     ckpt = CARD.get_checkpoint("eegdino-medium")
     medium = CARD.for_checkpoint(ckpt)
     torch.manual_seed(0)

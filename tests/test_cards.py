@@ -211,6 +211,20 @@ def test_docs_model_table_is_generated_from_the_cards():
     assert model_table() in text, "docs/models.md is stale: python -m eegfm_sklearn.cards._table > docs/models.md"
 
 
+def test_model_table_marks_a_stale_throughput(tmp_path, monkeypatch):
+    import json
+
+    from eegfm_sklearn.cards import _table
+
+    speed = {"labram": {"ours_per_s": 5.0, "ratio": 0.9},
+             "biot": {"ours_per_s": 7.0, "ratio": 0.8, "stale": "measured before the card changed"}}
+    (tmp_path / "throughput.json").write_text(json.dumps(speed))
+    monkeypatch.setattr(_table, "THROUGHPUT", tmp_path / "throughput.json")
+    rows = {row.split(" | ")[0].strip("| `"): row for row in _table.model_table(with_params=False).splitlines()}
+    assert rows["biot"].endswith("| 7 (0.80x) (stale: see the performance guide) |")
+    assert rows["labram"].endswith("| 5 (0.90x) |")
+
+
 # ------------------------------------------------------- other caps
 def _cap(kind):
     """(data in V (n_windows, n_chans, n_times), sfreq, names, positions) of a real recording."""

@@ -307,6 +307,7 @@ def test_warnings_print_as_one_line_without_source(capsys, tmp_path):
     assert code == 0, err
     lines = [line for line in err.splitlines() if "warning" in line.lower()]
     assert any(line.startswith("eegfm embed: warning: ") for line in lines), err
+    assert len(set(lines)) == len(lines), err  # each warning once, not once per chunk
     assert ".py:" not in err and "warnings.warn" not in err, err
 
 

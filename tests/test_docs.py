@@ -1,6 +1,6 @@
 """The documentation site: built with warnings as errors, then opened in headless Chromium.
 
-One build (module fixture, ~45 s on 2 cores: most of it the gallery's plot_ examples)
+One build (module fixture, ~50 s of CPU on 2 cores: most of it the gallery's plot_ examples)
 into pytest's tmp_path; then the rendered DOM of the index, an API page and a gallery
 page is checked, and every relative link of the site (and of those three DOMs) must
 point to an existing file and, with ``#anchor``, to an existing id in it.
@@ -189,3 +189,46 @@ def test_every_gallery_script_ran_and_drew_a_figure(site, script):
     assert page.is_file(), script
     images = sorted((site / "_images").glob(f"sphx_glr_{script}_*.png"))
     assert images and all(p.stat().st_size > 5_000 for p in images), script
+
+
+# Written into a copy of a page: on load, each article table's rendered width and its container's.
+_MEASURE_TABLES = """<script>window.addEventListener('load', () => {
+  const widths = [...document.querySelectorAll('.bd-article table')].map(
+    t => [t.scrollWidth, t.parentElement.clientWidth]);
+  document.body.setAttribute('data-table-widths', JSON.stringify(widths)); });</script>"""
+
+
+def table_widths(page: Path, tmp_path, width=1400) -> list:
+    """[table width, container width] (CSS px) of each article table, rendered at ``width`` px."""
+    import json
+    import re
+
+    probe = page.resolve().with_name(f"_probe_{page.name}")  # beside the page: its stylesheets resolve
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", _MEASURE_TABLES + "</body>"),
+                     encoding="utf-8")
+    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           f"--window-size={width},900", f"--user-data-dir={tmp_path / 'chromium-profile'}", "--dump-dom",
+           probe.as_uri()]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    finally:
+        probe.unlink()
+    found = re.search(r'data-table-widths="([^"]*)"', proc.stdout)
+    assert found, f"the page {page.name} did not report its tables:\n{proc.stderr[-2000:]}"
+    return json.loads(found.group(1).replace("&quot;", '"'))
+
+
+def test_card_pages_checkpoint_tables_fit_at_1400_px(site, tmp_path):
+    """Long file names, repository ids and URLs wrap (docs/_static/tables.css): no horizontal scrolling."""
+    from eegfm_sklearn import get_model_card, list_models
+
+    measured = 0
+    for name in list_models():
+        if not get_model_card(name).checkpoints:
+            continue
+        widths = table_widths(site / "generated" / "models" / f"{name}.html", tmp_path)
+        assert widths, name
+        wide = [w for w in widths if w[0] > w[1]]
+        assert not wide, f"{name}: tables wider than the article at 1400 px (table, container px): {wide}"
+        measured += 1
+    assert measured >= 10

@@ -32,6 +32,7 @@ from eegfm_sklearn.eeg2meg import (
 )
 from eegfm_sklearn.eeg2meg.networks import build_network, network_modes
 from eegfm_sklearn.eeg2meg.persist import load_network, save_folder
+from eegfm_sklearn.weights import WeightsError
 
 from conftest import require_data
 
@@ -125,6 +126,19 @@ def test_save_pretrained_round_trip(fitted, toy, tmp_path):
     with torch.inference_mode():
         y = net.predict_si(torch.as_tensor(toy[0], dtype=torch.float32)).double().numpy()
     np.testing.assert_allclose(y, fitted.predict(toy[0]), rtol=1e-3, atol=1e-5 * np.abs(y).max())
+
+
+def test_from_pretrained_reads_a_hub_repo_then_its_cache_when_the_hub_is_gone(fitted, toy, tmp_path, hub):
+    fitted.save_pretrained(tmp_path / "m")
+    hub.publish("lab/eeg2meg-tiny", tmp_path / "m")
+    cache = tmp_path / "hf-cache"
+    online = EEGToMEGRegressor.from_pretrained("lab/eeg2meg-tiny", cache_dir=cache)
+    np.testing.assert_array_equal(online.predict(toy[0]), fitted.predict(toy[0]))
+    hub.stop()  # unreachable now (connection refused), HF_HUB_OFFLINE unset: the probe sends it to the cache
+    offline = EEGToMEGRegressor.from_pretrained("lab/eeg2meg-tiny", cache_dir=cache)
+    np.testing.assert_array_equal(offline.predict(toy[0]), fitted.predict(toy[0]))
+    with pytest.raises(WeightsError, match=r"(?s)lab/eeg2meg-tiny.*could not be reached.*by hand"):
+        EEGToMEGRegressor.from_pretrained("lab/eeg2meg-tiny", cache_dir=tmp_path / "empty")
 
 
 def test_pickle_and_joblib_round_trip(fitted, toy, tmp_path):
@@ -317,6 +331,7 @@ def test_ridge_baselines_recover_lagged_map(toy):
     assert lagged.score(X, Y) > 0.999
     assert inst.score(X, Y) < lagged.score(X, Y) - 0.05
     assert lagged.coef_.shape == (6 * 3, 5)
+    assert lagged.n_features_in_ == lagged.n_eeg_channels_ == 6  # scikit-learn's name, as the network's has
 
 
 def test_metrics_split_by_sensor_type():

@@ -49,6 +49,21 @@ def _offline_env(tmp_path, **extra):
     return env
 
 
+
+
+def test_quickstart_without_recordings_fails_before_loading_torch(tmp_path):
+    # the no-data first run answers within a second: the model libraries load once data is found
+    # (import torch alone takes seconds; a timing here would depend on the machine's load)
+    proc = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "examples" / "quickstart_eegmat.py"),
+                           "--smoke"], cwd=ROOT, env=_offline_env(tmp_path), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1 and "error: " in proc.stderr, proc.stderr[-3000:]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "eegfm_sklearn.datasets" in imported  # the import log was read
+    heavy = imported & {"torch", "sklearn", "pandas", "scipy.signal", "braindecode", "skorch"}
+    assert not heavy, f"loaded before the recordings were found: {sorted(heavy)}"
+
 # -- missing recordings ---------------------------------------------------------------
 @pytest.mark.slow  # a fresh interpreter per example
 @pytest.mark.parametrize("example", _recording_examples())

@@ -3,8 +3,8 @@
 Each folder ``tests/parity/<case>/`` holds a fixture written by a generator script in
 ``tools/parity/`` from a checkout of the authors' repository (their code is never copied
 here): a checkpoint in the authors' published layout, an input, the authors' features and
-``meta.json`` saying which repository, commit and lines produced them. The package loads the
-checkpoint through ``weights=`` and must give the same features (docs/guide/parity.md).
+``meta.json`` saying which repository, commit (or released distribution) and lines produced
+them. The package loads the checkpoint through ``weights=`` and must give the same features (docs/guide/parity.md).
 
 ``meta["compare"]``: ``"transform"`` (default) runs ``FoundationTransformer.transform`` on
 ``X`` (the input adapter included: units, channels, scaling); ``"backbone"`` feeds ``X`` as
@@ -98,12 +98,23 @@ def test_backbone_mode_bypasses_the_adapter():
     assert relative_error(backbone_features(est, X), expected) > 0.1  # the adapter's scaling is skipped
 
 
+def _pin(source):
+    """What pins the authors' code: a git commit, or a released distribution (PyPI) and its hash."""
+    if "commit" in source:
+        return source["commit"][:7]
+    return source["distribution"]
+
+
 def test_every_fixture_names_its_source():
     assert CASES, "no parity fixture found"
     for case in CASES:
         meta = _meta(case)
-        assert {"repository", "commit", "lines", "generator"} <= set(meta["source"]), case
-        assert len(meta["source"]["commit"]) == 40, case
+        assert {"repository", "lines", "generator"} <= set(meta["source"]), case
+        if "commit" in meta["source"]:
+            assert len(meta["source"]["commit"]) == 40, case
+        else:  # code released as a package (ZUNA1.1: PyPI zuna; GitHub holds older code)
+            assert "==" in meta["source"]["distribution"], case
+            assert len(meta["source"]["sha256"]) == 64, case
         assert (PARITY.parents[1] / meta["source"]["generator"]).is_file(), case
         assert meta.get("compare", "transform") in {"transform", "backbone"}, case
         for name in (meta["checkpoint"], meta["input"], meta["features"]):
@@ -126,4 +137,4 @@ def test_every_exact_claim_in_a_card_has_a_fixture_and_vice_versa():
     for name, meta in fixture_models.items():
         parity = get_model_card(name).parity
         assert parity.startswith(("exact", "differs")), f"{name} has a fixture; its card must say what it shows"
-        assert meta["source"]["commit"][:7] in parity, (name, parity)
+        assert _pin(meta["source"]) in parity, (name, parity)

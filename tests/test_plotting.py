@@ -127,6 +127,24 @@ def test_subject_scores_average_over_seeds():
     assert ax.get_ylabel().startswith("balanced_accuracy")
 
 
+@pytest.mark.parametrize("n_groups, name", [(3, "{}"), (10, "subject-{:04d}"), (30, "sub-{:02d}")])
+def test_subject_scores_tick_labels_never_overlap(n_groups, name):
+    """Ten long group names used to be drawn flat (rotated only past 12 groups), on top of each other."""
+    table = results_table()
+    table = pd.concat([table.assign(test_group=table["test_group"] + 3 * k) for k in range(-(-n_groups // 3))],
+                      ignore_index=True)
+    table = table[table["test_group"] < n_groups].assign(test_group=lambda t: [name.format(g) for g in t["test_group"]])
+    fig = plot_subject_scores(table)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels()]
+    assert len(boxes) == n_groups
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    rotated = ax.get_xticklabels()[0].get_rotation() != 0
+    assert rotated == (n_groups == 10)  # names that fit (short ones; the figure widens with the groups) stay flat
+
+
 def test_subject_scores_pick_one_metric():
     table = results_table()
     other = table.assign(metric="roc_auc", score=table["score"] / 2)
@@ -236,6 +254,34 @@ def test_channel_report_bipolar_slots_sit_between_their_electrodes():
     np.testing.assert_allclose(slot_plot_positions(report), xyz)
 
 
+def _label_boxes(fig, slots):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in fig.axes[0].texts if t.get_text() in slots]
+    assert sorted(t.get_text() for t in texts) == sorted(slots)  # every slot named, once
+    return [t.get_window_extent(renderer) for t in texts]
+
+
+@pytest.mark.parametrize("model, names", [
+    ("biot", ["Fp1", "Fp2", "F7", "F3", "F4", "F8", "T7", "C3", "C4", "T8", "P7", "P3", "P4", "P8", "O1", "O2"]),
+    ("bendr", ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", "C4", "T4", "T5", "P3", "Pz", "P4",
+               "T6", "O1", "O2"]),
+    ("labram", list(get_model_card("labram").channels.names[:62])),  # a dense cap: 62 names
+])
+def test_channel_report_labels_overlap_neither_each_other_nor_the_points(model, names):
+    """BIOT's bipolar labels sit at the midpoints of neighbouring electrodes: they used to overlap."""
+    report = plan_channels(get_model_card(model).channels, names).report
+    fig = plot_channel_report(report, card=model)
+    boxes = _label_boxes(fig, [report.slots[k] for k in range(len(report.slots))])
+    overlapping = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    assert not overlapping, f"{len(overlapping)} pairs of labels overlap"
+    points = fig.axes[0].transData.transform(scatter_of(fig).get_offsets())
+    covered = [p for p in points for b in boxes if b.contains(*p)]
+    assert not covered, f"{len(covered)} points under a label"
+    inside = fig.bbox
+    assert all(inside.x0 <= b.x0 and b.x1 <= inside.x1 and inside.y0 <= b.y0 and b.y1 <= inside.y1 for b in boxes)
+
+
 def test_channel_report_zero_slots_and_recording_positions():
     names = ["Fp1", "Fp2", "Cz", "O1"]
     report = plan_channels(get_model_card("bendr").channels, names, missing="zero").report
@@ -308,6 +354,18 @@ def test_filter_response_of_a_fitted_estimator(synthetic):
     assert any(label.startswith("per 2 s window") for label in labels)
     with pytest.raises(ValueError, match="leave sfreq and window_seconds unset"):
         plot_filter_response(est, sfreq=500.0)
+
+
+@pytest.mark.parametrize("sfreq", [250, 1000, 5000, 20000])
+def test_filter_response_edge_labels_never_overlap(sfreq):
+    """LUNA's 50 and 60 Hz notch labels overlapped at 5 kHz (the log axis squeezes them together)."""
+    fig = plot_filter_response("luna", sfreq=sfreq, form="continuous")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = fig.axes[0].texts
+    assert sorted(t.get_text() for t in texts) == ["high-pass 0.1 Hz", "low-pass 75 Hz", "notch 50 Hz", "notch 60 Hz"]
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
 
 
 def test_filter_response_bad_inputs():

@@ -201,8 +201,12 @@ def test_resampling_in_blocks_equals_one_product(monkeypatch, up, down):
     calls = []
     block = resampler._grouped_block
     monkeypatch.setattr(resampler, "_grouped_block", lambda *a: calls.append(a[2]) or block(*a))
+    padded = []  # rows padded at once: a padded copy of the whole input was the adapter's largest
+    pad = resampler._pad
+    monkeypatch.setattr(resampler, "_pad", lambda x: padded.append(len(x)) or pad(x))
     np.testing.assert_allclose(resampler(X), whole, atol=1e-5)
     assert len(calls) > 1 and max(calls) < resampler.n_steps
+    assert sum(padded) == 15 and max(padded) == 1  # BLOCK_BYTES holds one padded row
 @pytest.mark.slow
 @pytest.mark.parametrize("model", list_models())
 def test_every_rate_works_at_every_window_length(model, rng):
@@ -213,3 +217,24 @@ def test_every_rate_works_at_every_window_length(model, rng):
 def test_odd_rates_work_at_the_shortest_window(model, rng):
     # The fast tier's share of the loop above: rates below, near and far above the cards' own.
     _check_rates_and_lengths(model, rng, (137.3, 300.3074951171875, 999.7), lambda c: _window_lengths(c)[:1])
+
+
+@pytest.mark.parametrize("up, down", [(1, 2), (2, 5), (4, 5)])
+def test_merged_steps_equal_one_step_per_product(eegmat_small, monkeypatch, up, down):
+    """Thin ratios compute several steps per product (faster); the values are those of one step per product."""
+    import eegfm_sklearn.preprocessing.resampling as resampling
+
+    X = eegmat_small.X[:4].astype(np.float32)
+    merged = resampling.PolyphaseResampler(up, down, X.shape[-1])
+    assert merged.merge > 1
+    with monkeypatch.context() as m:
+        m.setattr(resampling, "_merge_factor", lambda *a: 1)
+        single = resampling.PolyphaseResampler(up, down, X.shape[-1])
+    assert single.merge == 1
+    expected = single(X)
+    np.testing.assert_allclose(merged(X), expected, rtol=0, atol=1e-6 * np.abs(expected).max())
+    monkeypatch.setattr(resampling, "BLOCK_BYTES", 4096)  # in blocks of rows and merged steps too
+    np.testing.assert_allclose(merged(X), expected, rtol=0, atol=1e-6 * np.abs(expected).max())
+    reference = mne.filter.resample(X.astype(np.float64), up=up, down=down, method="polyphase", axis=-1,
+                                    verbose=False)
+    np.testing.assert_allclose(merged(X), reference, rtol=0, atol=1e-5 * np.abs(reference).max())

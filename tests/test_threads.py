@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from eegfm_sklearn import FoundationClassifier, FoundationTransformer
 from eegfm_sklearn.preprocessing.adapter import InputAdapter
@@ -59,17 +59,19 @@ def test_adapter_and_forward_run_under_the_setting(eegmat_small, seen):
 
 
 def test_none_makes_native_pools_follow_torch(eegmat_small, seen):
-    if max(p["num_threads"] for p in threadpool_info()) < 2 or torch.get_num_threads() < 2:
-        pytest.skip("needs pools of 2 threads or more to tell a limit apart")  # 1-core machines
     params = tiny("labram", sfreq=eegmat_small.sfreq, ch_names=eegmat_small.ch_names, random_state=0)
     est = FoundationTransformer(**params).fit(eegmat_small.X[:2])
     previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        seen.clear()
-        est.transform(eegmat_small.X[:2])
-    finally:
-        torch.set_num_threads(previous)
+    # pools of 2 before the call (a test worker may run on one thread), so that a limit can be told apart
+    with threadpool_limits(2):
+        if max(p["num_threads"] for p in threadpool_info()) < 2:
+            pytest.skip("the native pools cannot hold 2 threads here")  # a 1-core build of BLAS/OpenMP
+        torch.set_num_threads(1)
+        try:
+            seen.clear()
+            est.transform(eegmat_small.X[:2])
+        finally:
+            torch.set_num_threads(previous)
     assert seen and all(s == (1, [1]) for s in seen)
 
 

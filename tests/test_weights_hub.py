@@ -1,88 +1,20 @@
 """The Hugging Face path: download into the cache, then read it offline.
 
-A tiny Hub-compatible server on 127.0.0.1 (HF_ENDPOINT) serves files, so
-``hf_hub_download`` fills a real huggingface_hub cache; the server is then
-stopped and HF_HUB_OFFLINE=1 set. Nothing leaves the machine.
+A tiny Hub-compatible server on 127.0.0.1 (HF_ENDPOINT; the ``hub`` fixture in
+conftest.py) serves files, so ``hf_hub_download`` fills a real huggingface_hub
+cache; the server is then stopped and HF_HUB_OFFLINE=1 set. Nothing leaves the machine.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import http.server
-import re
-import threading
-from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 import pytest
 import torch
 
 from eegfm_sklearn.cards import get_model_card
 from eegfm_sklearn.weights import WeightsError, load_into_module, resolve_weights, save_weights_dir
-
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-
-
-class _HubHandler(http.server.BaseHTTPRequestHandler):
-    files: dict = {}  # (repo_id, filename) -> bytes
-
-    def _serve(self, body):
-        match = re.match(r"^/(.+?/.+?)/resolve/([^/]+)/(.+)$", unquote(urlparse(self.path).path))
-        data = self.files.get((match[1], match[3])) if match else None
-        if data is None:
-            self.send_response(404)
-            self.send_header("X-Error-Code", "EntryNotFound")
-            self.send_header("X-Repo-Commit", COMMIT)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("X-Repo-Commit", COMMIT)
-        self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if body:
-            self.wfile.write(data)
-
-    def do_HEAD(self):  # noqa: N802 (http.server API)
-        self._serve(body=False)
-
-    def do_GET(self):  # noqa: N802
-        self._serve(body=True)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def hub(monkeypatch):
-    """Serve ``hub.files`` at HF_ENDPOINT; ``hub.stop()`` takes it down."""
-    handler = type("Handler", (_HubHandler,), {"files": {}})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-
-    class Hub:
-        files = handler.files
-
-        def publish(self, repo_id, folder):
-            for path in Path(folder).iterdir():
-                self.files[(repo_id, path.name)] = path.read_bytes()
-
-        def stop(self):
-            server.shutdown()
-            server.server_close()
-
-    hub = Hub()
-    yield hub
-    if thread.is_alive():
-        hub.stop()
 
 
 @pytest.mark.slow

@@ -222,7 +222,7 @@ class _Record(Callback):
 
     def on_batch_end(self, net, batch=None, training=None, **kwargs):
         if training:
-            Xi, yi = batch
+            Xi, yi = batch  # trial indices: the sub-windows are cut batch by batch from them
             self.batches.append((tuple(Xi.shape), tuple(kwargs["y_pred"].shape), len(yi)))
 
 
@@ -239,7 +239,7 @@ def test_classifier_fine_tunes_on_split_trials_one_prediction_per_trial(eegmat_l
     n_sub = est.adapter_.n_sub_
     assert n_sub == _expected_n_sub(get_model_card(model), 30.0, 10.0) >= 3
     for x_shape, pred_shape, n_targets in record.batches:
-        assert len(x_shape) == 4 and x_shape[1] == n_sub  # (trials, sub-windows, chans, times)
+        assert x_shape == (n_targets,)  # one index per trial
         assert pred_shape == (n_targets, 2)  # the loss sees one prediction per trial
     assert sum(b[2] for b in record.batches) == len(y)
     proba = est.predict_proba(X)
@@ -344,6 +344,101 @@ def test_long_split_trials_are_cut_and_embedded_a_batch_of_subwindows_at_a_time(
     np.testing.assert_allclose(est.transform(X), expected, atol=1e-5)
     assert max(sizes) <= 4
     assert est.embedding_size_ == expected.shape[1]
+
+
+def test_fine_tuning_on_split_trials_cuts_and_forwards_a_batch_of_subwindows_at_a_time(monkeypatch):
+    """19 sub-windows per trial, batch_size=4: never more than 4 adapted or forwarded at once in fit."""
+    import eegfm_sklearn.backbone as backbone_module
+    import eegfm_sklearn.preprocessing.adapter as adapter_module
+
+    names = list(CHANNELS[:8])
+    X = np.random.default_rng(0).standard_normal((6, len(names), 2000)).astype(np.float32) * 20
+    adapted, forwarded = [], []
+    transform, forward = adapter_module.InputAdapter.transform, backbone_module.CardModule.forward
+
+    def spy_transform(self, *args, **kwargs):
+        out = transform(self, *args, **kwargs)
+        adapted.append(len(out))
+        return out
+
+    def spy_forward(self, x):
+        forwarded.append(x.shape[0] * (x.shape[1] if x.ndim == 4 else 1))
+        return forward(self, x)
+
+    monkeypatch.setattr(adapter_module.InputAdapter, "transform", spy_transform)
+    monkeypatch.setattr(backbone_module.CardModule, "forward", spy_forward)
+    est = FoundationClassifier(**tiny("labram", sfreq=200, ch_names=names, window_policy="split",
+                                      max_window_seconds=1.0, split_overlap=0.5, random_state=0, max_epochs=1,
+                                      batch_size=4))
+    est.fit(X, [0, 1, 0, 1, 0, 1])
+    assert est.adapter_.n_sub_ == 19
+    assert adapted and forwarded  # the spies saw the training
+    assert max(adapted) <= 4 and max(forwarded) <= 4
+    assert est.predict_proba(X).shape == (6, 2)
+
+
+def test_split_training_chunks_give_the_gradient_of_the_whole_batch():
+    """Sub-windows forwarded 3 at a time (recomputed in backward) or all at once: the same gradients."""
+    from eegfm_sklearn.estimators.split_training import SplitTrialsModule, prefilter, window_chunks
+
+    assert window_chunks(5, 19, 4) == [(slice(t, t + 1), slice(a, a + 4)) for t in range(5) for a in range(0, 19, 4)]
+    assert window_chunks(5, 2, 4) == [(slice(0, 2), slice(None)), (slice(2, 4), slice(None)),
+                                      (slice(4, 6), slice(None))]
+    names = list(CHANNELS[:8])
+    X = np.random.default_rng(1).standard_normal((3, len(names), 2000)).astype(np.float32) * 20
+    est = FoundationClassifier(**tiny("labram", sfreq=200, ch_names=names, window_policy="split",
+                                      max_window_seconds=1.0, split_overlap=0.5, random_state=0, max_epochs=1))
+    est.fit(X, [0, 1, 0])
+    module = est.module_.eval()  # no dropout: both runs compute the same function
+    idx = torch.tensor([2, 0, 1])
+    with torch.no_grad():  # the module's own path: all sub-windows of the trials at once
+        Xt = torch.from_numpy(est.adapter_.transform(X[[2, 0, 1]]))
+        expected = module(Xt.reshape(3, est.adapter_.n_sub_, *Xt.shape[1:]))
+    weight = torch.linspace(-1, 2, 6).reshape(3, 2)  # a loss that tells the trials and outputs apart
+    grads = []
+    for max_windows in (3, 1000):
+        module.zero_grad()
+        out = SplitTrialsModule(module, est.adapter_, X, max_windows)(idx)
+        torch.testing.assert_close(out.detach(), expected, rtol=1e-4, atol=1e-5)
+        (out * weight).sum().backward()
+        grads.append({n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys() and grads[0]
+    # the trials filtered once up front (what fit does): the same outputs
+    assert est.adapter_.filter_plan_.active
+    with torch.no_grad():
+        once = SplitTrialsModule(module, est.adapter_, prefilter(est.adapter_, X), 3, prefiltered=True)(idx)
+    torch.testing.assert_close(once, expected, rtol=1e-4, atol=1e-5)
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name], rtol=1e-4, atol=1e-6)
+
+
+def test_split_training_does_not_recompute_a_backbone_with_batch_norm():
+    """Recomputing a chunk in backward would update batch-norm running statistics a second time."""
+    from eegfm_sklearn.estimators.split_training import SplitTrialsModule, window_chunks
+
+    class WithBatchNorm(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm, self.head = torch.nn.LazyBatchNorm1d(), torch.nn.LazyLinear(2)
+
+        def forward(self, x):  # (n, chans, times) -> (n, 2)
+            return self.head(self.norm(x)).mean(1)
+
+        def pool_trials(self, out, n_sub):
+            return out.reshape(-1, n_sub, out.shape[-1]).mean(1)
+
+    names = list(CHANNELS[:8])
+    X = np.random.default_rng(1).standard_normal((3, len(names), 2000)).astype(np.float32) * 20
+    est = FoundationTransformer(**tiny("labram", sfreq=200, ch_names=names, window_policy="split",
+                                       max_window_seconds=1.0, split_overlap=0.5)).fit(X)
+    module = WithBatchNorm().train()
+    with torch.no_grad():
+        module(torch.from_numpy(est.adapter_.transform(X[:1], part=slice(0, 1))))  # materialise the lazy layers
+    module.norm.reset_running_stats()
+    n_chunks = len(window_chunks(3, est.adapter_.n_sub_, 3))
+    assert n_chunks > 1
+    SplitTrialsModule(module, est.adapter_, X, 3)(torch.arange(3)).sum().backward()
+    assert int(module.norm.num_batches_tracked) == n_chunks  # each chunk's statistics counted once
 
 
 def test_split_overlap_that_repeats_each_sample_thousands_of_times_is_refused():

@@ -48,6 +48,8 @@ def model_table(with_params=True) -> str:
         ckpts = ", ".join(f"`{c.name}`" for c in card.checkpoints) or "none published"
         s = speed.get(name)
         thr = f"{s['ours_per_s']:.3g} ({s['ratio']:.2f}x)" if s else "not measured"
+        if s and s.get("stale"):  # the card changed since; the figure is kept, marked, until re-measured
+            thr += " (stale: see the performance guide)"
         cells = [f"`{name}`", card.status, params, f"{card.sfreq:g} Hz", _short(card.channels.describe()),
                  card.scaling.describe(), card.filters.describe() if card.filters else "not stated",
                  _window(card), str(card.embedding_size), ckpts, card.parity or "not checked", thr]

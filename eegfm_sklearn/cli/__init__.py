@@ -86,9 +86,18 @@ def _check_models(parser, args):
 
 @contextlib.contextmanager
 def warnings_as_lines(command):
-    """Warnings printed as ``eegfm CMD: warning: ...``, one line, no source file or code line."""
+    """Warnings printed as ``eegfm CMD: warning: ...``, one line, no source file or code line, once each.
+
+    Once per text: a warning raised again for each chunk of a recording (mne's filter-length
+    notice, from calls at other code lines) says nothing new the second time.
+    """
+    shown = set()
+
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"eegfm {command}: warning: {one_line(message)}", file=sys.stderr)
+        text = f"eegfm {command}: warning: {one_line(message)}"
+        if text not in shown:
+            shown.add(text)
+            print(text, file=sys.stderr)
 
     previous = warnings.showwarning
     warnings.showwarning = show

@@ -101,6 +101,8 @@ class RidgeEEGToMEG(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
     x_mean_, x_scale_, y_mean_, y_scale_ : ndarray
         Channel statistics.
     n_eeg_channels_, n_meg_channels_ : int
+    n_features_in_ : int
+        ``n_eeg_channels_`` under scikit-learn's name.
     """
 
     _parameter_constraints: dict = RIDGE_PARAMS  # checked by fit before anything else
@@ -137,6 +139,7 @@ class RidgeEEGToMEG(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         self.x_mean_, self.x_scale_ = channel_stats(X)
         self.y_mean_, self.y_scale_ = channel_stats(Y)
         self.n_eeg_channels_, self.n_meg_channels_ = X.shape[1], Y.shape[1]
+        self.n_features_in_ = self.n_eeg_channels_
         Xs = (X - self.x_mean_[:, None]) / self.x_scale_[:, None]
         Ys = (Y - self.y_mean_[:, None]) / self.y_scale_[:, None]
         alphas = np.asarray(self.alphas, dtype=float)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 from torch import nn
@@ -67,14 +66,15 @@ def save_folder(network, directory, estimator_state=None) -> Path:
 
 def _check_folder_or_repo_id(pretrained):
     """A missing local folder is reported as such, not as a malformed Hugging Face repo id."""
+    from ..weights import is_repo_id
+
     text = os.fspath(pretrained)
     if os.path.isdir(text):
         return
-    looks_like_repo = isinstance(pretrained, str) and re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", text)
-    if not looks_like_repo or text.startswith((".", "~")) or os.path.isabs(text):
+    if not is_repo_id(pretrained) or "@" in text or text.startswith((".", "~")) or os.path.isabs(text):
         raise FileNotFoundError(
             f"from_pretrained: the folder {text!r} does not exist, and it is not a Hugging Face repo id "
-            "('owner/name'). Pass the folder written by save_pretrained, or a repo id."
+            "('owner/name'). Pass the folder written by save_pretrained, or a repo id (revision=...)."
         )
 
 
@@ -87,15 +87,9 @@ def _file(pretrained, filename, hub_kwargs, required=True):
         if required:
             raise FileNotFoundError(f"{pretrained} has no {filename}; pass a folder written by save_pretrained.")
         return None
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
+    from ..weights import hub_file  # the core's Hub access: one offline probe, the cache, a clear error
 
-    try:
-        return Path(hf_hub_download(str(pretrained), filename, **hub_kwargs))
-    except EntryNotFoundError:
-        if required:
-            raise
-        return None
+    return hub_file(str(pretrained), filename, required=required, **hub_kwargs)
 
 
 def read_config(pretrained, **hub_kwargs) -> dict:

@@ -283,14 +283,6 @@ class FoundationEstimatorBase(BaseEstimator):
         self.module_.to(self.device)
         return self.module_
 
-    def _fit_backbone(self, X, n_outputs, output):
-        """Prepare, build the backbone, and return the adapted training X."""
-        X, _ = self._prepare(X, n_outputs=n_outputs, output=output)
-        with self._threads():
-            Xt = self.adapter_.transform(X)
-        # split trials: (n_trials, n_sub, chans, times); the module pools each trial's sub-windows
-        return Xt if self.adapter_.n_sub_ == 1 else Xt.reshape(len(X), self.adapter_.n_sub_, *Xt.shape[1:])
-
     def _load_weights(self, resolved, keep_head):
         if resolved is None:
             return None
@@ -441,6 +433,17 @@ class FoundationEstimatorBase(BaseEstimator):
         for key, value in state.items():
             setattr(self, key, np.asarray(value) if isinstance(value, list) else value)
 
+    def _describe_memory(self):
+        ad, size = self.adapter_, max(int(self.batch_size), 1)
+        # what _adapt_and_forward adapts at once: size // n_sub whole trials, or size sub-windows of one
+        working = (ad.working_bytes(max(1, size // ad.n_sub_)) if ad.n_sub_ <= size
+                   else ad.working_bytes(1, n_sub=size))
+        window = (len(ad.report_.slots) + self.card_.scaling.n_extra_channels) * ad.n_times_out_ * 4
+        per_trial = "" if ad.n_sub_ == 1 else f" ({ad.n_sub_} sub-windows per trial)"
+        return (f"one adapted window is {_bytes(window)} (float32); transform and predict adapt and forward "
+                f"about batch_size={size} windows at a time{per_trial}: adapting them holds at most "
+                f"{_bytes(working)} besides a float32 input (the model's activations come on top)")
+
     def describe_preprocessing(self) -> str:
         """Describe what the adapter does to the input, one step per line.
 
@@ -449,12 +452,23 @@ class FoundationEstimatorBase(BaseEstimator):
         description : str
             A first line naming the model and the input seen in ``fit``
             (rate, channel count, units), then one ``"  - "`` line per
-            step of the adapter (``adapter_.steps_``), in order, and how the
-            model compares with its authors' code (the card's ``parity``).
+            step of the adapter (``adapter_.steps_``), in order, the memory
+            adapting a batch holds (an upper bound, in bytes:
+            ``adapter_.working_bytes``), and how the model compares with its
+            authors' code (the card's ``parity``).
         """
         check_is_fitted(self, "adapter_")
         lines = [f"{self.card_.name}: input {self.recording_info_.sfreq:g} Hz, "
                  f"{len(self.recording_info_.ch_names)} channels, {self.recording_info_.units}"]
         lines += [f"  - {step}" for step in self.adapter_.steps_]
+        lines.append(f"  - memory: {self._describe_memory()}")
         lines.append(f"  - parity: {self.card_.parity or 'not checked'}")
         return "\n".join(lines)
+
+
+def _bytes(n):
+    """Bytes as a short human number (binary units)."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024

@@ -84,18 +84,14 @@ class Number(Interval):
         return super().is_satisfied_by(val)
 
 
-def _positive(kind=Real):
+def positive(kind=Real):
     """Finite and > 0 (NaN and infinity excluded by ``Interval``)."""
     return Number(kind, 0, None, closed="neither")
 
 
-def _non_negative(kind=Real):
+def non_negative(kind=Real):
     """Finite and >= 0."""
     return Number(kind, 0, None, closed="left")
-
-
-# Public within the package: other estimators' declarations (eeg2meg.params) use them too.
-positive, non_negative = _positive, _non_negative
 
 
 PATH = (str, os.PathLike)
@@ -105,7 +101,7 @@ COMMON = {
     "model": [Satisfies(_is_model, _model_description)],
     "weights": [None, *PATH, Mapping],
     "cache_dir": [None, *PATH],
-    "sfreq": [None, _positive()],
+    "sfreq": [None, positive()],
     "ch_names": [None, Satisfies(_is_name_list, "a non-empty list of channel names (str)")],
     "units": [StrOptions(set(UNIT_TO_UV))],
     "montage": [None, str, HasMethods(["get_positions"])],
@@ -119,7 +115,7 @@ COMMON = {
     "random_state": [None, Number(Integral, 0, 2**32 - 1, closed="both")],
     "verbose": ["verbose"],
     "pad_mode": [StrOptions(set(PAD_MODES))],
-    "max_window_seconds": [None, _positive()],
+    "max_window_seconds": [None, positive()],
     "split_overlap": [Number(Real, 0, 1, closed="left")],
     "split_pooling": [StrOptions(set(SPLIT_POOLINGS))],
     "filters": [None, StrOptions({f for f in FILTER_OPTIONS if f is not None})],
@@ -130,8 +126,8 @@ TRANSFORMER = {
     **COMMON,
     "cache": [None, *PATH],
     "pooling": [None, StrOptions(set(POOLINGS))],
-    "window_seconds": [None, _positive()],
-    "stride_seconds": [None, _positive()],
+    "window_seconds": [None, positive()],
+    "stride_seconds": [None, positive()],
     "cache_max_bytes": [Number(Integral, 0, None, closed="left")],
     "reject_by_annotation": ["boolean"],
 }
@@ -139,21 +135,21 @@ TRANSFORMER = {
 FINETUNE = {
     **COMMON,
     "keep_head": ["boolean"],
-    "max_epochs": [_non_negative(Integral)],
-    "lr": [_positive()],
-    "weight_decay": [_non_negative()],
+    "max_epochs": [non_negative(Integral)],
+    "lr": [positive()],
+    "weight_decay": [non_negative()],
     "callbacks": [None, list, tuple],
     "finetune": [StrOptions(set(METHODS))],
-    "n_unfrozen_blocks": [_non_negative(Integral)],
+    "n_unfrozen_blocks": [non_negative(Integral)],
     "pooling": [None, StrOptions(set(POOLINGS))],
     "layer_decay": [None, Number(Real, 0, 1, closed="right")],
     "lora_rank": [Number(Integral, 1, None, closed="left")],
-    "lora_alpha": [None, _positive()],
+    "lora_alpha": [None, positive()],
     "peft_config": [None, HasMethods(["to_dict"])],
     "merge_lora": ["boolean"],
     "lr_schedule": [StrOptions(set(LR_SCHEDULES))],
-    "warmup_epochs": [_non_negative()],
-    "max_grad_norm": [None, _positive()],
+    "warmup_epochs": [non_negative()],
+    "max_grad_norm": [None, positive()],
     "early_stopping": ["boolean"],
     "validation_fraction": [Number(Real, 0, 1, closed="neither")],
     "n_iter_no_change": [Number(Integral, 1, None, closed="left")],

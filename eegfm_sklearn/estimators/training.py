@@ -260,6 +260,24 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
             callbacks.append(ProgressBar())
         return callbacks
 
+    def _training_data(self, X):
+        """What skorch iterates over, and the module it trains on it.
+
+        Whole windows: the adapted windows and ``module_``. Split trials: the trials' indices and a
+        wrapper that cuts, adapts and forwards their sub-windows ``batch_size`` at a time (bounded
+        memory, whatever the overlap; see :mod:`.split_training`).
+        """
+        if self.adapter_.n_sub_ == 1:
+            with self._threads():
+                return self.adapter_.transform(X), self.module_
+        from .split_training import SplitTrialsModule, prefilter
+
+        with self._threads():
+            filtered = prefilter(self.adapter_, X)
+        source = X if filtered is None else filtered
+        return np.arange(len(X)), SplitTrialsModule(self.module_, self.adapter_, source, max(int(self.batch_size), 1),
+                                                    prefiltered=filtered is not None)
+
     def _train(self, X, y_train, n_outputs, criterion):
         """Adapt X, build the backbone with an ``n_outputs`` head and train it."""
         classifier = issubclass(criterion, torch.nn.CrossEntropyLoss)
@@ -271,11 +289,12 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
 
         from ._net import Net, accelerated_net
 
-        Xt = self._fit_backbone(X, n_outputs=n_outputs, output="logits")
-        if len(y_train) != len(Xt):
-            raise ValueError(f"X has {len(Xt)} windows but y has {len(y_train)} targets.")
+        X, _ = self._prepare(X, n_outputs=n_outputs, output="logits")
+        if len(y_train) != len(X):
+            raise ValueError(f"X has {len(X)} windows but y has {len(y_train)} targets.")
         with seeded(self.random_state, self.device):
             self._prepare_module()
+            Xt, module = self._training_data(X)
             groups = ft.param_groups(self.module_, self.lr, self.weight_decay, self.layer_decay)
             train_split = None
             if self.early_stopping:
@@ -285,7 +304,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
             if self.accelerate:
                 net_class, extra = accelerated_net(self.device)
             net = net_class(
-                module=self.module_,
+                module=module,
                 criterion=criterion,
                 optimizer=torch.optim.AdamW,
                 lr=self.lr,
@@ -296,7 +315,7 @@ class FineTunedEstimatorBase(FoundationEstimatorBase):
                 iterator_train__shuffle=True,
                 precision=self.precision,
                 iterator_train__pin_memory=torch.device(self.device).type == "cuda",
-                callbacks=self._callbacks(len(Xt)) or None,
+                callbacks=self._callbacks(len(X)) or None,
                 verbose=int(self.verbose),
                 **self._criterion_kwargs(y_train),
                 **extra,

@@ -155,8 +155,11 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             X, resolved = self._prepare(X)
         # hashing the weights' files is only worth it with a cache
         self._weights_id_ = self._weights_identity(resolved) if self._store() is not None else None
+        self._weights_digests_ = None if resolved is None else sorted(resolved.files.values())
         self._built_from_ = self._live_params()
         self._key_and_size(X, resolved)
+        if "module_" not in self.__dict__:  # served from the cache: the first miss builds from these tensors
+            self._resolved = resolved
         return self
 
     def transform(self, X):
@@ -227,10 +230,12 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                              "from them); call fit again.")
         for attr in ("module_", "_compiled"):
             self.__dict__.pop(attr, None)
-        _, resolved = self._resolve_weights()
+        resolved = self._fitted_weights()
         self._weights_id_ = self._weights_identity(resolved) if self._store() is not None else None
         self._built_from_ = now
         self._key_and_size(X, resolved)
+        if "module_" not in self.__dict__:
+            self._resolved = resolved
 
     # -- continuous recordings --------------------------------------------
     def _raw_geometry(self, raw):
@@ -357,6 +362,11 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
                 found[i] = row
         return np.stack(found).astype(np.float32, copy=False)
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_resolved", None)  # tensors held for a deferred build: read again from the files
+        return state
+
     def _check_pooling(self):
         """The pooling must exist for the model and need no training (checked before any weights are read)."""
         if self.pooling == "attentive":
@@ -375,11 +385,30 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         # Built lazily after a fit served from the cache (first miss only).
         if "module_" not in self.__dict__:
             check_is_fitted(self, "adapter_")
-            # Re-read the tensors only: the card and contract stay those resolved in fit (card_).
-            _, resolved = self._resolve_weights()
-            self._build_frozen(resolved)
+            # the card and contract stay those resolved in fit (card_)
+            self._build_frozen(self._fitted_weights())
             self._check_cached_weights()
         return self.module_
+
+    def _fitted_weights(self, keep=False):
+        """The weights resolved in fit (read again only after unpickling, and then checked).
+
+        The tensors are held from a cache-served fit until the first miss builds the
+        backbone from them; a pickle does not carry them, so an unpickled estimator
+        reads its files again and refuses ones whose content changed since fit (the
+        cache key names the fit-time content).
+        """
+        resolved = self.__dict__.get("_resolved") if keep else self.__dict__.pop("_resolved", None)
+        if resolved is not None or self.weights is None:
+            return resolved
+        _, resolved = self._resolve_weights()
+        expected = self.__dict__.get("_weights_digests_")
+        if expected is not None and sorted(resolved.files.values()) != expected:
+            raise ValueError(f"The weights' files ({', '.join(resolved.files)}) changed since fit; "
+                             "call fit again to use the new ones.")
+        if keep:
+            self._resolved = resolved
+        return resolved
 
     def _cache_meta(self):
         meta = {"embedding_size": int(self.embedding_size_)}
@@ -418,7 +447,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
     def _cache_config(self):
         """What, besides a window's values, determines its embedding: the fitted plan and the params now."""
         if self.__dict__.get("_weights_id_") is None:
-            self._weights_id_ = self._weights_identity(self._resolve_weights()[1])
+            self._weights_id_ = self._weights_identity(self._fitted_weights(keep=True))
         ad, info = self.adapter_, self.recording_info_
         return {
             # bump when numerics or the entry format change (2: float32 resampling; 3: checksums;
@@ -463,5 +492,5 @@ def _fingerprint(module):
     h = hashlib.blake2b(digest_size=16)
     for name, tensor in sorted(module.state_dict().items()):
         h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(memoryview(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()))
     return h.hexdigest()

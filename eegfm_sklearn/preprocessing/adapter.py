@@ -24,6 +24,7 @@ import numpy as np
 
 from ..utils._warn import warn
 from .filtering import plan_filters
+from .fused import apply_fused, fused_matrix, worth_fusing
 from .montage import (  # noqa: F401  (re-exported: the adapter's public names)
     MISSING_POLICIES,
     ChannelReport,
@@ -259,6 +260,56 @@ class InputAdapter:
         step = max(1, SPLIT_BUDGET_BYTES // per_sub)  # one trial, its sub-windows a batch at a time
         return [(slice(t, t + 1), slice(a, a + step)) for t in range(n_trials) for a in range(0, n_sub, step)]
 
+    def _resample_first(self):
+        """Resample the inputs, then map them to the slots (else map at the input rate, then resample).
+
+        Fewer inputs than slots; or as many, when downsampling: mapped first, a copy of the whole
+        input at its rate was the adapter's largest allocation.
+        """
+        n_slots, n_chans = self.matrix_.shape
+        return self.resampler_ is not None and (n_chans < n_slots or (n_chans == n_slots and self.down_ > self.up_))
+
+    def working_bytes(self, n_windows, n_sub=None, dtype=np.float32):
+        """Upper bound of the memory (bytes) adapting ``n_windows`` windows holds besides the input.
+
+        ``n_sub``: with a split, the sub-windows of each trial adapted at once (``part=``; default all).
+        ``dtype``: the input's (float32 input is read in place; another is copied to float32).
+
+        A pass adapts at most ``CHUNK`` windows (with a split: their sub-windows); at most five
+        arrays of a pass's largest size are alive at once (a step's input, its output and up to three
+        temporaries), plus the resampler's blocks (a padded copy, its gathered products and their
+        output: each at most ``BLOCK_BYTES`` or the rows they hold), plus the adapted output of all
+        ``n_windows`` windows (float32). ``benchmarks/bench_memory_guards.py`` compares this with
+        the measured peak.
+        """
+        from .resampling import BLOCK_BYTES
+
+        n_sub = self.n_sub_ if n_sub is None else min(int(n_sub), self.n_sub_)
+        n_trials = min(int(n_windows), CHUNK)
+        k = n_trials * n_sub  # windows (sub-windows) of a pass
+        n_in = self.n_times_in_ if self.split_ is None else self.split_.length
+        n_slots, n_chans = self.matrix_.shape
+        n_out = n_slots + self.card.scaling.n_extra_channels
+        n_res = self.n_times_resampled_
+        sizes = [k * n_slots * n_res, k * n_out * self.n_times_out_]
+        if self._resample_first():
+            sizes.append(k * n_chans * n_res)
+        else:  # mapped at the input rate
+            sizes.append(k * n_slots * n_in)
+        whole = n_trials * n_chans * self.n_times_in_  # the pass's trials at the input rate
+        if self.split_ is not None:
+            sizes.append(k * n_chans * n_in)  # the cut sub-windows
+        if np.dtype(dtype) != np.float32:
+            sizes.append(whole)  # the float32 copy
+        if self.filter_plan_.active:
+            sizes += [whole, 2 * whole]  # filtered in float32, the IIR in float64
+        blocks = 0
+        if self.resampler_ is not None:
+            rows = k * (n_chans if self._resample_first() else n_slots)
+            blocks = 3 * min(BLOCK_BYTES, rows * self.resampler_.padded_length * 4)
+        out = int(n_windows) * n_sub * n_out * self.n_times_out_ * 4
+        return 5 * 4 * max(sizes) + blocks + out
+
     def _warn(self):
         zeros = [s for s, st in zip(self.report_.slots, self.report_.status) if st == "zero"]
         if zeros:
@@ -348,13 +399,20 @@ class InputAdapter:
         # with fewer channels (filters always at the input rate, before resampling, and on whole
         # trials, before a split).
         M = self.matrix_.astype(np.float32)
+        n_cols = min(self.n_times_out_, self.n_times_resampled_)
+        if not prefiltered and self.split_ is None and worth_fusing(self.filter_plan_, self.n_times_in_, n_cols):
+            # filters + resampling + crop as one matrix per (rate, length), built on first use (fused.py)
+            A = fused_matrix(self.filter_plan_, self.up_, self.down_, self.n_times_in_, n_cols)
+            if M.shape[1] <= M.shape[0]:
+                return _map_channels(M, apply_fused(A, X))
+            return apply_fused(A, _map_channels(M, np.asarray(X, dtype=np.float32)))
         windows_filter = None if prefiltered or not self.filter_plan_.active else self.filter_plan_.filter_windows
         if windows_filter is not None and (self.split_ is not None or M.shape[1] <= M.shape[0]):
             X, windows_filter = windows_filter(X), None
         X = np.asarray(X, dtype=np.float32)
         if self.split_ is not None:
             X = self.split_.cut(X, part)
-        if self.resampler_ is not None and M.shape[1] < M.shape[0]:
+        if self._resample_first():
             X = _map_channels(M, self.resampler_(X))
         else:
             X = _map_channels(M, X)

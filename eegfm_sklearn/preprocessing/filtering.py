@@ -47,6 +47,7 @@ import mne
 import numpy as np
 from scipy.signal import fftconvolve, sosfiltfilt
 
+from .filter_spec import FilterSpec
 from .notch import NOTCH_TRANS_BANDWIDTH, half_bandwidth, project_out
 
 FILTER_OPTIONS = ("card", None)
@@ -108,22 +109,18 @@ class FilterPlan:
         return self.l_freq is not None or self.h_freq is not None or bool(self.notch)
 
     @property
+    def iir_lowpass(self) -> bool:
+        """Whether windows get the IIR low-pass (mne's FIR would be longer than half a window)."""
+        return self.h_freq is not None and len(_lowpass_fir(self.sfreq, self.h_freq)) > self.n_times // 2
+
+    @property
     def context(self) -> int:
         """Real samples read on each side of a chunk of a continuous recording."""
         return int(sum(self.fir_lengths))
 
     # -- descriptions ---------------------------------------------------------
     def _band(self):
-        spec = []
-        if self.l_freq is not None and self.h_freq is not None:
-            spec.append(f"band-pass {self.l_freq:g}-{self.h_freq:g} Hz")
-        elif self.l_freq is not None:
-            spec.append(f"high-pass {self.l_freq:g} Hz")
-        elif self.h_freq is not None:
-            spec.append(f"low-pass {self.h_freq:g} Hz")
-        if self.notch:
-            spec.append("notch " + ", ".join(f"{f:g}" for f in self.notch) + " Hz")
-        return " + ".join(spec)
+        return FilterSpec(self.l_freq, self.h_freq, tuple(self.notch)).describe(sep=" + ")
 
     def _skipped(self):
         return "".join(f"; {s}" for s in self.skipped)

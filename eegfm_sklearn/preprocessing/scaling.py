@@ -154,14 +154,21 @@ class MinMaxWithScaleChannel(Scaling):
         if self.zero_in_range:
             lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)
         rng = hi - lo
-        out = 2.0 * (X - lo) / np.where(rng > 0, rng, 1.0) - 1.0
+        # written in place into the output (the SCALE row last): out-of-place, the temporaries and the
+        # concatenation were 3-4 copies of a window (hours of EEG: GiBs)
+        out = np.empty((X.shape[0], X.shape[1] + 1, X.shape[2]), dtype=np.result_type(X.dtype, np.float32))
+        body = out[:, :-1]
+        np.subtract(X, lo, out=body)
+        body *= 2.0
+        body /= np.where(rng > 0, rng, 1.0)
+        body -= 1.0
         span = self.span if self.span is not None else stats.get("data_max", 0.0) - stats.get("data_min", 0.0)
         if span > 0:
             scale = 2.0 * (np.minimum(ptp / span, 1.0) - 0.5)
         else:
             scale = np.zeros_like(ptp)
-        scale_row = np.broadcast_to(scale, (X.shape[0], 1, X.shape[2]))
-        return np.concatenate([out, scale_row], axis=1).astype(np.float32, copy=False)
+        out[:, -1:] = scale
+        return out.astype(np.float32, copy=False)
 
     def describe(self):
         limits = (f"fixed dataset span {self.span:g} µV" if self.span is not None

@@ -36,3 +36,25 @@ def figure_and_axes(ax, figsize=(6.4, 4.0)):
     except TypeError:  # matplotlib < 3.10
         fig = ax.get_figure()
     return fig, ax
+
+
+def tick_labels_overlap(ax, axis="x"):
+    """Whether any two of ``ax``'s tick labels on ``axis`` overlap, as rendered now."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    labels = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+    boxes = [t.get_window_extent(renderer) for t in labels if t.get_visible() and t.get_text()]
+    return any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+
+def fit_x_tick_labels(ax):
+    """Rotate the x tick labels (45 degrees, anchored at their tick) when they overlap horizontally;
+    vertical (90 degrees) if they still do. Long group names (``"subject-0001"``) overlapped."""
+    for angle in (45, 90):
+        if not tick_labels_overlap(ax):
+            return
+        for label in ax.get_xticklabels():
+            label.set_rotation(angle)
+            label.set_horizontalalignment("right" if angle == 45 else "center")
+            label.set_rotation_mode("anchor" if angle == 45 else "default")

@@ -175,7 +175,7 @@ def plot_channel_report(source, positions=None, card=None, show_names=True, ax=N
     fig, ax = figure_and_axes(ax, figsize=(5.5, 5.5))
     mne.viz.plot_sensors(info, kind="topomap", ch_groups=groups, cmap=ListedColormap([STATUS_COLORS[s]
                                                                                        for s in present]),
-                         show_names=show_names, axes=ax, show=False, pointsize=90, linewidth=0.5)
+                         show_names=False, axes=ax, show=False, pointsize=90, linewidth=0.5)
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], marker="o", linestyle="none", markersize=9, markerfacecolor=STATUS_COLORS[s],
@@ -193,4 +193,77 @@ def plot_channel_report(source, positions=None, card=None, show_names=True, ax=N
                 wrap=True)
     model = f"{estimator.card_.name}: " if estimator is not None else ""
     ax.set_title(f"{model}{len(report.slots)} channels the model reads")
+    if show_names:
+        scatter = next(c for c in ax.collections if len(c.get_offsets()) == len(names))
+        label_points(ax, scatter.get_offsets(), names)
     return fig
+
+
+# Where a label may go around its point (unit directions, tried in order) and how far (points).
+_DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, 1), (1, -1), (-1, -1))
+_DISTANCES = (4, 9, 15, 22, 30)
+
+
+def label_points(ax, xy, names, fontsize=7, marker_points=10.0):
+    """Write ``names`` beside the points ``xy`` (data coordinates), no label over another or over a point.
+
+    Each label takes the first place around its point, nearest first, whose box overlaps no label
+    placed before it, no point and stays inside the figure (the least overlap if none is free); a
+    label moved away from its point gets a thin leader line. Long names (BIOT's ``"FP1-F7"``
+    pairs sit at the midpoints of neighbouring electrodes) are why mne's fixed placement overlapped.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    xy : array of shape (n, 2)
+    names : list of str, length n
+    fontsize : float
+    marker_points : float
+        Marker diameter in points (kept free of labels).
+
+    Returns
+    -------
+    texts : list of matplotlib.text.Annotation
+    """
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+    fig.canvas.draw()  # settle the layout: the boxes below are measured in display space
+    renderer = fig.canvas.get_renderer()
+    frame = fig.bbox
+    half = marker_points / 72 * fig.dpi / 2
+    centres = ax.transData.transform(np.asarray(xy, dtype=float))
+    taken = [Bbox.from_extents(x - half, y - half, x + half, y + half) for x, y in centres]
+
+    def overlap(box):
+        area = sum(max(0.0, min(box.x1, b.x1) - max(box.x0, b.x0)) * max(0.0, min(box.y1, b.y1) - max(box.y0, b.y0))
+                   for b in taken)
+        outside = box.width * box.height - max(0.0, min(box.x1, frame.x1) - max(box.x0, frame.x0)) * max(
+            0.0, min(box.y1, frame.y1) - max(box.y0, frame.y0))
+        return area + outside
+
+    texts = []
+    for (x, y), name in zip(np.asarray(xy, dtype=float), names):
+        best = None
+        for dist in _DISTANCES:
+            for dx, dy in _DIRECTIONS:
+                text = ax.annotate(
+                    name, (x, y), xytext=(dx * dist, dy * dist), textcoords="offset points", fontsize=fontsize,
+                    ha={1: "left", -1: "right", 0: "center"}[dx], va={1: "bottom", -1: "top", 0: "center"}[dy],
+                    arrowprops=dict(arrowstyle="-", lw=0.4, color="0.35", shrinkA=0, shrinkB=4) if dist > 9 else None)
+                text.set_in_layout(False)  # the layout measured above stays as it is
+                box = text.get_window_extent(renderer)
+                cost = overlap(box)
+                if best is None or cost < best[0]:
+                    if best is not None:
+                        best[1].remove()
+                    best = (cost, text, box)
+                else:
+                    text.remove()
+                if cost == 0:
+                    break
+            if best[0] == 0:
+                break
+        taken.append(best[2])
+        texts.append(best[1])
+    return texts

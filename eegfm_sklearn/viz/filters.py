@@ -179,13 +179,12 @@ def plot_filter_response(source, sfreq=None, window_seconds=None, form=None, ax=
         freqs, gain = filter_response(plan, form=name)
         keep = freqs >= low
         ax.plot(freqs[keep], _db(gain[keep]), label=labels[name])
-    for f, what in [(plan.l_freq, "high-pass"), (plan.h_freq, "low-pass"), *[(f, "notch") for f in plan.notch]]:
-        if f is not None:
-            ax.axvline(f, color="0.5", linestyle=":", linewidth=1)
-            ax.annotate(f"{what} {f:g} Hz", (f, 0.25), xycoords=("data", "axes fraction"), rotation=90,
-                        fontsize="x-small", ha="right", va="bottom", color="0.3")
     ax.set_xscale("log")
     ax.set_xlim(low, plan.sfreq / 2)
+    edges = [(f, what) for f, what in [(plan.l_freq, "high-pass"), (plan.h_freq, "low-pass"),
+                                       *[(f, "notch") for f in plan.notch]] if f is not None]
+    for f, _ in edges:
+        ax.axvline(f, color="0.5", linestyle=":", linewidth=1)
     ax.set_ylim(-80, 6)
     ax.set_xlabel("frequency (Hz)")
     ax.set_ylabel("gain (dB)")
@@ -193,4 +192,21 @@ def plot_filter_response(source, sfreq=None, window_seconds=None, form=None, ax=
     skipped = f"\n{'; '.join(s.split(':')[0] for s in plan.skipped)}" if plan.skipped else ""
     ax.set_title(f"Filters at the input rate {plan.sfreq:g} Hz (card: {plan.card_filters}){skipped}",
                  fontsize="medium")
+    fig.canvas.draw()  # the layout settled: the labels' boxes are measured as drawn
+    placed = []
+    for f, what in sorted(edges):
+        # up the line until it clears the labels placed before (50 and 60 Hz notches at 5 kHz overlapped)
+        for height in (0.25, 0.55, 0.05, 0.8):
+            text = ax.annotate(f"{what} {f:g} Hz", (f, height), xycoords=("data", "axes fraction"), rotation=90,
+                               fontsize="x-small", ha="right", va="bottom", color="0.3")
+            text.set_in_layout(False)
+            box = text.get_window_extent(fig.canvas.get_renderer())
+            if not any(box.overlaps(b) for b in placed):
+                break
+            text.remove()
+        else:
+            text = ax.annotate(f"{what} {f:g} Hz", (f, 0.25), xycoords=("data", "axes fraction"), rotation=90,
+                               fontsize="x-small", ha="right", va="bottom", color="0.3")
+        text.set_in_layout(False)
+        placed.append(text.get_window_extent(fig.canvas.get_renderer()))
     return fig

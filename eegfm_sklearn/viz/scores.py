@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import figure_and_axes
+from ._common import figure_and_axes, fit_x_tick_labels
 
 # The columns of eegfm_sklearn.benchmark's DataFrame (one row per model, strategy, fold, seed).
 RESULT_COLUMNS = ("model", "strategy", "seed", "fold", "test_group", "n_train", "n_test", "metric", "score",
@@ -110,9 +110,10 @@ def plot_subject_scores(results, metric=None, chance=None, ax=None):
         ax.plot(x, table[label].to_numpy(), marker="o", label=label)
     if chance is not None:
         ax.axhline(float(chance), color="0.4", linestyle="--", linewidth=1, label=f"chance ({chance:g})")
-    ax.set_xticks(x, [str(g) for g in table.index], rotation=45 if len(x) > 12 else 0)
+    ax.set_xticks(x, [str(g) for g in table.index])
     ax.set_xlabel("held-out group (test_group)")
     ax.set_ylabel(f"{metric} (mean over seeds)")
     ax.legend(loc="best", fontsize="small")
     ax.set_title(f"{metric} per held-out group")
+    fit_x_tick_labels(ax)  # rotated only when the names overlap
     return fig

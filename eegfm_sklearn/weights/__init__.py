@@ -13,6 +13,8 @@ from .resolve import (
     ResolvedWeights,
     effective_card,
     hub_cache_dir,
+    hub_file,
+    is_repo_id,
     originals_dir,
     resolve_weights,
 )
@@ -30,6 +32,8 @@ __all__ = [
     "effective_card",
     "formats_for",
     "hub_cache_dir",
+    "hub_file",
+    "is_repo_id",
     "load_into_module",
     "match_state_dict",
     "originals_dir",

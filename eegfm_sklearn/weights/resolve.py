@@ -303,7 +303,52 @@ def hub_unreachable(endpoint=None, timeout=HUB_PROBE_TIMEOUT_S):
     return None
 
 
-def _hub_get(repo_id, filename, revision, cache_dir, local_only):
+def is_repo_id(text) -> bool:
+    """Whether ``text`` reads as a Hugging Face repo id, ``owner/name[@revision]``."""
+    return isinstance(text, str) and _REPO_ID.match(text) is not None
+
+
+def hub_file(repo_id, filename, *, revision=None, cache_dir=None, required=True, **download_kwargs):
+    """Local path of one file of a Hugging Face repo, downloaded or from the cache.
+
+    One short probe first: on a machine where the Hub cannot be reached (or
+    with ``HF_HUB_OFFLINE=1``) the cache answers at once instead of after
+    huggingface_hub's retries.
+
+    Parameters
+    ----------
+    repo_id : str
+        ``"owner/name"``.
+    filename : str
+        Path of the file in the repo.
+    revision : str or None
+        Branch, tag or commit (default: main).
+    cache_dir : str or Path or None
+        Hugging Face cache folder (default: ``HF_HUB_CACHE`` / ``HF_HOME``).
+    required : bool
+        When False, a repo without the file gives None instead of an error.
+    **download_kwargs
+        Passed to ``huggingface_hub.hf_hub_download`` (e.g. ``token``).
+
+    Returns
+    -------
+    path : Path or None
+    """
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+
+    cache = hub_cache_dir(cache_dir)
+    why = "downloads are off (HF_HUB_OFFLINE=1)" if hub_offline() else hub_unreachable()
+    try:
+        path, err = _hub_get(repo_id, filename, revision, cache, why is not None, **download_kwargs)
+    except HfHubHTTPError as err:  # repo/revision missing, gated, server error
+        raise WeightsError(f"Hugging Face repo {repo_id!r} (revision {revision or 'main'}) could not be "
+                           f"read: {str(err).splitlines()[0]}") from None
+    if path is None and (required or not isinstance(err, EntryNotFoundError)):
+        raise _hub_not_found(repo_id, [filename], revision, cache, [err], why)
+    return path
+
+
+def _hub_get(repo_id, filename, revision, cache_dir, local_only, **download_kwargs):
     """Path of a cached/downloaded hub file, or an exception describing why not."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
@@ -316,6 +361,7 @@ def _hub_get(repo_id, filename, revision, cache_dir, local_only):
             cache_dir=str(cache_dir),
             local_files_only=local_only,
             endpoint=os.environ.get("HF_ENDPOINT") or None,
+            **download_kwargs,
         )
         return Path(path), None
     except LocalEntryNotFoundError as err:  # offline / unreachable, not cached
@@ -466,7 +512,7 @@ def resolve_weights(weights, card, *, cache_dir=None, revision=None):
     names = [c.name for c in card.checkpoints]
     if text in names:
         return _resolve_registry(card.get_checkpoint(text), card, cache_dir, revision)
-    if isinstance(weights, str) and _REPO_ID.match(text):
+    if is_repo_id(weights):
         repo_id, _, rev = text.partition("@")
         rev = rev or revision
         return _resolve_hub(

@@ -86,16 +86,19 @@ CARD = ModelCard(
         "the recording, montage= or the template by name. Weights: Zyphra/ZUNA1.1 "
         "model-00001-of-00001.safetensors; keys model.encoder.* are braindecode's names except that the "
         "authors' RMSNorm wrapper adds '.norm' (lingua/transformer.py L375-386); model.decoder.* (the "
-        "diffusion decoder) is dropped and listed in the weights report. braindecode's encoder has no channel-id "
-        "sinusoidal embedding (the zuna package's ape_dim=1 adds encoder.ape_embedding.{pe,scale}) nor the "
-        "package's sliding-window attention (encoder_sliding_window, default 128 tokens; braindecode attends over "
-        "the whole sequence); whether ZUNA1.1's config.json sets them was not checked here (no Hub access). A "
-        "file holding ape_embedding tensors is refused, naming them. "
+        "diffusion decoder) is dropped and listed in the weights report. The authors' encoder runs on packed "
+        "5 s segments with a document mask (flex attention); within a segment every token attends to every "
+        "other, which is what braindecode computes per window: their configs (zuna 1.1.6 "
+        "configs/config_infer*.yaml, config_bci.yaml) set encoder_sliding_window 65536 ('big enough to not be "
+        "used') and no channel-id embedding (ape_dim 0, tok_idx_type {x,y,z,tc}), and order tokens time-major "
+        "where braindecode orders them channel-major (the same under full attention). Their class defaults "
+        "(sliding window 128, ape_dim 1) are not what they ran; a file holding ape_embedding tensors is refused, "
+        "naming them. "
         "The default embedding is every "
         "channel's latent (32 each) concatenated, what braindecode's head reads."
     ),
-    parity="not checked: the authors' encoder runs on packed sequences with flex attention and its config "
-           "(APE, sliding window) is on the Hub, out of reach here; names and 100-bin positions follow their code",
+    parity="exact vs the authors' code @ Zyphra zuna==1.1.6 (PyPI; their .fif data path, packed segments, "
+           "CPU flex attention; reduced size; tests/parity/zuna)",
     tokens=_tokens,
     default_pooling="flatten",
     poolings=("flatten", "mean", "attentive"),
