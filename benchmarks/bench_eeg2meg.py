@@ -29,14 +29,18 @@ ridge, lagged ridge and the two networks in ``ladder.LADDER_CONFIGS``.
 
 Prints one Markdown table: R^2 and Pearson r (all / magnetometers /
 gradiometers, means over channels), the token model's held-out cross-entropy
-(nats per token), training CPU time, CPU seconds per epoch per 1000 training
-windows and inference windows per CPU second (one torch thread). ``--smoke`` is the smallest setting (seconds), run by
-the test suite; its numbers mean nothing.
+(nats per token), training CPU and wall time, CPU seconds per epoch per 1000
+training windows and inference windows per CPU second and per wall second
+(one torch thread), and the load average at the start and end (wall numbers
+measure the other jobs too when the load exceeds the core count). ``--smoke``
+is the smallest setting (seconds), run by the test suite; its numbers mean
+nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import mne
@@ -57,7 +61,7 @@ N_TIMES = 32  # samples per window: the token model's sequence length (the refer
 # Times are CPU seconds of this process (one torch thread): on a shared machine wall-clock time
 # measures the other jobs, CPU time measures the model.
 HEADER = ("| data | test | model | R2 all | r all | R2 mag | r mag | R2 grad | r grad | CE tokens | fit CPU s "
-          "| epoch CPU s / 1000 win | predict win / CPU s |")
+          "| fit wall s | epoch CPU s / 1000 win | predict win / CPU s | predict win / wall s |")
 
 
 def budgets(smoke):
@@ -111,21 +115,22 @@ def evaluate(name, train, tests, types, b, token_epochs=None, candidates=None):
     train = (train[0][cap], train[1][cap])
     tests = [(t, X[cap], Y[cap]) for t, X, Y in tests]
     for model_name, est in (candidates or models(b, token_epochs)).items():
-        t0 = time.process_time()
+        t0, w0 = time.process_time(), time.perf_counter()
         est.fit(*train)
-        fit_s = time.process_time() - t0
+        fit_s, fit_wall = time.process_time() - t0, time.perf_counter() - w0
         epochs = getattr(est, "max_epochs", None)
         epoch_cost = fit_s / epochs * 1000 / len(train[0]) if epochs else "-"
         for test_name, Xte, Yte in tests:
-            t0 = time.process_time()
+            t0, w0 = time.process_time(), time.perf_counter()
             pred = est.predict(Xte)
             wps = len(Xte) / max(time.process_time() - t0, 1e-6)
+            wps_wall = len(Xte) / max(time.perf_counter() - w0, 1e-6)
             s = eeg2meg_metrics(Yte, pred, types)["summary"]
             ce = est.token_cross_entropy(Xte, Yte) if getattr(est, "mode", None) == "tokens" else "-"
             none = {"r2": "-", "r": "-"}  # a channel type absent from the data (the ladder has one)
             mag, grad = s.get("mag", none), s.get("grad", none)
             row = (name, test_name, model_name, s["all"]["r2"], s["all"]["r"], mag["r2"], mag["r"],
-                   grad["r2"], grad["r"], ce, fit_s, epoch_cost, wps)
+                   grad["r2"], grad["r"], ce, fit_s, fit_wall, epoch_cost, wps, wps_wall)
             print("| " + " | ".join(fmt(v) for v in row) + " |", flush=True)
 
 
@@ -188,6 +193,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)
     b = budgets(args.smoke)
+    print(f"load average at start (1, 5, 15 min): {os.getloadavg()}")
     print(HEADER)
     print("|---" * HEADER.count(" | ") + "|---|")
     t0, c0 = time.perf_counter(), time.process_time()
@@ -197,7 +203,8 @@ def main():
         real(b, args.smoke)
     if args.only in (None, "ladder"):
         ladder(b, args.smoke)
-    print(f"\ntotal: {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU")
+    print(f"\ntotal: {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU; "
+          f"load average at the end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

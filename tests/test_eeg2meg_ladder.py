@@ -5,7 +5,8 @@ test on another) and a noiseless 20-channel target that is a fixed
 instantaneous mix (a) or a 5-tap FIR mix (b) of it. Goals from issue 23:
 continuous network without its linear skip R^2 >= 0.9 / 0.8, token mode
 >= 0.7 / 0.6. The configurations are the small ones documented in
-``docs/guide/eeg2meg.md`` (ladder); seeds 0-2 were checked (numbers in the guide).
+``docs/guide/eeg2meg.md`` (ladder); seeds 0-4 of the continuous network's rung (a) were
+checked, and fewer of the others (numbers in the guide).
 """
 
 import numpy as np

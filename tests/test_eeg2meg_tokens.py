@@ -297,6 +297,28 @@ def test_expected_decoding_is_the_mean_level_value():
     assert values[0] < 0 < values[1]
 
 
+def test_fused_expected_prediction_equals_the_mean_of_the_logits():
+    # forward() never builds the logits tensor (head, softmax and mean fused in chunks); it must
+    # give the mean of the distribution the logits describe, in every chunk, with trained-like
+    # (non-zero) weights.
+    torch.manual_seed(0)
+    net = tiny_net(autoregressive=False)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    net.y_center.uniform_(-1, 1)
+    net.y_clip.uniform_(0.5, 2)
+    eeg = torch.randn(3, net.n_chans_in, 10)
+    with torch.no_grad():
+        encoded = net.encode(net.eeg_tokens(eeg))
+        from_logits = net.expected_values(net.decode(encoded))
+        fused = net.expected_from_stream(net._stream(encoded), chunk=7)  # chunks that split windows
+        predicted = net(eeg)
+    torch.testing.assert_close(fused, from_logits, rtol=1e-5, atol=1e-6)
+    in_units = from_logits.double() * net.y_clip[:, None] + net.y_center[:, None]
+    torch.testing.assert_close(predicted, in_units.float(), rtol=1e-5, atol=1e-5)
+
+
 # -- estimator, mode="tokens" ---------------------------------------------------------------
 
 EST = dict(mode="tokens", d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, n_routers=3,

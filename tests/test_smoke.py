@@ -182,21 +182,22 @@ def test_bench_eeg2meg(eeg_meg_files, eegmat_files):
               "continuous, pure (no skip)", "tokens (Brainformer)"]
     # Simulated: 6 models x 2 test sets (new recordings, new source configurations); 3 real files x 6 models;
     # then the ladder's two rungs x 4 models.
-    assert len(rows) == 38 and all(len(r) == 13 for r in rows)
+    assert len(rows) == 38 and all(len(r) == 15 for r in rows)
     assert [r[0] for r in rows[:30:6]] == ["sim, configs [0] x 4 s"] * 2 + [
         "test-ave (evoked, 600 Hz)", "fieldtrip raw (300 Hz)", "sss raw (300 Hz)"]
     assert [r[0] for r in rows[30::4]] == ["ladder (a): instantaneous mix", "ladder (b): 5-tap FIR mix"]
     assert [r[2] for r in rows[30:34]] == ["ridge, instantaneous", "ridge, lags +-2", "continuous, no skip", "tokens"]
     assert [r[1] for r in rows[:2]] == ["new recordings, same configs", "configs [10]"]
     assert [r[2] for r in rows[:30:2][:6]] == models and [r[2] for r in rows[12:18]] == models
-    assert all(re.fullmatch(FLOAT, c) for r in rows[:30] for c in r[3:9] + [r[10], r[12]])
+    # fit CPU s, fit wall s, predict windows per CPU s and per wall s
+    assert all(re.fullmatch(FLOAT, c) for r in rows[:30] for c in r[3:9] + [r[10], r[11], r[13], r[14]])
     # The ladder's target has one channel type: its "grad" columns are empty.
-    assert all(re.fullmatch(FLOAT, c) for r in rows[30:] for c in r[3:7] + [r[10], r[12]])
+    assert all(re.fullmatch(FLOAT, c) for r in rows[30:] for c in r[3:7] + [r[10], r[11], r[13], r[14]])
     assert all(r[7] == r[8] == "-" for r in rows[30:])
     # The held-out token cross-entropy is reported for token models only; epoch cost for networks only.
     tokens = ("tokens (Brainformer)", "tokens")
     assert all(re.fullmatch(FLOAT, r[9]) if r[2] in tokens else r[9] == "-" for r in rows)
-    assert all(re.fullmatch(FLOAT, r[11]) if r[2].startswith(("continuous", "tokens")) else r[11] == "-" for r in rows)
+    assert all(re.fullmatch(FLOAT, r[12]) if r[2].startswith(("continuous", "tokens")) else r[12] == "-" for r in rows)
 
 
 def test_bench_embed_memory():

@@ -256,8 +256,9 @@ class BrainformerNetwork(EEGToMEGNetwork):
                 nn.init.normal_(table.weight, std=0.02)
         # The decoder's stream starts as a learned linear mix of the EEG token embeddings of steps
         # t - stem_lags .. t + stem_lags (MEG is, to first order, a lagged linear mix of the sources).
+        # It starts at zero, as the continuous network's channel mix: a random start is a random map.
         n_taps = 2 * self.stem_lags + 1
-        self.stem = nn.Parameter(torch.randn(n_taps, n_chans_out, n_chans_in) / math.sqrt(n_chans_in * n_taps))
+        self.stem = nn.Parameter(torch.zeros(n_taps, n_chans_out, n_chans_in))
         # Time steps and channel indices get fixed codes, computed when used: nothing to train or
         # save, and nothing a loader that builds the module on the meta device could leave empty.
         args = (d_model, n_heads, d_ff, dropout, n_routers, max_len)
@@ -339,9 +340,12 @@ class BrainformerNetwork(EEGToMEGNetwork):
         """
         self._check_tokens(eeg_tokens, self.n_chans_in, "EEG")
         e = self._embed(eeg_tokens, self.eeg_embedding, self.eeg_value)
-        t, lags = e.shape[1], self.stem_lags
-        padded = F.pad(e, (0, 0, 0, 0, lags, lags))  # zero embeddings beyond the window's edges
-        stem = sum(torch.einsum("oc,btcd->btod", self.stem[k], padded[:, k : k + t]) for k in range(2 * lags + 1))
+        b, t, c, d = e.shape
+        # The lagged mix is a 1-D convolution over time of every embedding feature (one call instead of
+        # one channel mix per lag); zero padding = zero embeddings beyond the window's edges.
+        x = e.permute(0, 3, 2, 1).reshape(b * d, c, t)
+        stem = F.conv1d(x, self.stem.permute(1, 2, 0), padding=self.stem_lags)
+        stem = stem.view(b, d, self.n_chans_out, t).permute(0, 3, 2, 1)
         h = e
         for layer in self.encoder:
             h = layer(h)
@@ -362,6 +366,10 @@ class BrainformerNetwork(EEGToMEGNetwork):
         ``t - 1`` (BOS at ``t = 0``); output ``t`` scores MEG step ``t`` and
         cross-attends to the EEG of step ``t``.
         """
+        return self.head(self._stream(encoded, decoder_tokens)).transpose(1, 2)
+
+    def _stream(self, encoded, decoder_tokens=None) -> torch.Tensor:
+        """The decoder's output stream ``(B, T', n_chans_out, d)``, before the head (see :meth:`decode`)."""
         memory, stem = encoded
         if self.autoregressive:
             if decoder_tokens is None:
@@ -378,7 +386,7 @@ class BrainformerNetwork(EEGToMEGNetwork):
         mem = memory[:, :t]
         for layer in self.decoder:
             y = layer(y, mem)
-        return self.head(y).transpose(1, 2)
+        return y
 
     @staticmethod
     def shift_right(meg_tokens: torch.Tensor) -> torch.Tensor:
@@ -407,6 +415,21 @@ class BrainformerNetwork(EEGToMEGNetwork):
         """
         levels = self.level_values(torch.arange(N_SPECIAL, self.vocab_size, device=logits.device))
         return (logits[..., N_SPECIAL:].float().softmax(-1) * levels).sum(-1)
+
+    def expected_from_stream(self, y: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        """:meth:`expected_values` of ``head(y)`` for a stream ``(B, T, C, d)``: ``(B, C, T)``.
+
+        The same numbers without the ``(B, C, T, vocab)`` logits: the level rows of
+        the head, softmax and the mean over levels run on ``chunk`` tokens at a
+        time, which stay in the CPU cache (predicting is memory-bound otherwise).
+        """
+        b, t, c, d = y.shape
+        weight, bias = self.head.weight[N_SPECIAL:], self.head.bias[N_SPECIAL:]
+        levels = self.level_values(torch.arange(N_SPECIAL, self.vocab_size, device=y.device))
+        flat = y.reshape(-1, d)
+        out = [torch.addmm(bias, flat[i : i + chunk], weight.t()).float().softmax(-1) @ levels
+               for i in range(0, flat.shape[0], chunk)]
+        return torch.cat(out).view(b, t, c).transpose(1, 2)
 
     @torch.no_grad()
     def generate(
@@ -528,12 +551,13 @@ class BrainformerNetwork(EEGToMEGNetwork):
         """
         opts = self.decoding_options
         if opts["strategy"] == "expected" and not self.autoregressive:
-            logits = self.logits(self.eeg_tokens(eeg))  # one pass; no tokens to pick
+            # One pass; the head and the mean over levels fused (no logits tensor kept).
+            values = self.expected_from_stream(self._stream(self.encode(self.eeg_tokens(eeg)))).double()
         else:
             tokens, logits = self.generate(self.eeg_tokens(eeg), **opts, return_logits=True)
             if opts["strategy"] != "expected":
                 return self.meg_values(tokens)
-        values = self.expected_values(logits).double()
+            values = self.expected_values(logits).double()
         return (values * self.y_clip[:, None] + self.y_center[:, None]).float()
 
 

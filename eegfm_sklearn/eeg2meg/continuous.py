@@ -183,7 +183,13 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
         self.meg_channel_embed = nn.Parameter(torch.randn(n_chans_out, d_model) * 0.02)
         # The decoder starts from a linear channel mix of the EEG segment embeddings, one mix per
         # embedding feature: features hold different lags, so this is a learned FIR per channel pair.
-        self.channel_mix = nn.Parameter(torch.randn(n_chans_out, n_chans_in, d_model) / math.sqrt(n_chans_in))
+        # Without the skip it starts at zero: a random start is a random EEG->MEG map that Adam's small
+        # steps take hundreds of updates to undo (the guide, "what was wrong"). With the skip the head
+        # starts at zero instead (the output starts as the ridge map), and a zero mix under a zero head
+        # would get no gradient, so the mix starts random there.
+        shape = (n_chans_out, n_chans_in, d_model)
+        mix = torch.randn(shape) / math.sqrt(n_chans_in) if linear_skip else torch.zeros(shape)
+        self.channel_mix = nn.Parameter(mix)
         # Linear spatio-temporal path (lags -skip_lags..skip_lags); the transformer adds the rest.
         self.skip_lags = int(skip_lags)
         self.linear_skip = (
