@@ -16,6 +16,7 @@ from pathlib import Path
 
 import mne
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
@@ -128,6 +129,22 @@ def test_folder_plus_bids_tree_with_a_corrupt_file(tmp_path, capsys):
 
 
 # -- resume -----------------------------------------------------------------------------------
+def test_shard_whose_values_changed_behind_an_intact_footer_is_not_trusted(tmp_path):
+    files = [require_data("formats", "test.vhdr")]
+    out = tmp_path / "out"
+    shard = out / embed_recordings(files, out, **KW)["shard"].iloc[0]
+    assert shard_record(shard) is not None
+    # what a damaged footer or page header that still parses can give: other values, the same footer
+    # record and row count, every page's CRC valid (the pages are written anew)
+    table = pq.read_table(shard)
+    emb_0 = table.column("emb_0").to_numpy() + 1.0
+    table = table.set_column(table.column_names.index("emb_0"), "emb_0", pa.array(emb_0, pa.float32()))
+    pq.write_table(table.replace_schema_metadata(pq.read_metadata(shard).metadata), shard,
+                   write_page_checksum=True)
+    assert pq.read_metadata(shard).num_rows == table.num_rows
+    assert shard_record(shard) is None
+
+
 @pytest.mark.slow
 def test_damaged_shard_recomputed_changed_model_refused(tmp_path):
     files = [require_data("formats", "test.vhdr"), require_data("formats", "test.edf")]

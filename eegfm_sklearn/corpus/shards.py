@@ -5,7 +5,8 @@ renamed into place only when every announced row is in), with the
 recording id and its entities as leading string columns. Its footer holds
 ``eegfm_corpus``: a JSON record of the run fingerprint, the source's
 SHA-256 and the row count. A shard is *complete* when its footer reads, the
-record matches, the row count matches, and every page passes its CRC check.
+record matches, the row count matches, every page passes its CRC check, and the values read
+back have the SHA-256 the writer stored in the footer.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..io.writers import ParquetWriter
+from ..io.writers import VALUES_KEY, ParquetWriter, values_sha256
 from .inputs import ENTITIES
 
 SHARDS = "shards"
@@ -47,6 +48,10 @@ def shard_record(path):
         # only where it breaks the read or the row counts)
         table = pq.read_table(path, page_checksum_verification=True)
         if table.num_rows != record["n_rows"]:
+            return None
+        # ... and the values against the digest taken while writing (a damaged footer or page header
+        # that still parses, or values changed after the write)
+        if (meta.metadata or {}).get(VALUES_KEY.encode(), b"").decode() != values_sha256(table):
             return None
     except Exception:  # noqa: BLE001  (any unreadable shard is recomputed, never trusted)
         return None

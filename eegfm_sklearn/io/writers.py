@@ -7,6 +7,7 @@ output under the requested name.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -107,16 +108,47 @@ class ParquetWriter(_Writer):
         self.schema = pa.schema(fields + [pa.field(c, pa.float32()) for c in self.columns],
                                 metadata=self.metadata or None)
         self.file = pq.ParquetWriter(str(self.tmp), self.schema, write_page_checksum=True)
+        self._digests = [hashlib.sha256() for _ in range(3)]
 
     def _write(self, rows, onsets, starts, labels=None):
         pa = self._pa
         labels = labels or {}
         arrays = [pa.array([labels.get(c)] * len(rows), pa.string()) for c in self.labels]
         arrays += [pa.array(onsets), pa.array(starts)] + [pa.array(rows[:, i]) for i in range(self.n_cols)]
-        self.file.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+        table = pa.Table.from_arrays(arrays, schema=self.schema)
+        self.file.write_table(table)
+        for digest, part in zip(self._digests, _value_parts(table, self.columns)):
+            digest.update(part)
 
     def _close(self):
+        # page CRCs leave the footer and the page headers uncovered: a digest of the values read
+        # back tells a shard whose damage still parses (see values_sha256)
+        self.file.add_key_value_metadata({VALUES_KEY: _combine(self._digests)})
         self.file.close()
+
+
+VALUES_KEY = "eegfm_values_sha256"
+
+
+def _value_parts(table, columns):
+    """The bytes a Parquet table's digest covers: embeddings row-major (float32), onsets, start samples."""
+    emb = np.stack([table.column(c).to_numpy() for c in columns], axis=1).astype(np.float32, copy=False)
+    return (np.ascontiguousarray(emb).tobytes(), table.column("onset").to_numpy().astype(np.float64).tobytes(),
+            table.column("start_sample").to_numpy().astype(np.int64).tobytes())
+
+
+def _combine(digests):
+    return hashlib.sha256(b"".join(d.digest() for d in digests)).hexdigest()
+
+
+def values_sha256(table):
+    """The digest ``ParquetWriter`` stores under ``VALUES_KEY``, recomputed from a table read back.
+
+    Streaming SHA-256 over rows in order: the same whatever blocks the writer wrote.
+    """
+    columns = [c for c in table.column_names if c.startswith("emb_")]
+    digests = [hashlib.sha256(part) for part in _value_parts(table, columns)]
+    return _combine(digests)
 
 
 def check_writer(path):
