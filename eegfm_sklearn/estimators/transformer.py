@@ -153,9 +153,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
             X, resolved = self._prepare_raw(X)
         else:
             X, resolved = self._prepare(X)
-        # hashing the weights' files is only worth it with a cache
-        self._weights_id_ = self._weights_identity(resolved) if self._store() is not None else None
-        self._weights_digests_ = None if resolved is None else sorted(resolved.files.values())
+        self._weights_id_ = self._weights_identity(resolved)  # the files' digests were taken by resolve_weights
         self._built_from_ = self._live_params()
         self._key_and_size(X, resolved)
         if "module_" not in self.__dict__:  # served from the cache: the first miss builds from these tensors
@@ -231,7 +229,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         for attr in ("module_", "_compiled"):
             self.__dict__.pop(attr, None)
         resolved = self._fitted_weights()
-        self._weights_id_ = self._weights_identity(resolved) if self._store() is not None else None
+        self._weights_id_ = self._weights_identity(resolved)
         self._built_from_ = now
         self._key_and_size(X, resolved)
         if "module_" not in self.__dict__:
@@ -402,7 +400,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         if resolved is not None or self.weights is None:
             return resolved
         _, resolved = self._resolve_weights()
-        expected = self.__dict__.get("_weights_digests_")
+        expected = (self.__dict__.get("_weights_id_") or {}).get("sha256")
         if expected is not None and sorted(resolved.files.values()) != expected:
             raise ValueError(f"The weights' files ({', '.join(resolved.files)}) changed since fit; "
                              "call fit again to use the new ones.")
