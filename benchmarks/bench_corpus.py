@@ -68,7 +68,11 @@ def main():
     print(f"{args.model}{' (tiny)' if args.tiny else ''}, {len(files)} EEGMAT recordings ({size:.0f} MB), "
           f"{args.window:g} s windows, 1 torch thread per task; load average {os.getloadavg()[0]:.1f} "
           f"on {os.cpu_count()} CPUs")
-    tmp = Path(tempfile.mkdtemp(prefix="bench_corpus_"))
+    with tempfile.TemporaryDirectory(prefix="bench_corpus_") as tmp:
+        _measure(files, kw, Path(tmp))
+
+
+def _measure(files, kw, tmp):
     rows, tables = [], {}
 
     def run(name, **extra):
