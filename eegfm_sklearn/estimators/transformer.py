@@ -148,6 +148,31 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         self : FoundationTransformer
             The fitted transformer.
         """
+        self._fit_windows(X)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Fit, then embed the same windows, validating them once.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_trials, n_chans, n_times) or mne.Epochs or mne.io.Raw
+            As for ``fit``.
+        y : None
+            Ignored; present for scikit-learn's pipeline API.
+
+        Returns
+        -------
+        embeddings : ndarray of float32, shape (n_trials or n_windows, ``embedding_size_``)
+            What ``fit(X).transform(X)`` returns.
+        """
+        if isinstance(X, mne.io.BaseRaw):  # fit cuts windows, transform streams them (other starts)
+            return self.fit(X).transform(X)
+        return self._transform_windows(self._fit_windows(X))
+
+    def _fit_windows(self, X):
+        """Fit on X; returns the validated windows (input units)."""
         self._check_pooling()
         if isinstance(X, mne.io.BaseRaw):
             X, resolved = self._prepare_raw(X)
@@ -158,7 +183,7 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         self._key_and_size(X, resolved)
         if "module_" not in self.__dict__:  # served from the cache: the first miss builds from these tensors
             self._resolved = resolved
-        return self
+        return X
 
     def transform(self, X):
         """Embed windows.
@@ -449,8 +474,9 @@ class FoundationTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, F
         ad, info = self.adapter_, self.recording_info_
         return {
             # bump when numerics or the entry format change (2: float32 resampling; 3: checksums;
-            # 4: params read at transform time, split_pooling always)
-            "version": 4,
+            # 4: params read at transform time, split_pooling always; 5: XXH3 window keys, a new
+            # folder so that the SHA-256-named entries are not left beside the new ones)
+            "version": 5,
             "card": {k: repr(v) for k, v in self.card_.summary().items()},
             "contract": self.contract_,
             "weights": self._weights_id_,

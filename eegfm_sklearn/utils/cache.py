@@ -30,6 +30,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
+import xxhash
 
 from ._warn import user_stacklevel
 
@@ -48,16 +49,18 @@ class CacheWarning(UserWarning):
 def window_hashes(X):
     """One hex digest per window of X (n_trials, n_chans, n_times), of its bytes.
 
-    SHA-256, fed the array's memory without a copy: CPUs with SHA extensions
-    hash it 2-3x faster than blake2b, and every fold hashes every window.
+    XXH3-128, fed the array's memory without a copy: every fold of a cross-validation hashes
+    every window again, and XXH3 reads memory about ten times faster than SHA-256. The key
+    guards against accidental reuse (2**-128 per pair), not against crafted collisions; the
+    weights' identity, which names published files, stays SHA-256.
     """
     X = np.ascontiguousarray(X)
     head = f"{X.dtype.str}{X.shape[1:]}".encode()
     digests = []
     for window in X:
-        h = hashlib.sha256(head)
+        h = xxhash.xxh3_128(head)
         h.update(memoryview(window).cast("B"))
-        digests.append(h.hexdigest()[:32])
+        digests.append(h.hexdigest())
     return digests
 
 
