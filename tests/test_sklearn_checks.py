@@ -64,6 +64,9 @@ class RowsTransformer(_Rows, FoundationTransformer):
     def transform(self, X):
         return super().transform(as_windows(X))
 
+    def fit_transform(self, X, y=None):
+        return super().fit_transform(as_windows(X), y)
+
 
 class RowsClassifier(_Rows, FoundationClassifier):
     def predict(self, X):
