@@ -108,6 +108,16 @@ def bench_model(model, X, y, sfreq, ch_names, epochs, batch_size, threads, tiny)
     return np.median(clock.ours[1:], axis=0), np.median(clock.hand_times[1:], axis=0)
 
 
+def pick(y, n):
+    """``n`` random window indices (seed 0); when they hold one class only, the two classes in turn."""
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(y))[:n]
+    if len(np.unique(y[idx])) > 1:
+        return idx
+    first, second = (rng.permutation(np.flatnonzero(y == c)) for c in np.unique(y)[:2])
+    return np.stack([first[: n // 2 + 1], second[: n // 2 + 1]], axis=1).ravel()[:n]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs="+", default=None, help="default: every card")
@@ -136,7 +146,7 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|")
     for model in models:
         n = args.n_windows or REDUCED_WINDOWS.get(model, 64)
-        idx = np.random.default_rng(0).permutation(len(data.X))[:n]
+        idx = pick(data.y, n)
         batch = min(args.batch_size, n)
         (ow, oc), (hw, hc) = bench_model(model, data.X[idx], data.y[idx], data.sfreq, data.ch_names, args.epochs,
                                          batch, args.threads, args.tiny)
