@@ -216,11 +216,25 @@ class CardModule(nn.Module):
 
 
 def _frozen_subtrees(module):
-    """Outermost submodules that hold parameters, all of them frozen."""
-    params = list(module.parameters())
-    if params and not any(p.requires_grad for p in params):
-        return [module]
-    return [m for child in module.children() for m in _frozen_subtrees(child)]
+    """Outermost submodules that hold parameters, all of them frozen.
+
+    skorch sets the training mode before every batch: one pass over the tree (listing each
+    subtree's parameters at every level cost 1-2.5 ms a batch), none when nothing is frozen.
+    """
+    if all(p.requires_grad for p in module.parameters()):
+        return []
+    return _walk_frozen(module)[2]
+
+
+def _walk_frozen(module):
+    """(holds parameters, all of them frozen, outermost frozen subtrees) of ``module``."""
+    own = [p for p in module._parameters.values() if p is not None]
+    kids = [_walk_frozen(child) for child in module.children()]
+    has = bool(own) or any(k[0] for k in kids)
+    frozen = not any(p.requires_grad for p in own) and all(k[1] for k in kids if k[0])
+    if has and frozen:
+        return True, True, [module]
+    return has, frozen, [m for k in kids for m in k[2]]
 
 
 def _rebuild(card, build_args, slot_names, output, state, training, pooling=None, peft_config=None, frozen=(),

@@ -314,3 +314,21 @@ def test_grid_search_over_finetune_modes_fits_and_keeps_the_best(eegmat_small):
     assert kept.n_trainable_params_ == fitted[best].n_trainable_params_
     assert fitted["linear"].n_trainable_params_ < fitted["lora"].n_trainable_params_
     np.testing.assert_allclose(kept.predict_proba(X), fitted[best].predict_proba(X), rtol=1e-6, atol=1e-7)
+
+
+def test_frozen_subtrees_are_the_outermost_all_frozen_modules():
+    from eegfm_sklearn.backbone import _frozen_subtrees
+
+    def block():
+        return torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.Linear(2, 2))
+
+    net = torch.nn.Sequential(block(), block(), torch.nn.Sequential(block(), block()), torch.nn.Linear(2, 1))
+    assert _frozen_subtrees(net) == []
+    for p in [*net[0].parameters(), *net[2][0].parameters(), *net[1][2].parameters()]:
+        p.requires_grad_(False)
+    assert _frozen_subtrees(net) == [net[0], net[1][2], net[2][0]]
+    for p in net[2][1].parameters():
+        p.requires_grad_(False)
+    assert _frozen_subtrees(net) == [net[0], net[1][2], net[2]]  # a parent whose children are all frozen
+    net.requires_grad_(False)
+    assert _frozen_subtrees(net) == [net]

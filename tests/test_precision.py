@@ -70,3 +70,51 @@ def test_accelerator_path_adapts_next_batch_in_background(eegmat_small, monkeypa
     np.testing.assert_array_equal(overlapped, serial)
     assert len(threads) == -(-len(eegmat_small.X) // 5)
     assert threading.main_thread() not in threads
+
+
+def _failing_compile(when):
+    """A stand-in for ``torch.compile`` that fails when wrapping or at the first call, counting its calls."""
+    calls = []
+
+    def compile_(module, **kwargs):
+        if when == "wrap":
+            raise RuntimeError("no C++ compiler found")
+
+        class Compiled(torch.nn.Module):  # what torch.compile returns: a module; it compiles when called
+            def forward(self, x):
+                calls.append(len(x))
+                raise RuntimeError("BackendCompilerFailed: inductor failed")
+
+        return Compiled()
+
+    return compile_, calls
+
+
+@pytest.mark.parametrize("when", ["wrap", "call"])
+def test_compile_failure_falls_back_to_eager_with_one_notice(eegmat_small, monkeypatch, when):
+    from eegfm_sklearn.utils.compiling import CompileWarning
+
+    eager = FoundationTransformer(**_params(eegmat_small, batch_size=4)).fit(eegmat_small.X)
+    expected = eager.transform(eegmat_small.X)
+    compile_, calls = _failing_compile(when)
+    monkeypatch.setattr(torch, "compile", compile_)
+    est = FoundationTransformer(**_params(eegmat_small, batch_size=4, compile=True)).fit(eegmat_small.X)
+    assert len(eegmat_small.X) > 4  # several batches: one notice, not one per batch
+    with pytest.warns(CompileWarning, match="torch.compile failed for biot .*running the model eagerly") as record:
+        first = est.transform(eegmat_small.X)
+        second = est.transform(eegmat_small.X)
+    assert len([w for w in record if issubclass(w.category, CompileWarning)]) == 1
+    np.testing.assert_array_equal(first, expected)
+    np.testing.assert_array_equal(second, expected)
+    assert calls == ([] if when == "wrap" else [4])  # the compiled graph is not tried again after failing
+
+
+def test_input_errors_are_not_taken_for_compile_failures():
+    from eegfm_sklearn.utils.compiling import CompiledOrEager
+
+    failures = []
+    module = torch.nn.Linear(3, 2)
+    wrapped = CompiledOrEager(module, failures.append, compiler=lambda m: m)
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        wrapped(torch.zeros(1, 5))
+    assert failures == [] and not wrapped.failed

@@ -166,13 +166,32 @@ def test_bench_finetune(eegmat_files):
 
 def test_bench_finetune_epoch(eegmat_files):
     out = run_script("benchmarks/bench_finetune_epoch.py", "--smoke")
-    rows = [line.split() for line in out.splitlines()[2:]]
-    assert [r[0] for r in rows] == ["biot", "labram"]
-    for r in rows:  # ours s/epoch, hand-written loop s/epoch, their ratio
-        ours, hand, ratio = (float(v) for v in r[1:])
-        assert len(r) == 4 and ours > 0 and hand > 0
-        rounding = 0.0005 * (1 / hand + ours / hand**2) + 0.0005  # of the printed (rounded) values
-        assert abs(ratio - ours / hand) <= rounding, r
+    rows = table_rows(out)
+    assert [r[0] for r in rows] == ["biot", "labram"] and all(len(r) == 9 for r in rows)
+    for r in rows:  # windows, batch; wall: ours, hand-written loop, ratio; CPU: the same
+        assert (r[1], r[2]) == ("8", "4")
+        for ours, hand, ratio in (map(float, r[3:6]), map(float, r[6:9])):
+            assert ours > 0 and hand > 0
+            rounding = 0.0005 * (1 / hand + ours / hand**2) + 0.0005  # of the printed (rounded) values
+            assert abs(ratio - ours / hand) <= rounding, r
+
+
+def test_bench_compile(eegmat_files):
+    out = run_script("benchmarks/bench_compile.py", "--smoke")
+    assert out.startswith("tiny models, EEGMAT windows of 4 s at 500 Hz")
+    rows = table_rows(out)
+    assert [r[0] for r in rows] == ["biot"] and len(rows[0]) == 11
+    r = rows[0]
+    assert r[1] == "2"
+    if r[2].startswith("failed: "):  # no working compiler here: the row says why, the figures are left out
+        assert r[3:] == ["-"] * 8
+        return
+    assert float(r[2]) > 0  # compile seconds
+    for eager, compiled, ratio in ((r[3], r[4], r[5]), (r[6], r[7], r[8])):  # windows/s by wall, by CPU
+        eager, compiled, ratio = float(eager), float(compiled), float(ratio)
+        assert eager > 0 and compiled > 0
+        assert abs(ratio - compiled / eager) <= 0.0005 + 0.005 * (1 / eager + compiled / eager**2), r
+    assert float(r[9]) < 1e-3 * float(r[10])  # compiled embeddings equal eager ones up to float rounding
 
 
 def test_bench_eeg2meg(eeg_meg_files, eegmat_files):

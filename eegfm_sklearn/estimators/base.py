@@ -18,7 +18,8 @@ from sklearn.utils.validation import check_is_fitted
 from ..backbone import CardModule, predict_batches
 from ..cards import get_model_card
 from ..preprocessing.adapter import InputAdapter, check_window_length
-from ..utils._warn import ISSUED_ATTR, dependency_notices_filtered, issued_by
+from ..utils._warn import ISSUED_ATTR, dependency_notices_filtered, issued_by, warn
+from ..utils.compiling import CompiledOrEager, CompileWarning
 from ..utils.progress import progress
 from ..utils.seeding import seeded  # also imported from here by training.py
 from ..utils.threads import limited_threads
@@ -73,7 +74,9 @@ COMMON_PARAMS_DOC = """
         keeps float32. On CPU, bf16 is the useful one.
     compile : bool, default=False
         Run inference through ``torch.compile`` (compiled on first use;
-        worth it for long recordings or many predictions on a GPU).
+        worth it for long recordings or many predictions on a GPU). If
+        compiling fails, the model runs eagerly (same results) after one
+        ``CompileWarning``.
     random_state : int or None, default=None
         Seeds weight initialisation and training (the global torch RNG is
         left untouched). Seeded sections run one at a time in the process
@@ -357,13 +360,25 @@ class FoundationEstimatorBase(BaseEstimator):
         return self.module_
 
     def _inference_module(self):
-        """The module for predictions, compiled on first use when ``compile``."""
+        """The module for predictions, compiled on first use when ``compile``.
+
+        A failure to compile (when wrapping or at a call) falls back to the eager module,
+        with one ``CompileWarning`` per estimator and cause.
+        """
         if not self.compile:
             return self._module()
         # Kept out of pickles (see __getstate__): compiled graphs are process-local.
         if self.__dict__.get("_compiled") is None:
-            self._compiled = torch.compile(self._module())
+            self.__dict__.setdefault(ISSUED_ATTR, set())
+            self._compiled = CompiledOrEager(self._module(), self._compile_failed)
         return self._compiled
+
+    def _compile_failed(self, exc):
+        with issued_by(self):
+            warn(f"compile=True: torch.compile failed for {self.card_.name} ({type(exc).__name__}: "
+                 f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'}); running the "
+                 "model eagerly (same results as compile=False). Set compile=False to silence this.",
+                 CompileWarning, cause=("compile", self.card_.name, type(exc).__name__))
 
     def __getstate__(self):
         state = super().__getstate__()

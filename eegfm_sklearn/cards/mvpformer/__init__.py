@@ -92,7 +92,11 @@ CARD = ModelCard(
            "classification loader keeps the file's value, as here. Features: the last segment's tokens "
            "averaged over channels (their ClassificationHMVPFormer.training_step: out[:, -1].mean(dim=1)). "
            "Pretraining filters are not stated. Windows shorter than a 5 s segment are zero-padded by "
-           "braindecode."),
+           "braindecode."
+           " compile=True on CPU (torch 2.14, inductor, one thread, 8-16 windows of 4 s): 1.11-1.16x "
+           "the eager transform throughput by CPU time (wall 1.16x, and 0.77x in one loaded run), "
+           "after a 82-120 s compile at the first call; embeddings equal within float rounding "
+           "(docs/guide/performance.md)."),
     parity="exact vs IBM/multi-variate-parallel-transformer @ 9f5357b (reduced size, LoRA merged)",
     tokens=_tokens,
     default_pooling="mean",
