@@ -134,8 +134,10 @@ def test_bench_cache(eegmat_files):
     out = run_script("benchmarks/bench_cache.py", "--smoke")
     assert out.startswith("labram (tiny), 60 windows")
     rows = [line for line in out.splitlines() if re.search(rf"{FLOAT}\s+{FLOAT}$", line)]
-    assert len(rows) == 6 and rows[0].startswith("one embedding pass") and rows[0].endswith("1.00")
-    assert rows[4].startswith("2-fold CV, cache=<dir>, n_jobs=2")
+    assert len(rows) == 8 and rows[0].startswith("one embedding pass") and rows[0].endswith("1.00")
+    assert rows[3].strip().startswith("again (warm cache: fixed costs)")
+    assert rows[4].strip().startswith("the classifier alone")
+    assert rows[6].startswith("2-fold CV, cache=<dir>, n_jobs=2")
 
 
 def test_bench_streaming(eegmat_files):
