@@ -83,8 +83,8 @@ def budgets(smoke):
     stop = dict(early_stopping=True, n_iter_no_change=PATIENCE)
     return dict(continuous={**net, "seg_len": 8, "skip_lags": 6, "max_epochs": 20, "batch_size": 16, "lr": 1e-3},
                 tokens={**net, "n_routers": 4, "max_epochs": 5, "batch_size": 8, "lr": 3e-3},
-                pure={**net, "seg_len": 8, "max_epochs": 40, "batch_size": 16, "lr": 1e-2, "dropout": 0.2,
-                      "weight_decay": 0.1, **stop},
+                pure={**net, "seg_len": 8, "patch_context": 8, "max_epochs": 40, "batch_size": 16, "lr": 1e-2,
+                      "dropout": 0.2, "weight_decay": 0.1, **stop},
                 tokens_sim={**net, "max_epochs": 8, "batch_size": 8, "lr": 1e-2, **stop},
                 lags=6, ranks=(5, 10, 20, 40, 80, 160), max_windows=None, seeds=(0, 1, 2))
 
@@ -147,6 +147,8 @@ def evaluate(name, train, tests, types, b, token_epochs=None, candidates=None, o
     ordered = train if ordered is None else (ordered[0][cap], ordered[1][cap])
     tests = [(t, X[cap], Y[cap]) for t, X, Y in tests]
     for model_name, est in (candidates or models(b, token_epochs)).items():
+        if b.get("only_models") and not any(m in model_name for m in b["only_models"]):
+            continue
         t0, w0 = time.process_time(), time.perf_counter()
         est.fit(*(ordered if getattr(est, "early_stopping", False) else train))
         fit_s, fit_wall = time.process_time() - t0, time.perf_counter() - w0
@@ -236,9 +238,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["sim", "real", "ladder"], default=None)
     parser.add_argument("--smoke", action="store_true", help="smallest setting, runs in seconds")
+    parser.add_argument("--model", action="append", default=None,
+                        help="run only the models whose name contains this (repeat for several), e.g. to "
+                             "split a run over processes")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    b = budgets(args.smoke)
+    b = {**budgets(args.smoke), "only_models": args.model}
     print(f"load average at start (1, 5, 15 min): {os.getloadavg()}")
     print(HEADER)
     print("|---" * HEADER.count(" | ") + "|---|")
