@@ -99,13 +99,6 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         Peak AdamW learning rate (cosine-annealed to 0 over ``max_epochs``).
     weight_decay : float, default=1e-4
         AdamW weight decay.
-    input_noise : float, default=0.0
-        Standard deviation of Gaussian noise added to the standardised EEG
-        (unit variance per channel) of every training batch; validation and
-        ``predict`` see the EEG as it is. For a linear map, training on
-        inputs with noise of variance ``s**2`` minimises the ridge objective
-        with penalty ``n * s**2`` on average (Bishop, 1995); for a network it
-        is a smoothness prior. Seeded by ``random_state``.
     early_stopping : bool, default=False
         Hold out the *last* ``validation_fraction`` of the windows (a
         contiguous block, as given: windows cut consecutively from a
@@ -173,7 +166,6 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         batch_size=32,
         lr=2e-3,
         weight_decay=1e-4,
-        input_noise=0.0,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=5,
@@ -203,7 +195,6 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
-        self.input_noise = input_noise
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change

@@ -52,7 +52,6 @@ REGRESSOR = {
     "batch_size": COMMON["batch_size"],
     "lr": [positive()],
     "weight_decay": [non_negative()],
-    "input_noise": [non_negative()],
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "n_iter_no_change": [_at_least(1)],

@@ -28,21 +28,12 @@ class PairedNet(_Net):
     """A skorch net over ``X = {"eeg": ..., "meg": ...}`` whose loss is ``module.loss``.
 
     ``training_output(eeg, meg)`` lets a teacher-forced mode read the MEG
-    it is trained to predict; ``criterion`` is not used. ``input_noise``:
-    standard deviation of Gaussian noise added to the (standardised) EEG of
-    training batches only, drawn from torch's RNG (seeded by the caller).
+    it is trained to predict; ``criterion`` is not used.
     """
-
-    def __init__(self, *args, input_noise=0.0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.input_noise = input_noise
 
     def infer(self, x, **fit_params):
         x = to_tensor(x, device=self.device)
-        eeg = x["eeg"]
-        if self.input_noise and self.module_.training:
-            eeg = eeg + self.input_noise * torch.randn_like(eeg)
-        return self.module_.training_output(eeg, x["meg"])
+        return self.module_.training_output(x["eeg"], x["meg"])
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         return self.module_.loss(y_pred, to_tensor(X["meg"], device=self.device))
@@ -130,7 +121,6 @@ def train_network(network, eeg, meg, est):
         callbacks=callbacks,
         device=est.device,
         verbose=est.verbose,
-        input_noise=float(est.input_noise),
     )
     net.fit({"eeg": eeg, "meg": meg}, None)
     return net.history
