@@ -27,6 +27,13 @@ starts from a ridge solution), and the token mode (Brainformer design,
 one-pass prediction from the EEG, expected-value decoding). On the ladder:
 ridge, lagged ridge and the two networks in ``ladder.LADDER_CONFIGS``.
 
+Rung (c), the simulated set, under a clean protocol: the two networks without
+a ridge path train with ``early_stopping`` on a validation block made of the
+last sixth of every training recording (moved to the end of their windows;
+the other models see the same windows in recording order), with
+hyper-parameters chosen on that block (``budgets``: ``pure``, ``tokens_sim``;
+the candidates are in the guide), one row per seed (0, 1, 2).
+
 Prints one Markdown table: R^2 and Pearson r (all / magnetometers /
 gradiometers, means over channels), the token model's held-out cross-entropy
 (nats per token), training CPU and wall time, CPU seconds per epoch per 1000
