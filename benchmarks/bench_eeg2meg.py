@@ -92,7 +92,7 @@ def budgets(smoke):
                 tokens={**net, "n_routers": 4, "max_epochs": 5, "batch_size": 8, "lr": 3e-3},
                 pure={**net, "seg_len": 8, "patch_context": 8, "max_epochs": 40, "batch_size": 16, "lr": 1e-2,
                       "dropout": 0.2, "weight_decay": 0.1, **stop},
-                tokens_sim={**net, "max_epochs": 8, "batch_size": 8, "lr": 1e-2, **stop},
+                tokens_sim={**net, "max_epochs": 12, "batch_size": 8, "lr": 1e-2, **stop},
                 lags=6, ranks=(5, 10, 20, 40, 80, 160), max_windows=None, seeds=(0, 1, 2))
 
 
