@@ -27,6 +27,13 @@ starts from a ridge solution), and the token mode (Brainformer design,
 one-pass prediction from the EEG, expected-value decoding). On the ladder:
 ridge, lagged ridge and the two networks in ``ladder.LADDER_CONFIGS``.
 
+Rung (c), the simulated set, under a clean protocol: the two networks without
+a ridge path train with ``early_stopping`` on a validation block made of the
+last sixth of every training recording (moved to the end of their windows;
+the other models see the same windows in recording order), with
+hyper-parameters chosen on that block (``budgets``: ``pure``, ``tokens_sim``;
+the candidates are in the guide), one row per seed (0, 1, 2).
+
 Prints one Markdown table: R^2 and Pearson r (all / magnetometers /
 gradiometers, means over channels), the token model's held-out cross-entropy
 (nats per token), training CPU and wall time, CPU seconds per epoch per 1000
@@ -58,6 +65,7 @@ from eegfm_sklearn.eeg2meg.ladder import LADDER_CONFIGS, ladder_data
 from eegfm_sklearn.utils._data_dir import get_data_dir
 
 N_TIMES = 32  # samples per window: the token model's sequence length (the reference trains on 64)
+PATIENCE = 6  # early stopping's n_iter_no_change (epochs) in rung (c)'s protocol
 # Times are CPU seconds of this process (one torch thread): on a shared machine wall-clock time
 # measures the other jobs, CPU time measures the model.
 HEADER = ("| data | test | model | R2 all | r all | R2 mag | r mag | R2 grad | r grad | CE tokens | fit CPU s "
@@ -65,15 +73,27 @@ HEADER = ("| data | test | model | R2 all | r all | R2 mag | r mag | R2 grad | r
 
 
 def budgets(smoke):
-    """Network sizes and epochs: small enough for a shared CPU (see docs/guide/eeg2meg.md)."""
+    """Network sizes and epochs: small enough for a shared CPU (see docs/guide/eeg2meg.md).
+
+    ``pure`` and ``tokens_sim`` are rung (c)'s clean protocol (the simulated set): hyper-parameters
+    chosen on a validation block cut from the training recordings (the guide lists the candidates),
+    early stopping on that block, never the test recordings.
+    """
     if smoke:
         net = dict(d_model=8, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, n_routers=2, d_ff=16)
-        return dict(continuous={**net, "seg_len": 8, "skip_lags": 2, "max_epochs": 1, "batch_size": 8},
-                    tokens={**net, "max_epochs": 1, "batch_size": 8}, lags=2, ranks=2, max_windows=6)
+        small = {**net, "max_epochs": 1, "batch_size": 8}
+        stop = dict(early_stopping=True, n_iter_no_change=1)
+        return dict(continuous={**small, "seg_len": 8, "skip_lags": 2}, tokens=small,
+                    pure={**small, "seg_len": 8, **stop}, tokens_sim={**small, **stop},
+                    lags=2, ranks=2, max_windows=6, seeds=(0,))
     net = dict(d_model=32, n_heads=4, n_encoder_layers=1, n_decoder_layers=1, n_routers=4, d_ff=64)
+    stop = dict(early_stopping=True, n_iter_no_change=PATIENCE)
     return dict(continuous={**net, "seg_len": 8, "skip_lags": 6, "max_epochs": 20, "batch_size": 16, "lr": 1e-3},
-                tokens={**net, "n_routers": 4, "max_epochs": 5, "batch_size": 8, "lr": 3e-3}, lags=6,
-                ranks=(5, 10, 20, 40, 80, 160), max_windows=None)
+                tokens={**net, "n_routers": 4, "max_epochs": 5, "batch_size": 8, "lr": 3e-3},
+                pure={**net, "seg_len": 8, "patch_context": 8, "max_epochs": 40, "batch_size": 16, "lr": 1e-2,
+                      "dropout": 0.2, "weight_decay": 0.1, **stop},
+                tokens_sim={**net, "max_epochs": 12, "batch_size": 8, "lr": 1e-2, **stop},
+                lags=6, ranks=(5, 10, 20, 40, 80, 160), max_windows=None, seeds=(0, 1, 2))
 
 
 def models(b, token_epochs=None):
@@ -88,6 +108,20 @@ def models(b, token_epochs=None):
             mode="continuous", random_state=0, **{**b["continuous"], "linear_skip": False}),
         "tokens (Brainformer)": EEGToMEGRegressor(mode="tokens", random_state=0, **tok),
     }
+
+
+def sim_models(b, validation_fraction):
+    """Rung (c): the baselines, the network with its ridge skip, and the two networks without any
+    ridge-initialised path under the clean protocol, one row per seed."""
+    out = {k: v for k, v in models(b).items() if k.startswith(("ridge", "reduced", "continuous (ridge"))}
+    for seed in b["seeds"]:
+        out[f"continuous, pure (no skip), seed {seed}"] = EEGToMEGRegressor(
+            mode="continuous", linear_skip=False, random_state=seed, validation_fraction=validation_fraction,
+            **b["pure"])
+    for seed in b["seeds"]:
+        out[f"tokens (Brainformer), seed {seed}"] = EEGToMEGRegressor(
+            mode="tokens", random_state=seed, validation_fraction=validation_fraction, **b["tokens_sim"])
+    return out
 
 
 def ladder_models(smoke):
@@ -109,16 +143,23 @@ def fmt(v):
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-def evaluate(name, train, tests, types, b, token_epochs=None, candidates=None):
-    """Fit every model on ``train`` = (X, Y); score it on each ``(test name, X, Y)``."""
+def evaluate(name, train, tests, types, b, token_epochs=None, candidates=None, ordered=None):
+    """Fit every model on ``train`` = (X, Y); score it on each ``(test name, X, Y)``.
+
+    ``ordered`` = (X, Y): the same windows in the order the early-stopping networks take (their
+    validation block last); the other models keep ``train``'s order.
+    """
     cap = slice(b["max_windows"])  # --smoke: a few windows only
     train = (train[0][cap], train[1][cap])
+    ordered = train if ordered is None else (ordered[0][cap], ordered[1][cap])
     tests = [(t, X[cap], Y[cap]) for t, X, Y in tests]
     for model_name, est in (candidates or models(b, token_epochs)).items():
+        if b.get("only_models") and not any(m in model_name for m in b["only_models"]):
+            continue
         t0, w0 = time.process_time(), time.perf_counter()
-        est.fit(*train)
+        est.fit(*(ordered if getattr(est, "early_stopping", False) else train))
         fit_s, fit_wall = time.process_time() - t0, time.perf_counter() - w0
-        epochs = getattr(est, "max_epochs", None)
+        epochs = len(est.history_) if getattr(est, "history_", None) is not None else None
         epoch_cost = fit_s / epochs * 1000 / len(train[0]) if epochs else "-"
         for test_name, Xte, Yte in tests:
             t0, w0 = time.process_time(), time.perf_counter()
@@ -152,7 +193,21 @@ def simulated(b, smoke):
     unseen = stack([windows(s, 0, test_s) for s in new_subjects])
     name = f"sim, configs {list(train_subjects)} x {train_s} s"
     tests = [("new recordings, same configs", *seen), (f"configs {list(new_subjects)}", *unseen)]
-    evaluate(name, stack(tr), tests, tr[0].meg_ch_types, b, token_epochs=None if smoke else 4)
+    # The early-stopping networks validate on the last sixth of every training recording (its end),
+    # moved to the end of their windows; the baselines see the same windows in recording order.
+    k = max(1, len(tr[0].X) // 6)
+    ordered = stack([_Cut(w.X[:-k], w.Y[:-k]) for w in tr] + [_Cut(w.X[-k:], w.Y[-k:]) for w in tr])
+    fraction = (k * len(tr) - 0.5) / len(ordered[0])  # ceil(fraction * n) = the k * len(tr) windows
+    print(f"rung (c) protocol: validation block = the last {k} windows of each of the {len(tr)} training "
+          f"recordings ({k * len(tr)} of {len(ordered[0])}); network seeds {list(b['seeds'])}", flush=True)
+    evaluate(name, stack(tr), tests, tr[0].meg_ch_types, b, candidates=sim_models(b, fraction), ordered=ordered)
+
+
+class _Cut:
+    """Windows with ``X`` and ``Y``, as ``stack`` reads them."""
+
+    def __init__(self, X, Y):
+        self.X, self.Y = X, Y
 
 
 def real(b, smoke):
@@ -190,9 +245,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["sim", "real", "ladder"], default=None)
     parser.add_argument("--smoke", action="store_true", help="smallest setting, runs in seconds")
+    parser.add_argument("--model", action="append", default=None,
+                        help="run only the models whose name contains this (repeat for several), e.g. to "
+                             "split a run over processes")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    b = budgets(args.smoke)
+    b = {**budgets(args.smoke), "only_models": args.model}
     print(f"load average at start (1, 5, 15 min): {os.getloadavg()}")
     print(HEADER)
     print("|---" * HEADER.count(" | ") + "|---|")

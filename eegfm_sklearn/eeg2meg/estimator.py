@@ -99,6 +99,19 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         Peak AdamW learning rate (cosine-annealed to 0 over ``max_epochs``).
     weight_decay : float, default=1e-4
         AdamW weight decay.
+    early_stopping : bool, default=False
+        Hold out the *last* ``validation_fraction`` of the windows (a
+        contiguous block, as given: windows cut consecutively from a
+        recording have near-copies as neighbours, so no random draw), record
+        the mode's loss on them after every epoch (``history_``'s
+        ``valid_loss``), stop after ``n_iter_no_change`` epochs without a
+        lower one and keep the weights of the best epoch. The held-out
+        windows are not trained on. Order the windows so that the last block
+        is representative (e.g. the end of every recording).
+    validation_fraction : float, default=0.1
+        Share of the windows held out when ``early_stopping``.
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
     random_state : int or None, default=None
         Seeds weight initialisation, batch order and the sampling of
         ``predict`` with ``decoding`` "temperature"/"top_k" (torch's global
@@ -114,7 +127,9 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         The trained network (:class:`EEGToMEGTransformer` for
         ``mode="continuous"``); its buffers hold the channel statistics.
     history_ : skorch.History or None
-        Training history (None after :meth:`from_pretrained`).
+        Training history (None after :meth:`from_pretrained`): per epoch
+        ``train_loss``, ``grad_norm``, ``dur`` and, with ``early_stopping``,
+        ``valid_loss``.
     x_mean_, x_scale_ : ndarray, shape (n_eeg,)
         EEG channel statistics.
     y_mean_, y_scale_ : ndarray, shape (n_meg,)
@@ -151,6 +166,9 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         batch_size=32,
         lr=2e-3,
         weight_decay=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
         random_state=None,
         device="cpu",
         verbose=0,
@@ -177,6 +195,9 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.random_state = random_state
         self.device = device
         self.verbose = verbose

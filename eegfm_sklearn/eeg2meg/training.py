@@ -5,14 +5,19 @@ lives only inside ``fit``: the estimator keeps the trained module and the
 history, never the net. The core's pieces are reused: its net's plain log
 (no colour codes in log files) and its stop on a non-finite loss. The history
 records, per epoch, ``train_loss`` and ``grad_norm`` (mean gradient norm
-before clipping): what to read when a network does not learn.
+before clipping), and ``valid_loss`` with early stopping: what to read when a
+network does not learn or over-fits.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
-from skorch.callbacks import Callback, LRScheduler
+from skorch.callbacks import Callback, EarlyStopping, LRScheduler
+from skorch.dataset import Dataset
+from skorch.helper import predefined_split
 from skorch.utils import to_tensor
 
 from ..estimators._net import Net as _Net
@@ -51,6 +56,27 @@ class ClipAndRecordGradNorm(Callback):
         net.history.record("grad_norm", float(np.mean(self._norms)) if self._norms else float("nan"))
 
 
+def validation_split(n_windows, fraction):
+    """Training and validation index ranges: the validation block is the last ``ceil(fraction * n)`` windows.
+
+    A contiguous block, not a random draw: paired windows are usually cut
+    consecutively from recordings, and neighbours share slow activity, so a
+    random split would validate on near-copies of training windows (the
+    same choice as Keras' ``validation_split``).
+
+    Returns
+    -------
+    train, valid : slice
+    """
+    n_valid = math.ceil(fraction * n_windows)
+    if n_valid < 1 or n_windows - n_valid < 1:
+        raise ValueError(
+            f"early_stopping with validation_fraction={fraction:g} leaves {n_windows - n_valid} training and "
+            f"{n_valid} validation windows of {n_windows}: pass more windows or change validation_fraction."
+        )
+    return slice(0, n_windows - n_valid), slice(n_windows - n_valid, n_windows)
+
+
 def train_network(network, eeg, meg, est):
     """Train ``network`` in place on standardised float32 windows with ``est``'s parameters.
 
@@ -58,12 +84,30 @@ def train_network(network, eeg, meg, est):
     clipped at 1, shuffled batches; a non-finite loss stops training with an
     error saying what to change. Call under
     :func:`eegfm_sklearn.seeding.seeded` (shuffling draws from torch's RNG).
+    With ``est.early_stopping``, the last ``validation_fraction`` of the
+    windows (:func:`validation_split`) are not trained on: their loss is
+    recorded per epoch, training stops after ``n_iter_no_change`` epochs
+    without a lower one, and the network ends with the weights of the
+    epoch whose validation loss was lowest.
 
     Returns
     -------
     history : skorch.History
-        Per epoch: ``train_loss``, ``grad_norm``, ``dur``.
+        Per epoch: ``train_loss``, ``grad_norm``, ``dur`` (and ``valid_loss``).
     """
+    callbacks = [
+        ("clip", ClipAndRecordGradNorm(1.0)),
+        ("finite_loss", StopOnNonFiniteLoss(est.lr)),
+        ("cosine", LRScheduler("CosineAnnealingLR", T_max=max(1, est.max_epochs))),
+    ]
+    train_split = None
+    if est.early_stopping:
+        fit_part, valid_part = validation_split(len(eeg), est.validation_fraction)
+        train_split = predefined_split(Dataset({"eeg": eeg[valid_part], "meg": meg[valid_part]}, None))
+        eeg, meg = eeg[fit_part], meg[fit_part]
+        callbacks.append(("early_stopping", EarlyStopping(monitor="valid_loss", patience=est.n_iter_no_change,
+                                                          threshold=0.0, load_best=True,
+                                                          sink=lambda *a, **k: None)))
     net = PairedNet(
         module=network,
         criterion=torch.nn.Identity,  # unused: get_loss asks the network
@@ -73,12 +117,8 @@ def train_network(network, eeg, meg, est):
         max_epochs=est.max_epochs,
         batch_size=est.batch_size,
         iterator_train__shuffle=True,
-        train_split=None,
-        callbacks=[
-            ("clip", ClipAndRecordGradNorm(1.0)),
-            ("finite_loss", StopOnNonFiniteLoss(est.lr)),
-            ("cosine", LRScheduler("CosineAnnealingLR", T_max=max(1, est.max_epochs))),
-        ],
+        train_split=train_split,
+        callbacks=callbacks,
         device=est.device,
         verbose=est.verbose,
     )
