@@ -131,6 +131,16 @@ def require_data(*parts):
     return path
 
 
+@pytest.fixture
+def one_thread():
+    """Torch and the BLAS pools on one thread for the test: small tensors run faster so, and CI's cores are shared."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(n)
+
+
 def tiny(model, **extra):
     """Params giving a tiny, fast architecture of ``model``."""
     return {"model": model, "model_kwargs": dict(get_model_card(model).tiny_kwargs), **extra}

@@ -18,7 +18,6 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.utils.estimator_checks import check_no_attributes_set_in_init
-from threadpoolctl import threadpool_limits
 
 from eegfm_sklearn.eeg2meg import (
     EEGToMEGRegressor,
@@ -42,14 +41,7 @@ TINY = dict(d_model=16, n_heads=2, n_encoder_layers=1, n_decoder_layers=1, n_rou
             seg_len=8, skip_lags=2, max_epochs=2, batch_size=8, random_state=0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small tensors run faster on one thread, and the CI cores are shared.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):  # numpy BLAS too
-        yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 
 from eegfm_sklearn.eeg2meg import EEGToMEGRegressor
 
@@ -12,13 +11,7 @@ SMALL = dict(mode="continuous", linear_skip=False, d_model=16, n_heads=2, n_enco
              n_decoder_layers=1, n_routers=2, seg_len=8, batch_size=4, lr=1e-2, random_state=0)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 from transformers import AutoConfig, AutoModel, Trainer, TrainingArguments
 
 from eegfm_sklearn.eeg2meg import EEGToMEGRegressor, EEGToMEGTransformer
@@ -15,13 +14,7 @@ TINY_NET = {"seg_len": 4, "d_model": 8, "n_heads": 2, "n_encoder_layers": 1, "n_
             "skip_lags": 1}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def _toy(n=32, seed=0):

@@ -26,12 +26,7 @@ NET = dict(n_chans_in=5, n_chans_out=7, d_model=16, n_heads=2, d_ff=32, dropout=
            autoregressive=True)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def tiny_net(seed=0, **kw):

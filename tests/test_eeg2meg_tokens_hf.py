@@ -17,12 +17,7 @@ TINY = {"d_model": 8, "n_heads": 2, "n_encoder_layers": 1, "n_decoder_layers": 1
         "dropout": 0.0}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def _pairs(n=16, seed=0):
