@@ -369,7 +369,6 @@ class FoundationEstimatorBase(BaseEstimator):
             return self._module()
         # Kept out of pickles (see __getstate__): compiled graphs are process-local.
         if self.__dict__.get("_compiled") is None:
-            self.__dict__.setdefault(ISSUED_ATTR, set())
             self._compiled = CompiledOrEager(self._module(), self._compile_failed)
         return self._compiled
 
