@@ -12,7 +12,7 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..estimators.params import COMMON, Satisfies, non_negative, positive
+from ..estimators.params import COMMON, FINETUNE, Satisfies, non_negative, positive
 from .brainformer import STRATEGIES
 from .networks import network_modes
 
@@ -52,9 +52,10 @@ REGRESSOR = {
     "batch_size": COMMON["batch_size"],
     "lr": [positive()],
     "weight_decay": [non_negative()],
-    "early_stopping": ["boolean"],
-    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-    "n_iter_no_change": [_at_least(1)],
+    # the same declarations as the fine-tuned estimators' (the split differs: a contiguous block here)
+    "early_stopping": FINETUNE["early_stopping"],
+    "validation_fraction": FINETUNE["validation_fraction"],
+    "n_iter_no_change": FINETUNE["n_iter_no_change"],
     "random_state": COMMON["random_state"],
     "device": COMMON["device"],
     "verbose": COMMON["verbose"],
