@@ -224,7 +224,9 @@ class ZScore(Scaling):
         if self.average_reference:
             X = average_reference(X)
         out = X - X.mean(axis=-1, keepdims=True)
-        out /= out.std(axis=-1, keepdims=True, ddof=self.ddof) + self.eps
+        # the centred values' spread directly (np.std would centre them again: two more passes)
+        sd = np.sqrt(np.square(out).sum(axis=-1, keepdims=True) / (out.shape[-1] - self.ddof))
+        out /= sd + self.eps
         if self.clip is not None:
             np.clip(out, -self.clip, self.clip, out=out)
         if self.target_std != 1.0:
