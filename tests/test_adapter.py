@@ -313,7 +313,8 @@ def test_long_window_is_mapped_after_downsampling_and_scaled_in_place(monkeypatc
     assert ad.matrix_.shape == (19, 19) and ad.down_ > ad.up_
     mapped = []
     original = adapter_module._map_channels
-    monkeypatch.setattr(adapter_module, "_map_channels", lambda M, Y: mapped.append(Y.shape) or original(M, Y))
+    monkeypatch.setattr(adapter_module, "_map_channels",
+                        lambda M, Y, **kw: mapped.append(Y.shape) or original(M, Y, **kw))
     out = ad.transform(X)
     assert mapped == [(1, 19, ad.resampler_.n_times_out)]  # mapped at 256 Hz, not on the 1000 Hz input
     # the scaling allocates its output (the 20th row included) and no full-size temporary

@@ -404,7 +404,7 @@ class InputAdapter:
             # filters + resampling + crop as one matrix per (rate, length), built on first use (fused.py)
             A = fused_matrix(self.filter_plan_, self.up_, self.down_, self.n_times_in_, n_cols)
             if M.shape[1] <= M.shape[0]:
-                return _map_channels(M, apply_fused(A, X))
+                return _map_channels(M, apply_fused(A, X), temporary=True)
             return apply_fused(A, _map_channels(M, np.asarray(X, dtype=np.float32)))
         windows_filter = None if prefiltered or not self.filter_plan_.active else self.filter_plan_.filter_windows
         if windows_filter is not None and (self.split_ is not None or M.shape[1] <= M.shape[0]):
@@ -413,7 +413,7 @@ class InputAdapter:
         if self.split_ is not None:
             X = self.split_.cut(X, part)
         if self._resample_first():
-            X = _map_channels(M, self.resampler_(X))
+            X = _map_channels(M, self.resampler_(X), temporary=True)
         else:
             X = _map_channels(M, X)
             if windows_filter is not None:
