@@ -130,6 +130,14 @@ def test_bench_transform(eegmat_files):
     assert all(len(r) == 14 and r[10].endswith("%") and r[-1].endswith("%") for r in rows)
 
 
+def test_bench_fused(eegmat_files):
+    out = run_script("benchmarks/bench_fused.py", "--smoke")
+    rows = table_rows(out)
+    assert [r[0] for r in rows] == ["signal_jepa", "pbt"]
+    # both cards fused at 500 Hz; blocks of windows agree bit for bit with one product per window
+    assert all(len(r) == 7 and r[1] in ("2000 x 512", "2000 x 960") and r[-1] == "True" for r in rows), rows
+
+
 def test_bench_cache(eegmat_files):
     out = run_script("benchmarks/bench_cache.py", "--smoke")
     assert out.startswith("labram (tiny), 60 windows")
