@@ -188,10 +188,11 @@ def simulated(b, smoke):
         X, Y = np.concatenate([w.X for w in ws]), np.concatenate([w.Y for w in ws])
         return X.astype(np.float64), Y.astype(np.float64)
 
-    tr = [windows(s, 0, train_s) for s in train_subjects]
+    # recordings r = 0, 1, ... of each configuration (seed r; the test recordings are seed 100)
+    tr = [windows(s, r, train_s) for r in range(b.get("train_recordings", 1)) for s in train_subjects]
     seen = stack([windows(s, 100, test_s) for s in train_subjects])
     unseen = stack([windows(s, 0, test_s) for s in new_subjects])
-    name = f"sim, configs {list(train_subjects)} x {train_s} s"
+    name = f"sim, configs {list(train_subjects)} x {len(tr) // len(train_subjects)} x {train_s} s"
     tests = [("new recordings, same configs", *seen), (f"configs {list(new_subjects)}", *unseen)]
     # The early-stopping networks validate on the last sixth of every training recording (its end),
     # moved to the end of their windows; the baselines see the same windows in recording order.
@@ -245,12 +246,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["sim", "real", "ladder"], default=None)
     parser.add_argument("--smoke", action="store_true", help="smallest setting, runs in seconds")
+    parser.add_argument("--train-recordings", type=int, default=1,
+                        help="rung (c): training recordings of 20 s per configuration (default 1)")
     parser.add_argument("--model", action="append", default=None,
                         help="run only the models whose name contains this (repeat for several), e.g. to "
                              "split a run over processes")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    b = {**budgets(args.smoke), "only_models": args.model}
+    b = {**budgets(args.smoke), "only_models": args.model, "train_recordings": args.train_recordings}
     print(f"load average at start (1, 5, 15 min): {os.getloadavg()}")
     print(HEADER)
     print("|---" * HEADER.count(" | ") + "|---|")
