@@ -248,12 +248,16 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="smallest setting, runs in seconds")
     parser.add_argument("--train-recordings", type=int, default=1,
                         help="rung (c): training recordings of 20 s per configuration (default 1)")
+    parser.add_argument("--pure-max-epochs", type=int, default=None,
+                        help="rung (c): the network without skip's epoch cap (default 40)")
     parser.add_argument("--model", action="append", default=None,
                         help="run only the models whose name contains this (repeat for several), e.g. to "
                              "split a run over processes")
     args = parser.parse_args()
     torch.set_num_threads(1)
     b = {**budgets(args.smoke), "only_models": args.model, "train_recordings": args.train_recordings}
+    if args.pure_max_epochs:
+        b["pure"] = {**b["pure"], "max_epochs": args.pure_max_epochs}
     print(f"load average at start (1, 5, 15 min): {os.getloadavg()}")
     print(HEADER)
     print("|---" * HEADER.count(" | ") + "|---|")
