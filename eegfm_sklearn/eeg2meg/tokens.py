@@ -116,13 +116,13 @@ def level_target_band(positions: torch.Tensor, n_levels: int = N_LEVELS, sigma: 
     if sigma == 0:
         return nearest[..., None], torch.ones_like(positions)[..., None]
     half = math.ceil(6 * float(sigma))
-    index = nearest[..., None] + torch.arange(-half, half + 1, device=positions.device)
-    # Bin edges, clipped to the levels' span: a bin beyond the edges is empty.
-    lo = (index - 0.5).clamp(-0.5, n_levels - 0.5).to(positions.dtype)
-    hi = (index + 0.5).clamp(-0.5, n_levels - 0.5).to(positions.dtype)
-    centre = positions[..., None]
-    mass = torch.special.ndtr((hi - centre) / float(sigma)) - torch.special.ndtr((lo - centre) / float(sigma))
-    return index.clamp(0, n_levels - 1), mass / mass.sum(-1, keepdim=True)
+    offsets = torch.arange(-half, half + 2, device=positions.device)
+    # The band's bin edges, clipped to the levels' span (a bin beyond it is empty); one normal CDF per edge.
+    edges = (nearest[..., None] + offsets - 0.5).clamp(-0.5, n_levels - 0.5).to(positions.dtype)
+    cdf = torch.special.ndtr((edges - positions[..., None]) / float(sigma))
+    mass = cdf[..., 1:] - cdf[..., :-1]
+    index = (nearest[..., None] + offsets[:-1]).clamp(0, n_levels - 1)
+    return index, mass / mass.sum(-1, keepdim=True)
 
 
 def quantization_error_bound(x_scaled, mu: float = MU, n_levels: int = N_LEVELS) -> np.ndarray:
