@@ -99,8 +99,13 @@ def level_target_band(positions: torch.Tensor, n_levels: int = N_LEVELS, sigma: 
 
     The loss needs only these (the mass beyond ``6 sigma`` is below ``2e-9``):
     a band of ``2 ceil(6 sigma) + 1`` levels instead of all ``n_levels``
-    (``sigma = 2``: 25 instead of 255), which keeps the soft target about as
-    cheap as plain cross-entropy.
+    (``sigma = 2``: 25 instead of 255). Measured on rung (c)'s batches, the
+    soft loss costs about 1.4x plain cross-entropy's, a fit about 1.05x.
+
+    Parameters
+    ----------
+    positions, n_levels, sigma
+        As in :func:`level_targets`.
 
     Returns
     -------
