@@ -16,6 +16,8 @@ from eegfm_sklearn.eeg2meg.tokens import (
     PAD,
     VOCAB_SIZE,
     MuLawTokenizer,
+    level_positions,
+    level_targets,
     mu_law_compand,
     mu_law_expand,
     quantization_error_bound,
@@ -120,6 +122,43 @@ def test_tokenizer_errors():
         MuLawTokenizer().encode(np.ones((1, 2, 5)))
 
 
+def test_level_targets_sum_to_one_peak_at_the_true_level_and_sigma_0_is_one_hot():
+    g = torch.Generator().manual_seed(0)
+    pos = torch.cat([torch.rand(500, generator=g, dtype=torch.float64) * (N_LEVELS - 1),
+                     torch.tensor([0.0, 0.3, 253.8, N_LEVELS - 1.0], dtype=torch.float64)])
+    nearest = torch.round(pos).long()
+    one_hot = level_targets(pos, N_LEVELS, 0.0)
+    assert torch.equal(one_hot, torch.nn.functional.one_hot(nearest, N_LEVELS).double())
+    for sigma in (0.5, 1.0, 2.0, 8.0):
+        q = level_targets(pos, N_LEVELS, sigma)
+        assert q.shape == (pos.numel(), N_LEVELS) and (q >= 0).all()
+        torch.testing.assert_close(q.sum(-1), torch.ones_like(pos), rtol=0, atol=1e-12)
+        assert torch.equal(q.argmax(-1), nearest)
+        # Centred on the unrounded position, not the nearest level: away from the edges the mean is it
+        # (up to the binning, which shifts the mean by ~exp(-2 pi^2 sigma^2): 0.007 at sigma 0.5).
+        inside = (pos > 6 * sigma) & (pos < N_LEVELS - 1 - 6 * sigma)
+        mean = (q * torch.arange(N_LEVELS, dtype=q.dtype)).sum(-1)
+        torch.testing.assert_close(mean[inside], pos[inside], rtol=0, atol=1e-6 if sigma >= 1 else 0.01)
+    # A Gaussian integrated over the bins: a sample on level 100 with sigma 1 gives level 101
+    # Phi(1.5) - Phi(0.5) and level 100 Phi(0.5) - Phi(-0.5).
+    q = level_targets(torch.tensor([100.0], dtype=torch.float64), N_LEVELS, 1.0)[0]
+    phi = torch.special.ndtr(torch.tensor([-0.5, 0.5, 1.5], dtype=torch.float64))
+    torch.testing.assert_close(q[100:102], torch.stack([phi[1] - phi[0], phi[2] - phi[1]]), rtol=1e-8, atol=0)
+    with pytest.raises(ValueError, match="sigma must be >= 0"):
+        level_targets(pos, N_LEVELS, -1.0)
+
+
+def test_level_positions_round_to_the_tokens():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(4, 3, 50, generator=g, dtype=torch.float64) * 2
+    center, clip = torch.tensor([0.1, -0.2, 0.0], dtype=torch.float64), torch.tensor([1.0, 2.0, 3.0],
+                                                                                       dtype=torch.float64)
+    pos = level_positions(x, center, clip)
+    assert pos.min() >= 0 and pos.max() <= N_LEVELS - 1
+    tok = MuLawTokenizer().set_stats(center.numpy(), clip.numpy()).encode(x.numpy())
+    np.testing.assert_array_equal(torch.round(pos).long().numpy() + N_SPECIAL, tok)
+
+
 # -- network -----------------------------------------------------------------------------
 
 
@@ -134,6 +173,39 @@ def test_shapes_routers_and_loss():
     padded[..., 5:] = PAD
     manual = torch.nn.functional.cross_entropy(logits[..., :5, :].reshape(-1, VOCAB_SIZE), meg[..., :5].reshape(-1))
     assert token_cross_entropy(logits, padded).item() == pytest.approx(manual.item(), rel=1e-6)
+
+
+def test_soft_target_loss_rewards_near_misses_and_sigma_0_is_plain_cross_entropy():
+    plain, soft = tiny_net(autoregressive=False), tiny_net(autoregressive=False, target_sigma=2.0)
+    for net in (plain, soft):
+        net.y_center.fill_(0.05)
+        net.y_clip.fill_(1.5)
+    g = torch.Generator().manual_seed(3)
+    meg = torch.randn(2, NET["n_chans_out"], 9, generator=g) * 0.3
+    true = plain.meg_tokens(meg)
+    random_logits = torch.randn(2, NET["n_chans_out"], 9, VOCAB_SIZE, generator=g)
+    assert plain.loss(random_logits, meg).item() == pytest.approx(token_cross_entropy(random_logits, true).item())
+    # The soft loss is the cross-entropy against level_targets around the unrounded levels.
+    pos = level_positions(meg, soft.y_center, soft.y_clip).float()
+    q = level_targets(pos, N_LEVELS, 2.0)
+    manual = -(q * random_logits.log_softmax(-1)[..., N_SPECIAL:]).sum(-1).mean()
+    assert soft.loss(random_logits, meg).item() == pytest.approx(manual.item(), rel=1e-6)
+    # A confident prediction one level off costs less than one 40 levels off with the soft target; the
+    # same with the true token alone (neither is the true level).
+    levels = (true - N_SPECIAL).clamp(41, N_LEVELS - 42)
+    meg_inside = soft.meg_values(levels + N_SPECIAL)  # samples exactly on those levels
+
+    def confident(offset):
+        return 20 * torch.nn.functional.one_hot(levels + N_SPECIAL + offset, VOCAB_SIZE).float()
+
+    assert soft.loss(confident(1), meg_inside) < soft.loss(confident(40), meg_inside) - 2
+    assert plain.loss(confident(1), meg_inside).item() == pytest.approx(plain.loss(confident(40), meg_inside).item())
+    # token_cross_entropy scores the true tokens whatever the training target.
+    assert soft.token_cross_entropy(random_logits, meg).item() == pytest.approx(
+        token_cross_entropy(random_logits, true).item())
+    for bad in (-0.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="target_sigma must be a finite number >= 0"):
+            tiny_net(target_sigma=bad)
 
 
 def test_decoder_is_causal_in_time():
@@ -432,7 +504,8 @@ def test_token_mode_sampling_is_seeded_by_random_state(fitted_tokens, pairs):
     "bad, match",
     [({"decoding": "beam"}, "decoding"), ({"decoding_temperature": 0.0}, "decoding_temperature"),
      ({"decoding_top_k": 0}, "decoding_top_k"),
-     ({"clip_percentile": 0}, "clip_percentile"), ({"decoding": "top_k"}, "needs top_k")],
+     ({"clip_percentile": 0}, "clip_percentile"), ({"decoding": "top_k"}, "needs top_k"),
+     ({"target_sigma": -1.0}, "target_sigma")],
 )
 def test_token_mode_parameter_errors(pairs, bad, match):
     from eegfm_sklearn.eeg2meg import EEGToMEGRegressor
@@ -463,3 +536,29 @@ def test_router_count_defaults_to_the_modes_own():
             net = build_network(mode, **est._network_kwargs(X, Y))
             routers = [p for name, p in net.named_parameters() if name.endswith("routers")]
             assert routers and all(p.shape[-2] == built for p in routers), (mode, given)
+
+
+def test_token_mode_target_sigma_trains_on_soft_targets_and_round_trips(pairs, tmp_path):
+    from eegfm_sklearn.eeg2meg import EEGToMEGRegressor
+
+    X, Y = pairs
+    plain = EEGToMEGRegressor(**{**EST, "max_epochs": 2}).fit(X, Y)
+    soft = EEGToMEGRegressor(**{**EST, "max_epochs": 2, "target_sigma": 2.0}).fit(X, Y)
+    assert soft.module_.target_sigma == 2.0 and plain.module_.target_sigma == 0.0
+    assert soft.history_[-1, "train_loss"] != plain.history_[-1, "train_loss"]
+    # token_cross_entropy scores the true tokens, not the soft training loss.
+    output, meg = _outputs_and_targets(soft, X[:8], Y[:8])
+    hard = token_cross_entropy(output, soft.module_.meg_tokens(meg)).item()
+    assert soft.token_cross_entropy(X[:8], Y[:8]) == pytest.approx(hard, rel=1e-5)
+    assert abs(soft.module_.loss(output, meg).item() - hard) > 0.01
+    soft.save_pretrained(tmp_path / "m")
+    back = EEGToMEGRegressor.from_pretrained(tmp_path / "m")
+    assert back.target_sigma == 2.0 and back.module_.target_sigma == 2.0
+    np.testing.assert_array_equal(back.predict(X), soft.predict(X))
+
+
+def _outputs_and_targets(est, X, Y):
+    eeg = torch.as_tensor((X - est.x_mean_[:, None]) / est.x_scale_[:, None], dtype=torch.float32)
+    meg = torch.as_tensor((Y - est.y_mean_[:, None]) / est.y_scale_[:, None], dtype=torch.float32)
+    with torch.no_grad():
+        return est.module_.training_output(eeg, meg), meg

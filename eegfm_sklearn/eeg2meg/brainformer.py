@@ -22,7 +22,8 @@ the sum scaled by ``sqrt(d_model)`` (as the reference does).
   step by step with cached keys and values.
 * Pre-LN blocks, ``Linear(d_model, 258)`` per token on the stream (no final
   LayerNorm: it would divide out the amplitude), cross-entropy over the
-  vocabulary.
+  vocabulary: against the true token, or (``target_sigma > 0``) against a
+  Gaussian histogram over the levels around the true value (HL-Gauss).
 * Prediction: the mean of each step's distribution over levels
   (``decoding="expected"``), or a picked token (greedy, temperature, top-k).
 
@@ -48,6 +49,8 @@ from .tokens import (
     MuLawTokenizer,
     decode_tensor,
     encode_tensor,
+    level_positions,
+    level_target_band,
     mu_law_compand,
     mu_law_expand,
 )
@@ -193,6 +196,12 @@ class BrainformerNetwork(EEGToMEGNetwork):
     stem_lags : int, default=4
         The decoder's stream starts as a learned linear mix of the EEG token
         embeddings of steps ``t - stem_lags .. t + stem_lags``.
+    target_sigma : float, default=0.0
+        The training loss's target, in level widths: 0 is the true token
+        (plain cross-entropy); ``> 0`` a normal distribution of that standard
+        deviation centred on the true (unrounded) level, integrated over the
+        levels (:func:`.tokens.level_targets`), so that probability on
+        neighbouring levels is rewarded.
     """
 
     mode = "tokens"
@@ -217,6 +226,7 @@ class BrainformerNetwork(EEGToMEGNetwork):
         n_levels: int = N_LEVELS,
         autoregressive: bool = False,
         stem_lags: int = 4,
+        target_sigma: float = 0.0,
     ):
         super().__init__(
             n_chans_in=n_chans_in, n_chans_out=n_chans_out, d_model=d_model, n_heads=n_heads,
@@ -224,6 +234,7 @@ class BrainformerNetwork(EEGToMEGNetwork):
             dropout=dropout, n_routers=n_routers, max_len=max_len, clip_percentile=clip_percentile,
             decoding=decoding, decoding_temperature=decoding_temperature, decoding_top_k=decoding_top_k,
             mu=mu, n_levels=n_levels, autoregressive=bool(autoregressive), stem_lags=stem_lags,
+            target_sigma=target_sigma,
         )
         d_ff = 2 * d_model if d_ff is None else d_ff
         for name, val, low in [
@@ -237,6 +248,10 @@ class BrainformerNetwork(EEGToMEGNetwork):
             raise ValueError(f"d_model={d_model} must be even and a multiple of n_heads={n_heads}.")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {dropout!r}.")
+        if not (math.isfinite(target_sigma) and target_sigma >= 0):
+            raise ValueError(f"target_sigma must be a finite number >= 0 (level widths; 0 = plain "
+                             f"cross-entropy); got {target_sigma!r}.")
+        self.target_sigma = float(target_sigma)
         self.tokenizer_params = dict(clip_percentile=clip_percentile, mu=float(mu), n_levels=int(n_levels))
         MuLawTokenizer(**self.tokenizer_params)._check_params()
         self.vocab_size = int(n_levels) + N_SPECIAL
@@ -540,7 +555,23 @@ class BrainformerNetwork(EEGToMEGNetwork):
         return self.logits(et, self.meg_tokens(meg)) if self.autoregressive else self.logits(et)
 
     def loss(self, output, meg):
-        """Cross-entropy (nats per token) of the MEG tokens under the logits."""
+        """The training loss: cross-entropy (nats per token) of the logits against the targets.
+
+        With ``target_sigma = 0`` the targets are the MEG tokens
+        (:meth:`token_cross_entropy`); otherwise the Gaussian histograms of
+        :func:`.tokens.level_targets` around the MEG samples' levels.
+        """
+        if self.target_sigma == 0:
+            return self.token_cross_entropy(output, meg)
+        n_levels = self.vocab_size - N_SPECIAL
+        positions = level_positions(meg, self.y_center, self.y_clip, self.tokenizer_params["mu"], n_levels)
+        index, weight = level_target_band(positions.float(), n_levels, self.target_sigma)
+        # Special tokens get no target mass but stay in the softmax, as with plain cross-entropy.
+        log_probs = output.float().log_softmax(-1)
+        return -(weight * log_probs.gather(-1, index + N_SPECIAL)).sum(-1).mean()
+
+    def token_cross_entropy(self, output, meg):
+        """Cross-entropy (nats per token) of the MEG tokens under the logits, whatever the training target."""
         return token_cross_entropy(output, self.meg_tokens(meg))
 
     def forward(self, eeg: torch.Tensor) -> torch.Tensor:

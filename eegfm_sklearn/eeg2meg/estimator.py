@@ -83,6 +83,15 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
     stem_lags : int, default=4
         ``mode="tokens"``: the decoder's stream starts as a learned linear mix
         of the EEG token embeddings of steps ``t - stem_lags .. t + stem_lags``.
+    target_sigma : float, default=0.0
+        ``mode="tokens"``: the training target, in µ-law level widths. 0 is
+        plain cross-entropy against the true token (levels are unordered
+        classes to it: a near miss costs as much as a far one); ``> 0`` is
+        cross-entropy against a normal distribution of that standard
+        deviation centred on the true level and integrated over the levels
+        (the "HL-Gauss" histogram loss), which rewards probability on levels
+        near the true one. ``token_cross_entropy`` scores the true tokens
+        either way.
     decoding : {"expected", "greedy", "temperature", "top_k"}, default="expected"
         ``mode="tokens"``: "expected" predicts the mean of each step's decoded
         distribution over levels (the least-squares estimate); "greedy" its
@@ -159,6 +168,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         clip_percentile=99.5,
         autoregressive=False,
         stem_lags=4,
+        target_sigma=0.0,
         decoding="expected",
         decoding_temperature=1.0,
         decoding_top_k=None,
@@ -188,6 +198,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         self.clip_percentile = clip_percentile
         self.autoregressive = autoregressive
         self.stem_lags = stem_lags
+        self.target_sigma = target_sigma
         self.decoding = decoding
         self.decoding_temperature = decoding_temperature
         self.decoding_top_k = decoding_top_k
@@ -326,7 +337,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
             for i in range(0, len(Xs), bs):
                 eeg = torch.from_numpy(Xs[i : i + bs]).to(self.device)
                 meg = torch.from_numpy(Ys[i : i + bs]).to(self.device)
-                total += float(module.loss(module.training_output(eeg, meg), meg)) * meg.numel()
+                total += float(module.token_cross_entropy(module.training_output(eeg, meg), meg)) * meg.numel()
         return total / Ys.size
 
     # -- persistence: the layout of eeg2meg.persist --------------------------------------

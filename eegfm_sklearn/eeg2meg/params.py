@@ -44,6 +44,7 @@ REGRESSOR = {
     "patch_context": [None, _at_least(0)],
     "autoregressive": ["boolean"],
     "stem_lags": [_at_least(0)],
+    "target_sigma": [Interval(Real, 0, None, closed="left")],
     "clip_percentile": [Interval(Real, 0, 100, closed="right")],
     "decoding": [StrOptions(set(STRATEGIES))],
     "decoding_temperature": [Interval(Real, 0, None, closed="neither")],

@@ -38,22 +38,96 @@ def mu_law_expand(y: torch.Tensor, mu: float = MU) -> torch.Tensor:
     return torch.sign(y) * torch.expm1(y.abs() * math.log1p(mu)) / mu
 
 
-def encode_tensor(x, center, clip, mu: float = MU, n_levels: int = N_LEVELS) -> torch.Tensor:
-    """Samples ``(..., C, T)`` to level tokens ``3 .. n_levels + 2`` (int64).
+def level_positions(x, center, clip, mu: float = MU, n_levels: int = N_LEVELS) -> torch.Tensor:
+    """Samples ``(..., C, T)`` to their unrounded level index in ``[0, n_levels - 1]`` (float).
 
     ``center`` and ``clip`` ``(C,)`` are the robust scaling: ``(x - center) / clip``
-    clamped to ``[-1, 1]``, then µ-law companded and rounded to the nearest of
-    ``n_levels`` evenly spaced levels.
+    clamped to ``[-1, 1]``, then µ-law companded and mapped linearly onto the
+    level axis (level ``k`` sits at ``k``).
     """
     z = ((x - center.to(x.dtype)[:, None]) / clip.to(x.dtype)[:, None]).clamp(-1.0, 1.0)
-    levels = torch.round((mu_law_compand(z, mu) + 1.0) * ((n_levels - 1) / 2.0))
-    return levels.long() + N_SPECIAL
+    return (mu_law_compand(z, mu) + 1.0) * ((n_levels - 1) / 2.0)
+
+
+def encode_tensor(x, center, clip, mu: float = MU, n_levels: int = N_LEVELS) -> torch.Tensor:
+    """Samples ``(..., C, T)`` to level tokens ``3 .. n_levels + 2`` (int64): the nearest level.
+
+    See :func:`level_positions` for the scaling and companding.
+    """
+    return torch.round(level_positions(x, center, clip, mu, n_levels)).long() + N_SPECIAL
 
 
 def decode_tensor(tokens, center, clip, mu: float = MU, n_levels: int = N_LEVELS) -> torch.Tensor:
     """Level tokens ``(..., C, T)`` to samples in ``center``'s dtype and units (inverse of the scaling)."""
     y = (tokens - N_SPECIAL).to(center.dtype) * (2.0 / (n_levels - 1)) - 1.0
     return mu_law_expand(y, mu) * clip[:, None] + center[:, None]
+
+
+def level_targets(positions: torch.Tensor, n_levels: int = N_LEVELS, sigma: float = 0.0) -> torch.Tensor:
+    """Target distribution over the levels of every sample: one-hot, or a Gaussian histogram.
+
+    With ``sigma = 0``, one-hot at the nearest level (plain cross-entropy).
+    With ``sigma > 0`` (in level widths), the "HL-Gauss" histogram target
+    (Farebrother et al. 2024, "Stop regressing"): a normal density centred on
+    the sample's unrounded position, integrated over every level's bin
+    ``[k - 1/2, k + 1/2]`` and renormalised to the levels' span. Cross-entropy
+    against it rewards probability on levels near the true one, so the loss
+    has a gradient towards "closer" that one-hot targets over unordered
+    classes lack. The dense form of :func:`level_target_band`.
+
+    Parameters
+    ----------
+    positions : Tensor, shape (...)
+        Unrounded level indices in ``[0, n_levels - 1]`` (:func:`level_positions`).
+    n_levels : int
+        Number of levels.
+    sigma : float
+        Standard deviation in level widths, ``>= 0``.
+
+    Returns
+    -------
+    targets : Tensor, shape (..., n_levels)
+        Non-negative, summing to 1 over the last axis.
+    """
+    index, weight = level_target_band(positions, n_levels, sigma)
+    dense = torch.zeros(*positions.shape, n_levels, dtype=weight.dtype, device=weight.device)
+    return dense.scatter_add_(-1, index, weight)
+
+
+def level_target_band(positions: torch.Tensor, n_levels: int = N_LEVELS, sigma: float = 0.0):
+    """:func:`level_targets` as the levels within ``6 sigma`` of each sample and their weights.
+
+    The loss needs only these (the mass beyond ``6 sigma`` is below ``2e-9``):
+    a band of ``2 ceil(6 sigma) + 1`` levels instead of all ``n_levels``
+    (``sigma = 2``: 25 instead of 255). Measured on rung (c)'s batches, the
+    soft loss costs about 1.4x plain cross-entropy's, a fit about 1.05x.
+
+    Parameters
+    ----------
+    positions, n_levels, sigma
+        As in :func:`level_targets`.
+
+    Returns
+    -------
+    index : LongTensor, shape (..., n_band)
+        Level indices (clamped into ``0 .. n_levels - 1``; a band's levels
+        beyond the edges repeat an edge level with weight 0).
+    weight : Tensor, shape (..., n_band)
+        The target's mass on those levels, summing to 1.
+    """
+    if not sigma >= 0:
+        raise ValueError(f"sigma must be >= 0 (level widths); got {sigma!r}.")
+    nearest = torch.round(positions).long().clamp(0, n_levels - 1)
+    if sigma == 0:
+        return nearest[..., None], torch.ones_like(positions)[..., None]
+    half = math.ceil(6 * float(sigma))
+    offsets = torch.arange(-half, half + 2, device=positions.device)
+    # The band's bin edges, clipped to the levels' span (a bin beyond it is empty); one normal CDF per edge.
+    edges = (nearest[..., None] + offsets - 0.5).clamp(-0.5, n_levels - 0.5).to(positions.dtype)
+    cdf = torch.special.ndtr((edges - positions[..., None]) / float(sigma))
+    mass = cdf[..., 1:] - cdf[..., :-1]
+    index = (nearest[..., None] + offsets[:-1]).clamp(0, n_levels - 1)
+    return index, mass / mass.sum(-1, keepdim=True)
 
 
 def quantization_error_bound(x_scaled, mu: float = MU, n_levels: int = N_LEVELS) -> np.ndarray:
