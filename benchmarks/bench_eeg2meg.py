@@ -252,6 +252,8 @@ def main():
                         help="rung (c): training recordings of 20 s per configuration (default 1)")
     parser.add_argument("--pure-max-epochs", type=int, default=None,
                         help="rung (c): the network without skip's epoch cap (default 40)")
+    parser.add_argument("--tokens-max-epochs", type=int, default=None,
+                        help="rung (c): the token mode's epoch cap (default 12)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="rung (c)'s network seeds (default 0 1 2)")
     parser.add_argument("--model", action="append", default=None,
@@ -262,6 +264,8 @@ def main():
     b = {**budgets(args.smoke), "only_models": args.model, "train_recordings": args.train_recordings}
     if args.pure_max_epochs:
         b["pure"] = {**b["pure"], "max_epochs": args.pure_max_epochs}
+    if args.tokens_max_epochs:
+        b["tokens_sim"] = {**b["tokens_sim"], "max_epochs": args.tokens_max_epochs}
     if args.seeds:
         b["seeds"] = tuple(args.seeds)
     print(f"load average at start (1, 5, 15 min): {os.getloadavg()}")
