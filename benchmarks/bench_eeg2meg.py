@@ -194,7 +194,8 @@ def simulated(b, smoke):
     tr = [windows(s, r, train_s) for r in range(b.get("train_recordings", 1)) for s in train_subjects]
     seen = stack([windows(s, 100, test_s) for s in train_subjects])
     unseen = stack([windows(s, 0, test_s) for s in new_subjects])
-    name = f"sim, configs {list(train_subjects)} x {len(tr) // len(train_subjects)} x {train_s} s"
+    n_rec = len(tr) // len(train_subjects)
+    name = f"sim, configs {list(train_subjects)} x {f'{n_rec} x ' if n_rec > 1 else ''}{train_s} s"
     tests = [("new recordings, same configs", *seen), (f"configs {list(new_subjects)}", *unseen)]
     # The early-stopping networks validate on the last sixth of every training recording (its end),
     # moved to the end of their windows; the baselines see the same windows in recording order.
