@@ -94,7 +94,7 @@ def budgets(smoke):
                 pure={**net, "seg_len": 8, "patch_context": 8, "max_epochs": 40, "batch_size": 16, "lr": 1e-2,
                       "dropout": 0.2, "weight_decay": 0.1, **stop},
                 # target_sigma: the soft ordinal target, chosen on the validation block (seed 0; the guide)
-                tokens_sim={**net, "max_epochs": 12, "batch_size": 8, "lr": 1e-2, "target_sigma": 2.0, **stop},
+                tokens_sim={**net, "max_epochs": 10, "batch_size": 8, "lr": 1e-2, "target_sigma": 2.0, **stop},
                 lags=6, ranks=(5, 10, 20, 40, 80, 160), max_windows=None, seeds=(0, 1, 2))
 
 
@@ -254,7 +254,7 @@ def main():
     parser.add_argument("--pure-max-epochs", type=int, default=None,
                         help="rung (c): the network without skip's epoch cap (default 40)")
     parser.add_argument("--tokens-max-epochs", type=int, default=None,
-                        help="rung (c): the token mode's epoch cap (default 12)")
+                        help="rung (c): the token mode's epoch cap (default 10)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="rung (c)'s network seeds (default 0 1 2)")
     parser.add_argument("--model", action="append", default=None,
