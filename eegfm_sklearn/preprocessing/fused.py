@@ -82,16 +82,12 @@ def apply_fused(A, X):
     """
     x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32))
     n_windows, n_chans, n_in = x.shape
-    k = windows_per_product(n_chans)
-    n_full = n_windows - n_windows % k
-    out = torch.empty((n_windows, n_chans, A.shape[1]), dtype=torch.float32)
-    flat_x, flat_out = x.reshape(n_windows * n_chans, n_in), out.view(n_windows * n_chans, A.shape[1])
-    rows = k * n_chans
+    rows = windows_per_product(n_chans) * n_chans
+    flat = x.reshape(n_windows * n_chans, n_in)
+    if len(flat) % rows:  # zero windows up to a whole number of products
+        flat = torch.cat([flat, flat.new_zeros((rows - len(flat) % rows, n_in))])
+    out = torch.empty((len(flat), A.shape[1]), dtype=torch.float32)
     with torch.inference_mode():
-        for start in range(0, n_full * n_chans, rows):
-            torch.mm(flat_x[start:start + rows], A, out=flat_out[start:start + rows])
-        if n_full < n_windows:  # the rest, padded to the same shape
-            last = x.new_zeros((rows, n_in))
-            last[: (n_windows - n_full) * n_chans] = flat_x[n_full * n_chans:]
-            flat_out[n_full * n_chans:] = torch.mm(last, A)[: (n_windows - n_full) * n_chans]
-    return out.numpy()
+        for start in range(0, len(flat), rows):
+            torch.mm(flat[start:start + rows], A, out=out[start:start + rows])
+    return out[: n_windows * n_chans].view(n_windows, n_chans, A.shape[1]).numpy()
