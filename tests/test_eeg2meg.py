@@ -72,6 +72,40 @@ def test_network_shapes_variable_lengths_and_channels():
         net(torch.randn(2, 8, 30))
 
 
+def test_drop_path_drops_whole_layer_updates_per_window():
+    # One decoder layer, no encoder layer, no dropout: in training each window's output is either the
+    # linear route (the decoder's update dropped) or that route plus twice the update (kept, scaled).
+    torch.manual_seed(0)
+    kw = dict(seg_len=4, d_model=8, n_heads=2, n_routers=2, n_encoder_layers=0, linear_skip=False)
+    net = EEGToMEGTransformer(3, 5, drop_path=0.5, **kw)
+    with torch.no_grad():
+        net.channel_mix.normal_()  # starts at zero without the skip: make the route visible
+    x = torch.randn(64, 3, 12)
+    net.eval()
+    full = net(x)
+    route = EEGToMEGTransformer(3, 5, n_decoder_layers=0, **kw)
+    route.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("decoder.")})
+    route.eval()
+    linear = route(x)
+    net.train()
+    with torch.no_grad():
+        out = net(x)
+    dropped = torch.isclose(out, linear, atol=1e-5).flatten(1).all(1)
+    kept = torch.isclose(out, linear + 2 * (full - linear), atol=1e-5).flatten(1).all(1)
+    assert bool((dropped ^ kept).all())  # each window is one or the other, as a whole
+    assert 16 <= int(dropped.sum()) <= 48  # about half (Binomial(64, 0.5))
+    net.eval()
+    assert torch.equal(net(x), full)  # inference: the layers as they are
+    with pytest.raises(ValueError, match="drop_path must be in"):
+        EEGToMEGTransformer(3, 5, drop_path=1.0)
+
+
+def test_drop_path_reaches_the_network(toy):
+    est = EEGToMEGRegressor(**{**TINY, "max_epochs": 1}, drop_path=0.25).fit(*toy)
+    assert est.module_.drop_path == 0.25
+    assert clone(est).get_params()["drop_path"] == 0.25
+
+
 def test_network_save_load_is_safetensors_only(tmp_path):
     net = EEGToMEGTransformer(4, 3, seg_len=4, d_model=8, n_heads=2).eval()
     save_folder(net, tmp_path)
@@ -283,6 +317,7 @@ def test_builder_is_the_one_way_to_a_network():
     (EEGToMEGRegressor(lr=-1.0), "lr", "range"),
     (EEGToMEGRegressor(d_model=2.5), "d_model", "int"),
     (EEGToMEGRegressor(dropout=1.0), "dropout", "range"),
+    (EEGToMEGRegressor(drop_path=1.0), "drop_path", "range"),
     (EEGToMEGRegressor(random_state=np.random.RandomState(0)), "random_state", "int"),
     (RidgeEEGToMEG(n_lags=-1), "n_lags", "range"),
     (RidgeEEGToMEG(alphas=[1.0, 0.0]), "alphas", "positive floats"),

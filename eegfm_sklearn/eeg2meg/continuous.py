@@ -93,6 +93,18 @@ class DecoderLayer(nn.Module):
         return out.transpose(1, 2).contiguous()
 
 
+def drop_update(old: torch.Tensor, new: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Stochastic depth: drop a layer's whole update ``new - old`` per window with probability ``p``.
+
+    The kept updates are scaled by ``1 / (1 - p)``, so the expected output is
+    the layer's; outside training the layer's output is returned as it is.
+    """
+    if not training or p == 0:
+        return new
+    keep = torch.rand((new.shape[0],) + (1,) * (new.dim() - 1), device=new.device) >= p
+    return old + (new - old) * (keep.to(new.dtype) / (1 - p))
+
+
 class EEGToMEGTransformer(EEGToMEGNetwork):
     """Sequence-to-sequence transformer from EEG windows to MEG windows.
 
@@ -135,6 +147,11 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
     patch_context : int or None
         Samples on each side of a segment that its token also embeds
         (overlapping patches); None means ``seg_len // 2``.
+    drop_path : float
+        Stochastic depth: during training, each encoder and decoder layer's
+        whole update is dropped per window with this probability, so the
+        linear route (the channel mix of the EEG patch embeddings into the
+        head) has to carry the map on its own part of the time. 0 disables.
     """
 
     mode = "continuous"
@@ -155,12 +172,13 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
         linear_skip: bool = True,
         skip_lags: int = 6,
         patch_context: int | None = None,
+        drop_path: float = 0.0,
     ):
         super().__init__(
             n_chans_in=n_chans_in, n_chans_out=n_chans_out, seg_len=seg_len, d_model=d_model,
             n_heads=n_heads, n_encoder_layers=n_encoder_layers, n_decoder_layers=n_decoder_layers,
             n_routers=n_routers, d_ff=d_ff, dropout=dropout, time_ratio=time_ratio,
-            linear_skip=linear_skip, skip_lags=skip_lags, patch_context=patch_context,
+            linear_skip=linear_skip, skip_lags=skip_lags, patch_context=patch_context, drop_path=drop_path,
         )
         for name, val in [
             ("seg_len", seg_len),
@@ -175,6 +193,10 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
         if self.patch_context < 0:
             raise ValueError(f"patch_context must be >= 0 or None; got {patch_context!r}.")
         self.d_model, self.time_ratio = d_model, float(time_ratio)
+        if not 0 <= drop_path < 1:
+            raise ValueError(f"drop_path must be in [0, 1) (a probability of dropping a layer's update); "
+                             f"got {drop_path!r}.")
+        self.drop_path = float(drop_path)
 
         # A segment's token embeds its samples and patch_context samples on each side, so a
         # lagged relation crossing a segment boundary is still linear in the token.
@@ -253,7 +275,7 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
         h = e + self.eeg_channel_embed[:, None] + pos_in
         h = self.emb_drop(h)
         for layer in self.encoder:
-            h = layer(h)
+            h = drop_update(h, layer(h), self.drop_path, self.training)
         h = self.encoder_norm(h)
 
         # Each MEG segment reads the EEG segment covering the same time (equal when T_out == T).
@@ -263,7 +285,7 @@ class EEGToMEGTransformer(EEGToMEGNetwork):
         y = torch.einsum("ocd,bcsd->bosd", self.channel_mix, e[:, :, idx])
         y = y + self.meg_channel_embed[:, None] + pos_out
         for layer in self.decoder:
-            y = layer(y, memory)
+            y = drop_update(y, layer(y, memory), self.drop_path, self.training)
         out = self.head(y).reshape(b, self.n_chans_out, s_out * p)
         out = out[..., :t_out]
         if self.linear_skip is not None:

@@ -72,6 +72,12 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
     patch_context : int or None, default=None
         ``mode="continuous"``: samples on each side of a segment that its
         token also embeds (overlapping patches); None: ``seg_len // 2``.
+    drop_path : float, default=0.0
+        ``mode="continuous"``: stochastic depth, the probability that an
+        encoder or decoder layer's whole update is dropped for a window
+        during training (kept updates scaled by ``1 / (1 - drop_path)``).
+        With ``linear_skip=False`` it makes the linear route of the network
+        carry the map on its own part of the time.
     clip_percentile : float, default=99.5
         ``mode="tokens"``: a channel's clamp for the µ-law is this percentile
         of ``|x - median|`` over the training windows.
@@ -165,6 +171,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         linear_skip=True,
         skip_lags=6,
         patch_context=None,
+        drop_path=0.0,
         clip_percentile=99.5,
         autoregressive=False,
         stem_lags=4,
@@ -195,6 +202,7 @@ class EEGToMEGRegressor(EEG2MEGScoreMixin, RegressorMixin, BaseEstimator):
         self.linear_skip = linear_skip
         self.skip_lags = skip_lags
         self.patch_context = patch_context
+        self.drop_path = drop_path
         self.clip_percentile = clip_percentile
         self.autoregressive = autoregressive
         self.stem_lags = stem_lags

@@ -42,6 +42,7 @@ REGRESSOR = {
     "linear_skip": ["boolean"],
     "skip_lags": [_at_least(0)],
     "patch_context": [None, _at_least(0)],
+    "drop_path": [Interval(Real, 0, 1, closed="left")],
     "autoregressive": ["boolean"],
     "stem_lags": [_at_least(0)],
     "target_sigma": [Interval(Real, 0, None, closed="left")],
