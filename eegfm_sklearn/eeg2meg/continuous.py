@@ -12,7 +12,8 @@ two-stage
 self-attention and then cross-attends, segment by segment, to all EEG tokens
 of the time-aligned encoder segment. All blocks are Pre-LN. An optional linear
 spatio-temporal skip path (``linear_skip``) carries what a lagged linear filter
-can explain, so the attention layers learn the residual.
+can explain, so the attention layers learn the residual. Stochastic depth
+(``drop_path``) drops whole layer updates per window in training.
 
 Channel identities are learned embeddings (their numbers are fixed by the
 config); time positions are sinusoidal, so any window length works.
