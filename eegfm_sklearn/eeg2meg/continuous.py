@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..utils._warn import import_braindecode
 from .base import EEGToMEGNetwork
 from .layers import Attention, FeedForward, PreLNBlock, cross_per_step, sinusoidal_code
 
@@ -97,13 +98,16 @@ class DecoderLayer(nn.Module):
 def drop_update(old: torch.Tensor, new: torch.Tensor, p: float, training: bool) -> torch.Tensor:
     """Stochastic depth: drop a layer's whole update ``new - old`` per window with probability ``p``.
 
-    The kept updates are scaled by ``1 / (1 - p)``, so the expected output is
-    the layer's; outside training the layer's output is returned as it is.
+    braindecode's ``drop_path`` on the update (the layers return ``old +
+    update``): kept updates are scaled by ``1 / (1 - p)``, so the expected
+    output is the layer's; outside training the layer's output as it is.
     """
     if not training or p == 0:
         return new
-    keep = torch.rand((new.shape[0],) + (1,) * (new.dim() - 1), device=new.device) >= p
-    return old + (new - old) * (keep.to(new.dtype) / (1 - p))
+    import_braindecode()  # on first use only: braindecode imports its model zoo
+    from braindecode.functional import drop_path
+
+    return old + drop_path(new - old, p, training)
 
 
 class EEGToMEGTransformer(EEGToMEGNetwork):
